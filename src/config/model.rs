@@ -1,0 +1,429 @@
+//! The configuration document as written by a merchandiser: plain serde types, no behaviour.
+//! [`super::compile`] turns a [`SiteDoc`] into a validated [`super::Site`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "schema")]
+use schemars::JsonSchema;
+
+/// A configuration file: one site, or several selected by host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(untagged)]
+pub enum ConfigDoc {
+    /// Several sites (brands) served by one deployment, selected by the request's host.
+    Multi { sites: Vec<SiteDoc> },
+    Single(Box<SiteDoc>),
+}
+
+/// One site's personalization rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SiteDoc {
+    /// Format version; must be 1.
+    pub version: u32,
+    /// Site identifier, used in logs and exposures.
+    pub site: String,
+    /// Hosts this site answers for: exact names, `*.example.com`, or `*` for any host.
+    #[serde(default = "default_hosts")]
+    pub hosts: Vec<String>,
+    /// Intent dimensions, each a decaying score.
+    pub dimensions: BTreeMap<String, DimensionDoc>,
+    /// URL patterns that give a page its type and parameters, first match wins.
+    #[serde(default)]
+    pub page_types: Vec<PageTypeDoc>,
+    /// Rules that turn events into score changes.
+    #[serde(default)]
+    pub signals: Vec<SignalDoc>,
+    /// Named conditions over scores and context.
+    #[serde(default)]
+    pub segments: BTreeMap<String, String>,
+    /// Page sections Vitrine may rewrite.
+    #[serde(default)]
+    pub slots: BTreeMap<String, SlotDoc>,
+    /// Holdout experiments over slots.
+    #[serde(default)]
+    pub experiments: BTreeMap<String, ExperimentDoc>,
+    /// Rules that override every decision.
+    #[serde(default)]
+    pub policies: Vec<PolicyDoc>,
+    #[serde(default)]
+    pub privacy: PrivacyDoc,
+    #[serde(default)]
+    pub limits: LimitsDoc,
+}
+
+fn default_hosts() -> Vec<String> {
+    vec!["*".into()]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DimensionDoc {
+    /// Time for the score to halve, in hours (> 0).
+    pub half_life_hours: f64,
+    /// Highest value the score can reach (0 < cap ≤ 1000).
+    #[serde(default = "default_cap")]
+    pub cap: f64,
+}
+
+fn default_cap() -> f64 {
+    100.0
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PageTypeDoc {
+    /// Path pattern: literal segments and `{param}` captures, e.g. `/c/{category}` or `/p/{category}-{slug}`.
+    pub path: String,
+    /// Page type name (`page.type`). Types `category`, `product` and `search` also emit events.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For search pages: the query parameter holding the search terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_param: Option<String>,
+}
+
+/// Event types that signals react to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    PageView,
+    CategoryView,
+    ProductView,
+    ProductClick,
+    AddToCart,
+    Purchase,
+    Search,
+    Filter,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 8] = [
+        EventKind::PageView,
+        EventKind::CategoryView,
+        EventKind::ProductView,
+        EventKind::ProductClick,
+        EventKind::AddToCart,
+        EventKind::Purchase,
+        EventKind::Search,
+        EventKind::Filter,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::PageView => "page_view",
+            EventKind::CategoryView => "category_view",
+            EventKind::ProductView => "product_view",
+            EventKind::ProductClick => "product_click",
+            EventKind::AddToCart => "add_to_cart",
+            EventKind::Purchase => "purchase",
+            EventKind::Search => "search",
+            EventKind::Filter => "filter",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignalDoc {
+    /// The event this signal reacts to.
+    pub on: EventKind,
+    /// Condition over the event's fields (`sku`, `category`, `price`, `terms`, `filter`, `value`) and the request.
+    #[serde(rename = "where", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Fixed amounts added per dimension.
+    #[serde(default)]
+    pub add: BTreeMap<String, f64>,
+    /// Adds `amount` to the dimension named by this event field (only `category`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_attr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<f64>,
+}
+
+/// What a slot does to the element its selector matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    ReplaceInner,
+    Replace,
+    InsertBefore,
+    InsertAfter,
+    Prepend,
+    Append,
+    SetAttribute,
+    Remove,
+    Reorder,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::ReplaceInner => "replace_inner",
+            Action::Replace => "replace",
+            Action::InsertBefore => "insert_before",
+            Action::InsertAfter => "insert_after",
+            Action::Prepend => "prepend",
+            Action::Append => "append",
+            Action::SetAttribute => "set_attribute",
+            Action::Remove => "remove",
+            Action::Reorder => "reorder",
+        }
+    }
+    /// Whether variants of this action carry `html`.
+    pub fn takes_html(self) -> bool {
+        !matches!(self, Action::SetAttribute | Action::Remove | Action::Reorder)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// The first variant whose condition holds, in the order written.
+    #[default]
+    FirstMatch,
+    /// Among eligible variants, the one whose `dimension` scores highest.
+    BestScore,
+    /// A deterministic weighted split by visitor id among eligible variants.
+    Weighted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SlotDoc {
+    /// CSS selector of the section (lol_html syntax), checked at load.
+    pub selector: String,
+    pub action: Action,
+    #[serde(default)]
+    pub pick: Pick,
+    #[serde(default)]
+    pub variants: Vec<VariantDoc>,
+    /// For `set_attribute`: the attribute to set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    /// For `reorder`: selector of the items, children of the section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<String>,
+    /// For `reorder`: how items are ranked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<RankDoc>,
+    /// For `reorder`: condition for reordering at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// For `reorder`: most bytes buffered before the section is left in origin order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_buffer_bytes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_cap: Option<CapDoc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    /// Only shown when the visitor state was verified by its MAC (never from browser-only state).
+    SignedState,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VariantDoc {
+    pub id: String,
+    /// Condition; a bare segment name is the usual form. Absent: always eligible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Trusted HTML from the config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// For `set_attribute`: the attribute's new value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// For `weighted`: relative weight (> 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    /// For `best_score`: the dimension this variant speaks to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<Requirement>,
+}
+
+/// Affinity source for ranking grid items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Affinity {
+    /// Items rank by the visitor's score in the dimension named by the item's `by_attr`.
+    #[default]
+    Score,
+    /// No affinity: only pins, boosts, buries and suppression.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Suppress {
+    /// Items the visitor bought sink to the end.
+    Purchased,
+    /// Items the visitor viewed recently sink to the end.
+    Viewed,
+    /// Items in the visitor's cart sink to the end.
+    Carted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RankDoc {
+    /// Item attribute naming its dimension (e.g. `data-vt-category`).
+    #[serde(default = "default_by_attr")]
+    pub by_attr: String,
+    /// Item attribute holding its SKU.
+    #[serde(default = "default_sku_attr")]
+    pub sku_attr: String,
+    #[serde(default)]
+    pub affinity: Affinity,
+    #[serde(default)]
+    pub suppress: Vec<Suppress>,
+    /// SKUs placed first, in this order.
+    #[serde(default)]
+    pub pin: Vec<String>,
+    /// Extra points per `by_attr` value.
+    #[serde(default)]
+    pub boost: BTreeMap<String, f64>,
+    /// SKUs placed last.
+    #[serde(default)]
+    pub bury: Vec<String>,
+}
+
+fn default_by_attr() -> String {
+    "data-vt-category".into()
+}
+fn default_sku_attr() -> String {
+    "data-vt-sku".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CapDoc {
+    /// Most times the slot is personalized per session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_session: Option<u8>,
+    /// Most times the slot is personalized per visitor, ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_visitor: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentDoc {
+    /// Slots under this experiment.
+    pub slots: Vec<String>,
+    /// Share of visitors (0–100) in the control arm, who see origin content.
+    pub control_percent: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    /// `slot:variant` glob denied when the condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny: Option<String>,
+    /// `slot:variant` glob allowed only when the condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Shown in explanations.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyDoc {
+    /// With `Sec-GPC: 1`, read and write no behavioral state.
+    #[serde(default = "yes")]
+    pub honor_gpc: bool,
+    /// Lifetime of the state cookie, and the age beyond which a state is discarded.
+    #[serde(default = "default_max_age")]
+    pub state_max_age_days: u32,
+}
+
+impl Default for PrivacyDoc {
+    fn default() -> Self {
+        PrivacyDoc { honor_gpc: true, state_max_age_days: default_max_age() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_age() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDoc {
+    /// Most click-stream events read from one request's events cookie (≤ 32).
+    #[serde(default = "default_max_events")]
+    pub max_events: u8,
+    /// Most points click-stream events may add to one dimension in one request.
+    #[serde(default = "default_max_event_gain")]
+    pub max_event_gain: f64,
+    /// Recently viewed / carted / purchased items kept in the state (≤ 16).
+    #[serde(default = "default_recent_items")]
+    pub recent_items: u8,
+    /// Idle minutes after which a new session starts.
+    #[serde(default = "default_session_idle")]
+    pub session_idle_minutes: u32,
+    /// Default buffer limit of `reorder` sections, in bytes.
+    #[serde(default = "default_max_buffer")]
+    pub max_buffer_bytes: u32,
+}
+
+impl Default for LimitsDoc {
+    fn default() -> Self {
+        LimitsDoc {
+            max_events: default_max_events(),
+            max_event_gain: default_max_event_gain(),
+            recent_items: default_recent_items(),
+            session_idle_minutes: default_session_idle(),
+            max_buffer_bytes: default_max_buffer(),
+        }
+    }
+}
+
+fn default_max_events() -> u8 {
+    16
+}
+fn default_max_event_gain() -> f64 {
+    60.0
+}
+fn default_recent_items() -> u8 {
+    8
+}
+fn default_session_idle() -> u32 {
+    30
+}
+fn default_max_buffer() -> u32 {
+    256 * 1024
+}

@@ -1,0 +1,402 @@
+//! Scores + segments → one decision per slot: experiments, policies, frequency caps,
+//! `requires: signed_state`, pick strategies and grid ranking, each with its reason.
+//!
+//! Architecture Invariant: deciding is total and deterministic. Equal inputs give equal
+//! decisions, bit for bit, native and wasm; time and randomness arrive as inputs.
+
+pub mod bucket;
+pub mod rank;
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::config::expr::Var;
+use crate::config::{Affinity, Pick, Site, Slot, Suppress, REORDER_VARIANT};
+use crate::facts::{top_dimension, Env};
+use crate::signals::{RequestContext, Traits};
+use crate::state::{ItemKind, VisitorState};
+
+pub use bucket::{bucket, BUCKETS};
+pub use rank::{ItemKeys, RankPlan};
+
+/// How far the visitor state can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// Verified by its MAC at the edge.
+    Signed,
+    /// Browser-only state: usable, but never for `requires: signed_state`.
+    Unsigned,
+    /// No behavioral state may be read (Global Privacy Control): context-only rules.
+    Anonymous,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arm {
+    Control,
+    Treatment,
+}
+
+/// Why a slot got what it got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    Matched,
+    NoMatch,
+    Blocked,
+    Control,
+    FrequencyCap,
+    Reordered,
+    NoIntent,
+    SlotCondition,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub code: ReasonCode,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    /// Show this variant (index into the slot's variants).
+    Variant(usize),
+    /// Reorder the slot's items.
+    Reorder(RankPlan),
+    /// Leave the origin content.
+    Origin,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotDecision {
+    /// Index into `site.slots`.
+    pub slot: usize,
+    pub choice: Choice,
+    /// Set when the slot is under an experiment and the visitor is bucketed.
+    pub arm: Option<Arm>,
+    /// What the visitor would have seen outside the control arm (variant id or `reorder`).
+    pub would_show: Option<String>,
+    pub reason: Reason,
+}
+
+/// One (slot, variant, arm) record for analysis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exposure {
+    pub slot: String,
+    pub variant: String,
+    pub experiment: Option<String>,
+    pub arm: Option<Arm>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decisions {
+    /// One flag per site segment.
+    pub segments: Vec<bool>,
+    pub slots: Vec<SlotDecision>,
+}
+
+pub struct DecideInput<'a> {
+    pub site: &'a Site,
+    pub ctx: &'a RequestContext,
+    /// `None` under [`Trust::Anonymous`].
+    pub state: Option<&'a VisitorState>,
+    pub traits: Option<&'a Traits>,
+    pub trust: Trust,
+}
+
+/// Evaluates segments, then decides every slot.
+pub fn decide(input: &DecideInput<'_>) -> Decisions {
+    let site = input.site;
+    let top = input.state.and_then(|s| top_dimension(&s.scores));
+    let mut segments = vec![false; site.segments.len()];
+    for &i in &site.segment_order {
+        let value = site.segments[i].expr.eval(&env(input, &segments, top));
+        segments[i] = value;
+    }
+    let env = env(input, &segments, top);
+    let policies: Vec<bool> = site.policies.iter().map(|p| p.when.as_ref().is_none_or(|w| w.eval(&env))).collect();
+    let slots = site.slots.iter().enumerate().map(|(i, slot)| decide_slot(input, &env, &policies, i, slot)).collect();
+    Decisions { segments, slots }
+}
+
+fn env<'a>(input: &DecideInput<'a>, segments: &'a [bool], top: Option<usize>) -> Env<'a> {
+    Env {
+        site: input.site,
+        ctx: input.ctx,
+        state: input.state,
+        traits: input.traits,
+        segments,
+        signed: input.trust == Trust::Signed,
+        event: None,
+        top,
+    }
+}
+
+/// Renders a variable for reasons; a segment is rendered with the facts that made it true.
+fn describe(site: &Site, env: &Env<'_>, var: &Var) -> String {
+    match var {
+        Var::Segment(i) => {
+            let seg = &site.segments[*i];
+            let mut parts = Vec::new();
+            seg.expr.explain(env, &|v| describe(site, env, v), &mut parts);
+            format!("segment {} ({})", seg.name, parts.join(", "))
+        }
+        other => site.var_name(other),
+    }
+}
+
+/// The first policy that blocks `(slot, variant)`, if any: an active deny, or allows of which none is active.
+fn blocking_policy<'s>(site: &'s Site, active: &[bool], targeting: &[usize]) -> Option<&'s str> {
+    let mut allow_seen = None;
+    let mut allowed = false;
+    for &p in targeting {
+        let pol = &site.policies[p];
+        if pol.deny {
+            if active[p] {
+                return Some(&pol.reason);
+            }
+        } else {
+            allow_seen.get_or_insert(pol.reason.as_str());
+            allowed |= active[p];
+        }
+    }
+    if allowed {
+        None
+    } else {
+        allow_seen
+    }
+}
+
+fn decide_slot(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], index: usize, slot: &Slot) -> SlotDecision {
+    let site = input.site;
+    let origin = |code, text: String| SlotDecision {
+        slot: index,
+        choice: Choice::Origin,
+        arm: None,
+        would_show: None,
+        reason: Reason { code, text },
+    };
+
+    // 1. What the rules pick.
+    let (choice, reason) = if let Some(rank) = &slot.rank {
+        if let Some(when) = &slot.when {
+            if !when.eval(env) {
+                let mut facts = Vec::new();
+                when.explain(env, &|v| describe(site, env, v), &mut facts);
+                return origin(ReasonCode::SlotCondition, format!("condition not met ({}); origin order", facts.join(", ")));
+            }
+        }
+        if let Some(policy) = blocking_policy(site, active, &slot.policies) {
+            return origin(ReasonCode::Blocked, format!("policy: {policy}"));
+        }
+        let plan = rank_plan(site, input.state, rank);
+        if !plan.is_active() {
+            return origin(ReasonCode::NoIntent, "no intent signal yet; origin order".into());
+        }
+        let mut text = format!("reorder by {}:", plan.by_attr);
+        let mut ranked: Vec<&(String, i64)> = plan.affinity.iter().filter(|(_, s)| *s != 0).collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (k, (name, s)) in ranked.iter().enumerate() {
+            let sep = if k == 0 { " " } else { ", " };
+            let _ = write!(text, "{sep}{name}={}", crate::config::expr::render_num(*s as f64 / 100.0));
+        }
+        if ranked.is_empty() {
+            text.push_str(" no affinity");
+        }
+        if !plan.suppressed.is_empty() {
+            let _ = write!(text, "; {} suppressed item(s) last", plan.suppressed.len());
+        }
+        (Choice::Reorder(plan), Reason { code: ReasonCode::Reordered, text })
+    } else {
+        match pick_variant(input, env, active, slot) {
+            Ok((vi, text)) => (Choice::Variant(vi), Reason { code: ReasonCode::Matched, text }),
+            Err(reason) => return SlotDecision { slot: index, choice: Choice::Origin, arm: None, would_show: None, reason },
+        }
+    };
+    let shown = match &choice {
+        Choice::Variant(v) => slot.variants[*v].id.clone(),
+        _ => REORDER_VARIANT.to_string(),
+    };
+
+    // 2. Frequency caps apply to both arms alike, so arms stay comparable.
+    if slot.cap_per_session.is_some() || slot.cap_per_visitor.is_some() {
+        let Some(state) = input.state else {
+            return origin(ReasonCode::FrequencyCap, "frequency cap cannot be counted without visitor state".into());
+        };
+        let c = state.counters[index];
+        if let Some(cap) = slot.cap_per_session.filter(|cap| c.session >= *cap) {
+            return origin(ReasonCode::FrequencyCap, format!("frequency cap: shown {} of {cap} times this session", c.session));
+        }
+        if let Some(cap) = slot.cap_per_visitor.filter(|cap| c.total >= *cap) {
+            return origin(ReasonCode::FrequencyCap, format!("frequency cap: shown {} of {cap} times in all", c.total));
+        }
+    }
+
+    // 3. Experiments: the control arm sees the origin content.
+    let mut arm = None;
+    if let (Some(e), Some(state)) = (slot.experiment, input.state) {
+        let exp = &site.experiments[e];
+        let b = bucket(&state.id, &exp.name);
+        if b < exp.control_bp {
+            return SlotDecision {
+                slot: index,
+                choice: Choice::Origin,
+                arm: Some(Arm::Control),
+                would_show: Some(shown.clone()),
+                reason: Reason {
+                    code: ReasonCode::Control,
+                    text: format!("control arm of {} (bucket {b} < {}); origin content instead of {shown}", exp.name, exp.control_bp),
+                },
+            };
+        }
+        arm = Some(Arm::Treatment);
+    }
+    SlotDecision { slot: index, choice, arm, would_show: Some(shown), reason }
+}
+
+/// Picks a variant by the slot's strategy; `Err` carries the reason nothing was picked.
+fn pick_variant(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], slot: &Slot) -> Result<(usize, String), Reason> {
+    let site = input.site;
+    let mut blocked: Option<String> = None;
+    let mut eligible = Vec::new();
+    for (i, v) in slot.variants.iter().enumerate() {
+        if !v.when.as_ref().is_none_or(|w| w.eval(env)) {
+            continue;
+        }
+        if let Some(policy) = blocking_policy(site, active, &v.policies) {
+            blocked.get_or_insert_with(|| format!("{} blocked by policy: {policy}", v.id));
+            continue;
+        }
+        if v.requires_signed && input.trust != Trust::Signed {
+            blocked.get_or_insert_with(|| format!("{} requires signed state", v.id));
+            continue;
+        }
+        eligible.push(i);
+        if slot.pick == Pick::FirstMatch {
+            break;
+        }
+    }
+    let chosen = match slot.pick {
+        Pick::FirstMatch => eligible.first().copied(),
+        Pick::BestScore => {
+            let score = |i: usize| slot.variants[i].dimension.and_then(|d| input.state.map(|s| s.scores[d])).unwrap_or(0);
+            // Ties go to the earlier variant: max_by_key keeps the last maximum, so compare reversed indices.
+            eligible.iter().copied().filter(|&i| score(i) > 0).max_by_key(|&i| (score(i), std::cmp::Reverse(i)))
+        }
+        Pick::Weighted => {
+            let total: f64 = eligible.iter().map(|&i| slot.variants[i].weight).sum();
+            match input.state {
+                Some(state) if total > 0.0 => {
+                    let b = bucket(&state.id, &format!("slot:{}", slot.name));
+                    let point = f64::from(b) / f64::from(BUCKETS) * total;
+                    let mut acc = 0.0;
+                    eligible.iter().copied().find(|&i| {
+                        acc += slot.variants[i].weight;
+                        point < acc
+                    }).or(eligible.last().copied())
+                }
+                _ => eligible.first().copied(),
+            }
+        }
+    };
+    let Some(i) = chosen else {
+        let text = match blocked {
+            Some(b) => format!("no eligible variant ({b})"),
+            None if slot.pick == Pick::BestScore && !eligible.is_empty() => "no variant's dimension has a score yet".into(),
+            None => "no variant matched".into(),
+        };
+        let code = if text.contains("blocked") || text.contains("requires") { ReasonCode::Blocked } else { ReasonCode::NoMatch };
+        return Err(Reason { code, text });
+    };
+    let v = &slot.variants[i];
+    let why = match (&v.when, slot.pick) {
+        (Some(w), _) => {
+            let mut parts = Vec::new();
+            w.explain(env, &|x| describe(site, env, x), &mut parts);
+            parts.join(", ")
+        }
+        (None, Pick::FirstMatch) => "default (no condition)".into(),
+        (None, _) => "eligible (no condition)".into(),
+    };
+    let how = match slot.pick {
+        Pick::FirstMatch => String::new(),
+        Pick::BestScore => {
+            let d = v.dimension.unwrap_or(0);
+            format!("; best score {}={}", site.dimensions[d].name, crate::config::expr::render_num(input.state.map_or(0.0, |s| s.points(d))))
+        }
+        Pick::Weighted => format!("; weighted split {} of {}", v.weight, eligible.len()),
+    };
+    Ok((i, format!("{}: {why}{how}", v.id)))
+}
+
+fn rank_plan(site: &Site, state: Option<&VisitorState>, rank: &crate::config::Rank) -> RankPlan {
+    let mut affinity: Vec<(String, i64)> = Vec::with_capacity(site.dimensions.len() + rank.boost.len());
+    if rank.affinity == Affinity::Score {
+        for (i, d) in site.dimensions.iter().enumerate() {
+            affinity.push((d.name.clone(), i64::from(state.map_or(0, |s| s.scores[i]))));
+        }
+    }
+    for (value, boost) in &rank.boost {
+        match affinity.iter_mut().find(|(k, _)| k == value) {
+            Some(entry) => entry.1 += i64::from(*boost),
+            None => affinity.push((value.clone(), i64::from(*boost))),
+        }
+    }
+    let mut suppressed = Vec::new();
+    if let Some(state) = state {
+        for r in &state.recent {
+            let hit = rank.suppress.iter().any(|s| {
+                matches!((s, r.kind), (Suppress::Purchased, ItemKind::Purchased) | (Suppress::Viewed, ItemKind::Viewed) | (Suppress::Carted, ItemKind::Carted))
+            });
+            if hit && !suppressed.contains(&r.sku) {
+                suppressed.push(r.sku.clone());
+            }
+        }
+    }
+    RankPlan {
+        by_attr: rank.by_attr.clone(),
+        sku_attr: rank.sku_attr.clone(),
+        affinity,
+        pin: rank.pin.clone(),
+        bury: rank.bury.clone(),
+        suppressed,
+    }
+}
+
+/// Counts what was shown against the slots' frequency caps.
+pub fn record(site: &Site, state: &mut VisitorState, decisions: &Decisions) {
+    for d in &decisions.slots {
+        let slot = &site.slots[d.slot];
+        let shown = !matches!(d.choice, Choice::Origin);
+        if shown && (slot.cap_per_session.is_some() || slot.cap_per_visitor.is_some()) {
+            let c = &mut state.counters[d.slot];
+            c.session = c.session.saturating_add(1);
+            c.total = c.total.saturating_add(1);
+        }
+    }
+}
+
+impl Decisions {
+    /// Exposures: every slot that showed something, or whose control arm held something back.
+    pub fn exposures(&self, site: &Site) -> Vec<Exposure> {
+        self.slots
+            .iter()
+            .filter_map(|d| {
+                let slot = &site.slots[d.slot];
+                Some(Exposure {
+                    slot: slot.name.clone(),
+                    variant: d.would_show.clone()?,
+                    experiment: slot.experiment.filter(|_| d.arm.is_some()).map(|e| site.experiments[e].name.clone()),
+                    arm: d.arm,
+                })
+            })
+            .collect()
+    }
+
+    /// Names of the segments the visitor is in.
+    pub fn active_segments<'s>(&self, site: &'s Site) -> Vec<&'s str> {
+        site.segments.iter().zip(&self.segments).filter(|(_, on)| **on).map(|(s, _)| s.name.as_str()).collect()
+    }
+}

@@ -1,0 +1,104 @@
+//! The ranking plan of a `reorder` slot: a pure function from item attributes to an order.
+//!
+//! Groups, in order: pinned items (in pin order), ranked items (by affinity + boost, highest
+//! first), buried items, suppressed items (bought, carted or just seen). Ties keep origin order,
+//! and no item is ever dropped.
+
+use serde::Serialize;
+
+/// How to order the items of one grid for one visitor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankPlan {
+    pub by_attr: String,
+    pub sku_attr: String,
+    /// (attribute value, hundredths): the visitor's score for each dimension an item can name.
+    pub affinity: Vec<(String, i64)>,
+    pub pin: Vec<String>,
+    pub bury: Vec<String>,
+    /// SKUs sunk to the end.
+    pub suppressed: Vec<String>,
+}
+
+/// One item's attributes as the rewriter read them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ItemKeys<'a> {
+    pub sku: Option<&'a str>,
+    pub attr: Option<&'a str>,
+}
+
+impl RankPlan {
+    /// Whether the plan can change any order at all.
+    pub fn is_active(&self) -> bool {
+        self.affinity.iter().any(|(_, s)| *s != 0) || !self.pin.is_empty() || !self.bury.is_empty() || !self.suppressed.is_empty()
+    }
+
+    fn key(&self, item: &ItemKeys<'_>) -> (u8, i64) {
+        let sku = item.sku.unwrap_or("");
+        if let Some(p) = self.pin.iter().position(|p| p == sku) {
+            return (0, p as i64);
+        }
+        if !sku.is_empty() && self.suppressed.iter().any(|s| s == sku) {
+            return (3, 0);
+        }
+        if self.bury.iter().any(|b| b == sku) {
+            return (2, 0);
+        }
+        let score = item
+            .attr
+            .and_then(|a| self.affinity.iter().find(|(k, _)| k.eq_ignore_ascii_case(a.trim())))
+            .map_or(0, |(_, s)| *s);
+        (1, -score)
+    }
+
+    /// The new order, as indices into `items`: a permutation, stable for ties.
+    pub fn order(&self, items: &[ItemKeys<'_>]) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..items.len()).collect();
+        let keys: Vec<(u8, i64)> = items.iter().map(|i| self.key(i)).collect();
+        idx.sort_by_key(|&i| keys[i]);
+        idx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> RankPlan {
+        RankPlan {
+            by_attr: "data-vt-category".into(),
+            sku_attr: "data-vt-sku".into(),
+            affinity: vec![("hiking".into(), 4200), ("camping".into(), 1000), ("running".into(), 0)],
+            pin: vec!["p1".into()],
+            bury: vec!["b1".into()],
+            suppressed: vec!["bought".into()],
+        }
+    }
+
+    fn item<'a>(sku: &'a str, attr: &'a str) -> ItemKeys<'a> {
+        ItemKeys { sku: Some(sku), attr: Some(attr) }
+    }
+
+    #[test]
+    fn orders_by_group_then_affinity_then_origin() {
+        let items = [
+            item("r1", "running"),
+            item("bought", "hiking"),
+            item("c1", "camping"),
+            item("h1", "hiking"),
+            item("b1", "hiking"),
+            item("r2", "running"),
+            item("p1", "running"),
+            item("h2", "Hiking"),
+        ];
+        let order: Vec<&str> = plan().order(&items).into_iter().map(|i| items[i].sku.unwrap()).collect();
+        assert_eq!(order, vec!["p1", "h1", "h2", "c1", "r1", "r2", "b1", "bought"]);
+    }
+
+    #[test]
+    fn inactive_plan_keeps_order() {
+        let p = RankPlan { affinity: vec![("hiking".into(), 0)], pin: vec![], bury: vec![], suppressed: vec![], ..plan() };
+        assert!(!p.is_active());
+        let items = [item("a", "x"), ItemKeys::default(), item("c", "hiking")];
+        assert_eq!(p.order(&items), vec![0, 1, 2]);
+    }
+}

@@ -1,0 +1,37 @@
+//! # Vitrine
+//!
+//! A personalization engine for online stores, compiled to WebAssembly for CDN edge workers and
+//! browsers. It scores an anonymous visitor's intent from a signed cookie and the current click
+//! stream, decides what each page section shows, and rewrites those sections in-stream.
+//!
+//! ## Entry points
+//! - [`config::Config::from_json`]: load and validate a site configuration (every mistake, with
+//!   its JSON path); [`config::lint`] for what a valid config can still get wrong.
+//! - [`pipeline::personalize`]: one request in, decisions and the new state out.
+//! - [`pipeline::Outcome::report`]: the explanation of every decision.
+//!
+//! ## Modules, in reading order
+//! - [`config`]: the site configuration, its condition language and lint.
+//! - [`signals`]: untrusted input → typed facts (request context, cookies, events, traits).
+//! - [`state`]: the signed visitor state: codec, MAC, key rotation, decay.
+//! - [`scoring`]: events → intent scores.
+//! - [`facts`]: what condition expressions read at run time.
+//! - [`decide`]: scores + segments → a decision per slot, with reasons and exposures.
+//! - [`pipeline`]: the stages composed into one request path.
+//!
+//! ## Invariants
+//! 1. The core imports no platform crate and does no I/O; time and randomness are arguments.
+//! 2. Reading shopper input never fails and never panics: it yields a value and issue codes.
+//! 3. Scoring and deciding are total and deterministic, bit for bit on native and wasm.
+//! 4. Cookie values and raw events are never logged: issues carry codes only.
+
+pub mod config;
+pub mod decide;
+pub mod facts;
+pub mod pipeline;
+pub mod scoring;
+pub mod signals;
+pub mod state;
+
+pub use config::{Config, ConfigError, ConfigErrors, Site};
+pub use pipeline::{personalize, Keys, Mode, Outcome, Report, RequestInput};

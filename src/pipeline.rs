@@ -1,0 +1,236 @@
+//! The request path composed from the stages: context → state → events → scores → decisions →
+//! new state. One pure function, [`personalize`], shared by the edge, the browser and the CLI.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::expr::render_num;
+use crate::config::Site;
+use crate::decide::{self, Arm, Choice, DecideInput, Decisions, Exposure, Reason, Trust};
+use crate::scoring::{self, Source};
+use crate::signals::{self, RequestContext, RequestFacts};
+use crate::state::{self, Keyring, Protection, VisitorState};
+
+/// The secrets of a deployment.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub state: Keyring,
+    /// Verifies `vt_t`; without it traits are ignored.
+    pub traits: Option<Keyring>,
+}
+
+/// Where the visitor state is kept.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode<'k> {
+    /// Signed cookie, verified with the deployment's keys.
+    Edge(&'k Keys),
+    /// Browser-only: unsigned state, never trusted for `requires: signed_state`.
+    Browser,
+}
+
+/// Everything one request brings.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInput<'a> {
+    pub facts: RequestFacts<'a>,
+    /// The raw `Cookie` header.
+    pub cookie_header: Option<&'a str>,
+    /// Random bytes, used as the visitor id when a new state starts.
+    pub fresh_id: [u8; 16],
+}
+
+/// The result of personalizing one request.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub ctx: RequestContext,
+    pub trust: Trust,
+    /// The updated state; `None` under GPC.
+    pub state: Option<VisitorState>,
+    pub decisions: Decisions,
+    /// New state token to store; `None` when nothing may be written (GPC).
+    pub state_token: Option<String>,
+    /// Whether the request carried a click-stream cookie (to clear in the response).
+    pub had_events: bool,
+    /// State read from a previous-key cookie (re-sealed under the current key).
+    pub rotated: bool,
+    /// Whether the state started fresh on this request.
+    pub fresh: bool,
+    /// Issue codes of everything ignored; never the input's content.
+    pub issues: Vec<&'static str>,
+}
+
+/// Personalizes one request. Total: never fails, never panics on shopper input.
+pub fn personalize(site: &Site, mode: Mode<'_>, input: &RequestInput<'_>) -> Outcome {
+    let ctx = signals::read_context(site, &input.facts);
+    let now = u32::try_from(input.facts.now_ms / 1000).unwrap_or(u32::MAX);
+    let header = input.cookie_header.unwrap_or("");
+    let mut issues = Vec::new();
+    let request_events = signals::request_events(&ctx);
+
+    if ctx.gpc && site.privacy.honor_gpc {
+        // Context-only: no state read or written, no events folded, no traits.
+        let decisions = decide::decide(&DecideInput { site, ctx: &ctx, state: None, traits: None, trust: Trust::Anonymous });
+        let had_events = !signals::cookie_values(header, signals::EVENTS_COOKIE).is_empty();
+        return Outcome { ctx, trust: Trust::Anonymous, state: None, decisions, state_token: None, had_events, rotated: false, fresh: true, issues };
+    }
+
+    let protection = match mode {
+        Mode::Edge(keys) => Protection::Signed(&keys.state),
+        Mode::Browser => Protection::Unsigned,
+    };
+    let values: Vec<&str> = signals::cookie_values(header, signals::STATE_COOKIE).into_iter().filter(|v| !v.is_empty()).collect();
+    let loaded = state::open(&values, protection, site, now, input.fresh_id);
+    if let Some(issue) = loaded.issue {
+        issues.push(issue.code());
+    }
+    let mut st = loaded.state;
+    state::touch(&mut st, site, now);
+
+    let event_values = signals::cookie_values(header, signals::EVENTS_COOKIE);
+    let had_events = !event_values.is_empty();
+    if let Some(raw) = event_values.first() {
+        let (events, ev_issues) = signals::decode_events(raw, site.limits.max_events);
+        issues.extend(ev_issues.iter().map(|i| i.code()));
+        scoring::fold(site, &mut st, &ctx, &events, Source::Cookie);
+    }
+    scoring::fold(site, &mut st, &ctx, &request_events, Source::Request);
+
+    let traits = match (mode, signals::cookie_values(header, signals::TRAITS_COOKIE).first()) {
+        (Mode::Edge(keys), Some(token)) => match signals::open_traits(token, keys.traits.as_ref(), now) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                issues.push(e.code());
+                None
+            }
+        },
+        _ => None,
+    };
+    let trust = match mode {
+        Mode::Edge(_) => Trust::Signed,
+        Mode::Browser => Trust::Unsigned,
+    };
+    let decisions = decide::decide(&DecideInput { site, ctx: &ctx, state: Some(&st), traits: traits.as_ref(), trust });
+    decide::record(site, &mut st, &decisions);
+    let token = state::seal(&st, protection, site);
+    Outcome {
+        ctx,
+        trust,
+        state: Some(st),
+        decisions,
+        state_token: Some(token),
+        had_events,
+        rotated: loaded.rotated,
+        fresh: loaded.fresh,
+        issues,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The explain report: one serializable view of an outcome, for `--explain`, the explain header,
+// golden vectors and the browser's debug overlay.
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub site: String,
+    pub page: PageReport,
+    pub trust: Trust,
+    pub state: Option<StateReport>,
+    pub segments: Vec<String>,
+    pub decisions: Vec<DecisionReport>,
+    pub exposures: Vec<Exposure>,
+    pub issues: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageReport {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub path: String,
+    pub params: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateReport {
+    pub fresh: bool,
+    pub rotated: bool,
+    pub visits: u32,
+    pub session_views: u32,
+    /// Points per dimension (all dimensions, in config order).
+    pub scores: BTreeMap<String, f64>,
+    pub recent: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionReport {
+    pub slot: String,
+    pub action: &'static str,
+    /// The variant shown, `reorder`, or `None` for origin content.
+    pub variant: Option<String>,
+    pub arm: Option<Arm>,
+    pub reason: Reason,
+}
+
+impl Outcome {
+    pub fn report(&self, site: &Site) -> Report {
+        Report {
+            site: site.name.clone(),
+            page: PageReport {
+                kind: self.ctx.page_type.clone(),
+                path: self.ctx.path.clone(),
+                params: self.ctx.page_params.iter().cloned().collect(),
+            },
+            trust: self.trust,
+            state: self.state.as_ref().map(|s| StateReport {
+                fresh: self.fresh,
+                rotated: self.rotated,
+                visits: s.visits,
+                session_views: s.session_views,
+                scores: site.dimensions.iter().enumerate().map(|(i, d)| (d.name.clone(), s.points(i))).collect(),
+                recent: s.recent.iter().map(|r| format!("{}:{}", r.kind.name(), r.sku)).collect(),
+            }),
+            segments: self.decisions.active_segments(site).into_iter().map(String::from).collect(),
+            decisions: self
+                .decisions
+                .slots
+                .iter()
+                .map(|d| {
+                    let slot = &site.slots[d.slot];
+                    DecisionReport {
+                        slot: slot.name.clone(),
+                        action: slot.action.name(),
+                        variant: match &d.choice {
+                            Choice::Variant(v) => Some(slot.variants[*v].id.clone()),
+                            Choice::Reorder(_) => Some(crate::config::REORDER_VARIANT.into()),
+                            Choice::Origin => None,
+                        },
+                        arm: d.arm,
+                        reason: d.reason.clone(),
+                    }
+                })
+                .collect(),
+            exposures: self.decisions.exposures(site),
+            issues: self.issues.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl Report {
+    /// One line per slot: `hero → hero-trail: segment hiker (score.hiking=42 ≥ 30)`.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        if let Some(s) = &self.state {
+            let scores: Vec<String> =
+                s.scores.iter().filter(|(_, v)| **v > 0.0).map(|(k, v)| format!("{k}={}", render_num(*v))).collect();
+            out.push_str(&format!("visits={} scores: {}\n", s.visits, if scores.is_empty() { "none".into() } else { scores.join(", ") }));
+        }
+        out.push_str(&format!("segments: {}\n", if self.segments.is_empty() { "none".into() } else { self.segments.join(", ") }));
+        for d in &self.decisions {
+            let shown = d.variant.as_deref().unwrap_or("origin");
+            out.push_str(&format!("{} → {shown}: {}\n", d.slot, d.reason.text));
+        }
+        if !self.issues.is_empty() {
+            out.push_str(&format!("issues: {}\n", self.issues.join(", ")));
+        }
+        out
+    }
+}

@@ -1,0 +1,242 @@
+//! Click-stream events and the unsigned `vt_e` cookie the browser writes them to.
+//!
+//! Wire format: events newest first, separated by `|`; each is a type code and its fields,
+//! separated by `:`, every field percent-encoded (`encodeURIComponent`):
+//!
+//! | code | event | fields |
+//! |---|---|---|
+//! | `cv` | category_view | category |
+//! | `pv` | product_view | sku, category, price |
+//! | `pc` | product_click | sku, category, price |
+//! | `ac` | add_to_cart | sku, category, price |
+//! | `pu` | purchase | sku, category, price |
+//! | `se` | search | query text |
+//! | `fi` | filter | name, value |
+//!
+//! The cookie is untrusted: unknown types and malformed fields are dropped, the count and sizes
+//! are bounded, and the score events can add per request is capped by the scorer.
+
+use std::borrow::Cow;
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::config::EventKind;
+
+/// Longest `vt_e` value read, in bytes; longer values are ignored whole.
+pub const MAX_EVENTS_COOKIE: usize = 4096;
+const MAX_FIELD: usize = 64;
+const MAX_TERMS: usize = 8;
+const MAX_TERM_LEN: usize = 32;
+
+/// One event with the fields its type carries.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Event {
+    pub kind: Option<EventKind>,
+    pub sku: Option<String>,
+    pub category: Option<String>,
+    pub price: Option<f64>,
+    pub terms: Vec<String>,
+    pub filter: Option<String>,
+    pub value: Option<String>,
+}
+
+impl Event {
+    pub fn new(kind: EventKind) -> Event {
+        Event { kind: Some(kind), ..Event::default() }
+    }
+    pub fn kind(&self) -> EventKind {
+        self.kind.unwrap_or(EventKind::PageView)
+    }
+}
+
+/// Why (part of) an events cookie was ignored. Never carries the cookie's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventIssue {
+    Oversized,
+    TooMany,
+    UnknownType,
+    Malformed,
+}
+
+impl EventIssue {
+    pub fn code(self) -> &'static str {
+        match self {
+            EventIssue::Oversized => "events_oversized",
+            EventIssue::TooMany => "events_too_many",
+            EventIssue::UnknownType => "event_unknown_type",
+            EventIssue::Malformed => "event_malformed",
+        }
+    }
+}
+
+fn code_of(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::PageView => "pg",
+        EventKind::CategoryView => "cv",
+        EventKind::ProductView => "pv",
+        EventKind::ProductClick => "pc",
+        EventKind::AddToCart => "ac",
+        EventKind::Purchase => "pu",
+        EventKind::Search => "se",
+        EventKind::Filter => "fi",
+    }
+}
+
+fn kind_of(code: &str) -> Option<EventKind> {
+    // Page views are never taken from the cookie: the request itself is the page view.
+    EventKind::ALL.into_iter().filter(|k| *k != EventKind::PageView).find(|k| code_of(*k) == code)
+}
+
+/// Decodes at most `max` events (newest first) from a `vt_e` value. Never fails.
+pub fn decode_events(raw: &str, max: usize) -> (Vec<Event>, Vec<EventIssue>) {
+    let mut issues = Vec::new();
+    if raw.len() > MAX_EVENTS_COOKIE {
+        return (Vec::new(), vec![EventIssue::Oversized]);
+    }
+    let raw = raw.trim_matches('"');
+    let mut events = Vec::new();
+    for (i, part) in raw.split('|').filter(|p| !p.is_empty()).enumerate() {
+        if i >= max {
+            issues.push(EventIssue::TooMany);
+            break;
+        }
+        let mut fields = part.split(':');
+        let Some(kind) = fields.next().and_then(kind_of) else {
+            issues.push(EventIssue::UnknownType);
+            continue;
+        };
+        let fields: Vec<Cow<'_, str>> = fields.map(|f| percent_decode_str(f).decode_utf8_lossy()).collect();
+        match parse_fields(kind, &fields) {
+            Some(e) => events.push(e),
+            None => issues.push(EventIssue::Malformed),
+        }
+    }
+    (events, issues)
+}
+
+fn field(fields: &[Cow<'_, str>], i: usize) -> Result<Option<String>, ()> {
+    match fields.get(i) {
+        None => Ok(None),
+        Some(f) if f.is_empty() => Ok(None),
+        Some(f) if f.len() > MAX_FIELD || f.chars().any(char::is_control) => Err(()),
+        Some(f) => Ok(Some(f.to_string())),
+    }
+}
+
+fn parse_fields(kind: EventKind, f: &[Cow<'_, str>]) -> Option<Event> {
+    let mut e = Event::new(kind);
+    let max_fields = match kind {
+        EventKind::CategoryView | EventKind::Search => 1,
+        EventKind::Filter => 2,
+        _ => 3,
+    };
+    if f.len() > max_fields {
+        return None;
+    }
+    match kind {
+        EventKind::CategoryView => e.category = Some(field(f, 0).ok()??.to_ascii_lowercase()),
+        EventKind::Search => {
+            let q = f.first()?;
+            if q.len() > 256 {
+                return None;
+            }
+            e.terms = split_terms(q);
+            if e.terms.is_empty() {
+                return None;
+            }
+        }
+        EventKind::Filter => {
+            e.filter = Some(field(f, 0).ok()??);
+            e.value = field(f, 1).ok()?;
+        }
+        _ => {
+            e.sku = Some(field(f, 0).ok()??);
+            e.category = field(f, 1).ok()?.map(|c| c.to_ascii_lowercase());
+            e.price = match field(f, 2).ok()? {
+                None => None,
+                Some(p) => Some(p.parse::<f64>().ok().filter(|p| p.is_finite() && (0.0..=10_000_000.0).contains(p))?),
+            };
+        }
+    }
+    Some(e)
+}
+
+/// Characters escaped in fields: everything `encodeURIComponent` escapes.
+const FIELD: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'!').remove(b'~').remove(b'*').remove(b'\'').remove(b'(').remove(b')');
+
+/// Encodes events (newest first) in the `vt_e` format.
+pub fn encode_events(events: &[Event]) -> String {
+    let enc = |s: &str| utf8_percent_encode(s, FIELD).to_string();
+    let opt = |s: &Option<String>| s.as_deref().map(enc).unwrap_or_default();
+    events
+        .iter()
+        .filter(|e| e.kind() != EventKind::PageView)
+        .map(|e| {
+            let kind = e.kind();
+            let fields = match kind {
+                EventKind::CategoryView => vec![opt(&e.category)],
+                EventKind::Search => vec![enc(&e.terms.join(" "))],
+                EventKind::Filter => vec![opt(&e.filter), opt(&e.value)],
+                _ => vec![opt(&e.sku), opt(&e.category), e.price.map(|p| p.to_string()).unwrap_or_default()],
+            };
+            format!("{}:{}", code_of(kind), fields.join(":"))
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Splits a search query into at most 8 lowercase alphanumeric terms.
+pub fn split_terms(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .map(|t| t.chars().take(MAX_TERM_LEN).collect::<String>().to_lowercase())
+        .take(MAX_TERMS)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_known_events() {
+        let (ev, issues) = decode_events("ac:hiking-boot:Hiking:249.5|se:trail%20boots|cv:camping|xx:1|pv:|fi:color:red", 16);
+        assert_eq!(issues, vec![EventIssue::UnknownType, EventIssue::Malformed]);
+        assert_eq!(ev.len(), 4);
+        assert_eq!(ev[0].kind(), EventKind::AddToCart);
+        assert_eq!(ev[0].sku.as_deref(), Some("hiking-boot"));
+        assert_eq!(ev[0].category.as_deref(), Some("hiking"));
+        assert_eq!(ev[0].price, Some(249.5));
+        assert_eq!(ev[1].terms, vec!["trail", "boots"]);
+        assert_eq!(ev[3].filter.as_deref(), Some("color"));
+    }
+
+    #[test]
+    fn bounds() {
+        let many = vec!["cv:hiking"; 100].join("|");
+        let (ev, issues) = decode_events(&many, 16);
+        assert_eq!(ev.len(), 16);
+        assert_eq!(issues, vec![EventIssue::TooMany]);
+        let (ev, issues) = decode_events(&"x".repeat(MAX_EVENTS_COOKIE + 1), 16);
+        assert!(ev.is_empty());
+        assert_eq!(issues, vec![EventIssue::Oversized]);
+        let (_, issues) = decode_events(&format!("pv:{}", "a".repeat(65)), 16);
+        assert_eq!(issues, vec![EventIssue::Malformed]);
+        let (_, issues) = decode_events("pv:a:b:NaN", 16);
+        assert_eq!(issues, vec![EventIssue::Malformed]);
+        let (_, issues) = decode_events("pg:", 16);
+        assert_eq!(issues, vec![EventIssue::UnknownType], "page views never come from the cookie");
+    }
+
+    #[test]
+    fn round_trips() {
+        let events = vec![
+            Event { sku: Some("a:b|c".into()), category: Some("hiking".into()), price: Some(12.5), ..Event::new(EventKind::ProductClick) },
+            Event { terms: vec!["trail".into(), "boot".into()], ..Event::new(EventKind::Search) },
+            Event { filter: Some("size".into()), value: Some("42".into()), ..Event::new(EventKind::Filter) },
+        ];
+        let (back, issues) = decode_events(&encode_events(&events), 16);
+        assert!(issues.is_empty());
+        assert_eq!(back, events);
+    }
+}

@@ -1,0 +1,42 @@
+//! Untrusted input → typed facts: the request context, cookies, click-stream events, traits.
+//!
+//! Architecture Invariant: nothing here fails or panics on shopper input. Readers return a value
+//! and, where something was ignored, issue codes that never carry the input's content.
+
+pub mod context;
+pub mod events;
+pub mod traits;
+
+pub use context::{classify_device, read_context, request_events, Device, Geo, RequestContext, RequestFacts};
+pub use events::{decode_events, encode_events, Event, EventIssue};
+pub use traits::{open_traits, seal_traits, Traits, TraitsIssue};
+
+/// Name of the signed state cookie.
+pub const STATE_COOKIE: &str = "vt";
+/// Name of the unsigned click-stream cookie written by the browser.
+pub const EVENTS_COOKIE: &str = "vt_e";
+/// Name of the signed traits cookie written by the origin.
+pub const TRAITS_COOKIE: &str = "vt_t";
+
+/// Every value of cookie `name` in a `Cookie` header, in order.
+pub fn cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
+    header
+        .split(';')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k.trim() == name).then(|| v.trim().trim_matches('"'))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie_values;
+
+    #[test]
+    fn cookies() {
+        assert_eq!(cookie_values("a=1; vt=abc; vt_e=x|y; vt=\"def\"", "vt"), vec!["abc", "def"]);
+        assert_eq!(cookie_values("vt_e=x|y", "vt"), Vec::<&str>::new());
+        assert_eq!(cookie_values(";;=;vt=", "vt"), vec![""]);
+    }
+}
