@@ -12,12 +12,36 @@ use crate::scoring::{self, Source};
 use crate::signals::{self, RequestContext, RequestFacts};
 use crate::state::{self, Keyring, Protection, VisitorState};
 
+/// Development state key (`id:base64url`): public, for local runs and tests only.
+pub const DEV_STATE_KEYS: &str = "0:ZGV2ZWxvcG1lbnQtc3RhdGUta2V5LW5vdC1mb3ItcHJvZHVjdGlvbg";
+/// Development traits key: public, for local runs and tests only.
+pub const DEV_TRAITS_KEYS: &str = "0:ZGV2ZWxvcG1lbnQtdHJhaXRzLWtleS1ub3QtZm9yLXByb2R1Y3Rpb24";
+
 /// The secrets of a deployment.
 #[derive(Debug, Clone)]
 pub struct Keys {
     pub state: Keyring,
     /// Verifies `vt_t`; without it traits are ignored.
     pub traits: Option<Keyring>,
+}
+
+impl Keys {
+    /// Parses key lists (`id:secret[,id:secret]`); `None` means the public development key,
+    /// and the flag returned says so, for a clear warning at startup.
+    pub fn from_specs(state: Option<&str>, traits: Option<&str>) -> Result<(Keys, bool), state::seal::KeyError> {
+        let dev = state.is_none();
+        let keys = Keys {
+            state: Keyring::parse(state.unwrap_or(DEV_STATE_KEYS))?,
+            // NOTE: production state keys never pair with the public development traits key:
+            // without a traits key, traits are ignored.
+            traits: match (traits, dev) {
+                (Some(t), _) => Some(Keyring::parse(t)?),
+                (None, true) => Some(Keyring::parse(DEV_TRAITS_KEYS)?),
+                (None, false) => None,
+            },
+        };
+        Ok((keys, dev))
+    }
 }
 
 /// Where the visitor state is kept.
@@ -225,8 +249,10 @@ impl Report {
         }
         out.push_str(&format!("segments: {}\n", if self.segments.is_empty() { "none".into() } else { self.segments.join(", ") }));
         for d in &self.decisions {
-            let shown = d.variant.as_deref().unwrap_or("origin");
-            out.push_str(&format!("{} → {shown}: {}\n", d.slot, d.reason.text));
+            match (&d.variant, d.reason.code) {
+                (Some(_), decide::ReasonCode::Matched) => out.push_str(&format!("{} → {}\n", d.slot, d.reason.text)),
+                (v, _) => out.push_str(&format!("{} → {}: {}\n", d.slot, v.as_deref().unwrap_or("origin"), d.reason.text)),
+            }
         }
         if !self.issues.is_empty() {
             out.push_str(&format!("issues: {}\n", self.issues.join(", ")));

@@ -1,1 +1,207 @@
-fn main(){}
+//! `vitrine`: check configurations, explain decisions, manage keys.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use vitrine::config::{lint, Config, Severity};
+use vitrine::signals::{seal_traits, Geo, RequestFacts, Traits};
+use vitrine::state::seal::{format_key, Keyring};
+use vitrine::{personalize, Keys, Mode, RequestInput};
+
+#[derive(Parser)]
+#[command(name = "vitrine", version, about = "Vitrine personalization engine: config tools and decision explainer")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate and lint a configuration; exit 1 on errors.
+    Check {
+        /// Configuration file (JSON).
+        config: String,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Print the JSON Schema of the configuration format.
+    Schema,
+    /// Print a new random key (`id:base64url`) for VITRINE_STATE_KEYS or VITRINE_TRAITS_KEYS.
+    Keygen {
+        #[arg(long, default_value_t = 1)]
+        id: u8,
+    },
+    /// Sign customer traits for the `vt_t` cookie (the origin does this after login).
+    SignTraits {
+        /// Traits key list (`id:secret`); default: $VITRINE_TRAITS_KEYS.
+        #[arg(long, env = "VITRINE_TRAITS_KEYS")]
+        keys: String,
+        #[arg(long)]
+        purchases: u32,
+        #[arg(long)]
+        aov: f64,
+        #[arg(long, default_value = "")]
+        tier: String,
+        /// Issue time in unix seconds (default: now).
+        #[arg(long)]
+        now: Option<u32>,
+    },
+    /// Decide for one request, or a journey of requests carrying the state cookie, and explain.
+    Decide {
+        #[arg(long)]
+        config: String,
+        /// URLs requested in order (a path like /c/hiking or a full URL).
+        #[arg(required = true)]
+        urls: Vec<String>,
+        /// Initial Cookie header (e.g. 'vt=…; vt_t=…').
+        #[arg(long)]
+        cookie: Option<String>,
+        /// Click-stream events (vt_e format) sent with the first request.
+        #[arg(long)]
+        events: Option<String>,
+        /// Time of the first request in unix milliseconds (default: now).
+        #[arg(long)]
+        now: Option<u64>,
+        /// Seconds between requests of a journey.
+        #[arg(long, default_value_t = 60)]
+        step: u64,
+        #[arg(long, default_value = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36")]
+        ua: String,
+        #[arg(long)]
+        referrer: Option<String>,
+        /// Send Sec-GPC: 1.
+        #[arg(long)]
+        gpc: bool,
+        /// Geo country code (as Cloudflare would report it).
+        #[arg(long)]
+        country: Option<String>,
+        /// Host used to select the site.
+        #[arg(long, default_value = "localhost")]
+        host: String,
+        /// Print the full JSON report instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("vitrine: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn read_config(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
+    let mut b = [0u8; N];
+    getrandom::getrandom(&mut b).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(b)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Check { config, deny_warnings } => {
+            let text = read_config(&config)?;
+            let cfg = match Config::from_json(&text) {
+                Ok(c) => c,
+                Err(errs) => {
+                    for e in &errs.0 {
+                        println!("error: {e}");
+                    }
+                    println!("{config}: {} error(s)", errs.0.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let findings = lint(&cfg);
+            for f in &findings {
+                println!("{f}");
+            }
+            let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+            let warnings = findings.len() - errors;
+            println!(
+                "{config}: {} site(s), {errors} error(s), {warnings} warning(s)",
+                cfg.sites.len()
+            );
+            Ok(if errors > 0 || (deny_warnings && warnings > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&vitrine::config::json_schema()).map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keygen { id } => {
+            println!("{}", format_key(id, &random_bytes::<32>()?));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SignTraits { keys, purchases, aov, tier, now } => {
+            let ring = Keyring::parse(&keys).map_err(|e| e.to_string())?;
+            let issued_at = now.unwrap_or((now_ms() / 1000) as u32);
+            println!("{}", seal_traits(&Traits { purchases_90d: purchases, aov, tier, issued_at }, &ring));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Decide { config, urls, cookie, events, now, step, ua, referrer, gpc, country, host, json } => {
+            let cfg = Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
+            let site = cfg.site_for_host(&host).ok_or_else(|| format!("no site serves host '{host}'"))?;
+            let state_spec = std::env::var("VITRINE_STATE_KEYS").ok();
+            let traits_spec = std::env::var("VITRINE_TRAITS_KEYS").ok();
+            let (keys, dev) = Keys::from_specs(state_spec.as_deref(), traits_spec.as_deref()).map_err(|e| e.to_string())?;
+            if dev {
+                eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
+            }
+            let mut jar: Vec<(String, String)> = cookie
+                .as_deref()
+                .unwrap_or("")
+                .split(';')
+                .filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+                .collect();
+            if let Some(ev) = events {
+                jar.push(("vt_e".into(), ev));
+            }
+            let start = now.unwrap_or_else(now_ms);
+            let mut reports = Vec::new();
+            for (i, url) in urls.iter().enumerate() {
+                let header: String = jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+                let input = RequestInput {
+                    facts: RequestFacts {
+                        url,
+                        user_agent: Some(&ua),
+                        referrer: referrer.as_deref(),
+                        gpc,
+                        geo: Geo { country: country.clone(), ..Geo::default() },
+                        now_ms: start + i as u64 * step * 1000,
+                    },
+                    cookie_header: Some(&header),
+                    fresh_id: random_bytes::<16>()?,
+                };
+                let outcome = personalize(site, Mode::Edge(&keys), &input);
+                jar.retain(|(k, _)| k != "vt_e" && k != "vt");
+                if let Some(token) = &outcome.state_token {
+                    jar.push(("vt".into(), token.clone()));
+                }
+                let report = outcome.report(site);
+                if json {
+                    reports.push(serde_json::json!({"url": url, "report": report, "cookie": outcome.state_token}));
+                } else {
+                    println!("GET {url}\n{}", report.summary());
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?);
+            } else if let Some((_, v)) = jar.iter().find(|(k, _)| k == "vt") {
+                println!("Cookie: vt={v}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

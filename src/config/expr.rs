@@ -681,8 +681,16 @@ impl Expr {
                     Operand::Var(v) => format!("{}={}", names(v), render_value(facts.value(v))),
                     Operand::Lit(l) => render_value(lit_value(l)),
                 };
-                let sym = if want { pretty_op(*op) } else { pretty_op(negate(*op)) };
-                out.push(format!("{} {} {}", render(a), sym, render(b)));
+                match (a, op, b, want) {
+                    // `top_dimension == 'hiking'` that holds reads best as `top_dimension='hiking'`.
+                    (Operand::Var(v), CmpOp::Eq, Operand::Lit(_), true) => {
+                        out.push(format!("{}={}", names(v), render_value(facts.value(v))));
+                    }
+                    _ => {
+                        let sym = if want { pretty_op(*op) } else { pretty_op(negate(*op)) };
+                        out.push(format!("{} {} {}", render(a), sym, render(b)));
+                    }
+                }
             }
             Expr::In(v, items) => {
                 let list: Vec<String> = items.iter().map(|l| render_value(lit_value(l))).collect();
@@ -882,7 +890,7 @@ mod tests {
             other => format!("{other:?}").to_lowercase(),
         };
         e.explain(&f, &names, &mut out);
-        assert_eq!(out, vec!["score.hiking=42 ≥ 30", "topdimension='hiking' == 'hiking'"]);
+        assert_eq!(out, vec!["score.hiking=42 ≥ 30", "topdimension='hiking'"]);
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub use pattern::PathPattern;
 
 use expr::{EventField, Expr, GeoField, Scope, TraitField, Type, Var};
 
+/// The demo store's configuration (an outdoor shop), embedded in every build.
+pub const DEMO_CONFIG: &str = include_str!("demo.json");
+
 /// Most dimensions a site may declare (keeps the state cookie within its budget).
 pub const MAX_DIMENSIONS: usize = 32;
 /// Most slots a site may declare.
@@ -527,6 +530,12 @@ impl Scope for SiteScope<'_> {
 
 impl SiteScope<'_> {
     fn segment(&self, name: &str) -> Result<(Var, Type), String> {
+        if let Some(kind) = self.event {
+            return Err(format!(
+                "unknown name '{name}' ({} signals read event fields, page, query and scores; segments are evaluated after scoring)",
+                kind.name()
+            ));
+        }
         match self.segments.iter().position(|s| s == name) {
             Some(i) => Ok((Var::Segment(i), Type::Bool)),
             None => Err(format!(

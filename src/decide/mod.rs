@@ -311,24 +311,28 @@ fn pick_variant(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], slot: &
         return Err(Reason { code, text });
     };
     let v = &slot.variants[i];
-    let why = match (&v.when, slot.pick) {
-        (Some(w), _) => {
-            let mut parts = Vec::new();
-            w.explain(env, &|x| describe(site, env, x), &mut parts);
-            parts.join(", ")
-        }
-        (None, Pick::FirstMatch) => "default (no condition)".into(),
-        (None, _) => "eligible (no condition)".into(),
-    };
-    let how = match slot.pick {
-        Pick::FirstMatch => String::new(),
+    let mut why = Vec::new();
+    if let Some(w) = &v.when {
+        w.explain(env, &|x| describe(site, env, x), &mut why);
+    }
+    match slot.pick {
+        Pick::FirstMatch if why.is_empty() => why.push("default (no condition)".into()),
+        Pick::FirstMatch => {}
         Pick::BestScore => {
             let d = v.dimension.unwrap_or(0);
-            format!("; best score {}={}", site.dimensions[d].name, crate::config::expr::render_num(input.state.map_or(0.0, |s| s.points(d))))
+            let pts = input.state.map_or(0.0, |s| s.points(d));
+            why.push(format!("best score {}={}", site.dimensions[d].name, crate::config::expr::render_num(pts)));
         }
-        Pick::Weighted => format!("; weighted split {} of {}", v.weight, eligible.len()),
-    };
-    Ok((i, format!("{}: {why}{how}", v.id)))
+        Pick::Weighted => {
+            let total: f64 = eligible.iter().map(|&e| slot.variants[e].weight).sum();
+            let split = format!("weight {} of {}", crate::config::expr::render_num(v.weight), crate::config::expr::render_num(total));
+            why.push(match input.state {
+                Some(s) => format!("weighted split, bucket {} ({split})", bucket(&s.id, &format!("slot:{}", slot.name))),
+                None => format!("weighted split without a visitor id: first eligible ({split})"),
+            });
+        }
+    }
+    Ok((i, format!("{}: {}", v.id, why.join(", "))))
 }
 
 fn rank_plan(site: &Site, state: Option<&VisitorState>, rank: &crate::config::Rank) -> RankPlan {

@@ -125,7 +125,9 @@ pub fn request_events(ctx: &RequestContext) -> Vec<Event> {
             }
         }
         "product" => {
-            let sku = ctx.page_param("sku").or_else(|| ctx.page_param("slug")).map(str::to_string);
+            // The `{sku}` capture, or else the whole last path segment (`/p/{category}-{slug}`).
+            let last = ctx.path.trim_end_matches('/').rsplit('/').next().filter(|s| !s.is_empty());
+            let sku = ctx.page_param("sku").or(last).map(str::to_string);
             out.push(Event { sku, category: param("category"), ..Event::new(EventKind::ProductView) });
         }
         "search" => {
