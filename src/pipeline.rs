@@ -61,6 +61,9 @@ pub struct RequestInput<'a> {
     pub cookie_header: Option<&'a str>,
     /// Random bytes, used as the visitor id when a new state starts.
     pub fresh_id: [u8; 16],
+    /// Browser mode only: traits the page supplied, unverified. They feed segments, but
+    /// variants that require signed state are never shown from them.
+    pub page_traits: Option<crate::signals::Traits>,
 }
 
 /// The result of personalizing one request.
@@ -127,7 +130,8 @@ pub fn personalize(site: &Site, mode: Mode<'_>, input: &RequestInput<'_>) -> Out
                 None
             }
         },
-        _ => None,
+        (Mode::Browser, _) => input.page_traits.clone(),
+        (Mode::Edge(_), None) => None,
     };
     let trust = match mode {
         Mode::Edge(_) => Trust::Signed,

@@ -183,6 +183,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     },
                     cookie_header: Some(&header),
                     fresh_id: random_bytes::<16>()?,
+                    page_traits: None,
                 };
                 let outcome = personalize(site, Mode::Edge(&keys), &input);
                 jar.retain(|(k, _)| k != "vt_e" && k != "vt");
