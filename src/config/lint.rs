@@ -210,6 +210,8 @@ fn implies(a: &Expr, b: &Expr) -> bool {
 pub(crate) fn constant(e: &Expr, site: &Site) -> Option<bool> {
     match e {
         Expr::Const(b) => Some(*b),
+        // Segments cannot form cycles (load rejects them), so this recursion ends.
+        Expr::Truthy(Var::Segment(i)) => constant(&site.segments[*i].expr, site),
         Expr::Not(x) => constant(x, site).map(|b| !b),
         Expr::Or(a, b) => match (constant(a, site), constant(b, site)) {
             (Some(true), _) | (_, Some(true)) => Some(true),

@@ -1,0 +1,102 @@
+//! The `vitrine` command, run as a process.
+
+use std::process::Command;
+
+fn vitrine(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("VITRINE_STATE_KEYS")
+        .output()
+        .expect("vitrine runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn demo_config_passes_check() {
+    let (code, out) = vitrine(&["check", "src/config/demo.json", "--deny-warnings"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("src/config/demo.json: 1 site(s), 0 error(s), 0 warning(s)"), "{out}");
+}
+
+#[test]
+fn check_reports_every_lint_finding_with_its_path() {
+    let (code, out) = vitrine(&["check", "tests/data/lint/findings.json"]);
+    assert_eq!(code, 1, "unbalanced HTML is an error\n{out}");
+    let expected = [
+        "error: slots.hero.variants[3].html: </div> closes <p>",
+        "warning: segments.impossible: segment is always false",
+        "warning: segments.contradiction: segment is always false",
+        "warning: segments.everyone: segment is always true",
+        "warning: segments.unused: segment is never used",
+        "warning: slots.hero.variants[1]: shadowed: whenever this matches, variants[0] ('trail') matches first",
+        "warning: slots.hero.variants[2].when: condition is never true; variant 'never' is never shown",
+        "warning: slots.banner.variants[1]: unreachable: variants[0] ('base') has no condition and always matches first",
+        "warning: slots.hero.variants[4]: unreachable: variants[3] ('broken') is always true and matches first",
+        "warning: slots.hero.variants[5]: unreachable: variants[3] ('broken') is always true and matches first",
+        "warning: policies[1]: conflicts with policies[0]: policies[1] allows hero:never but policies[0] denies it under the same condition; deny wins (never is fine)",
+    ];
+    for line in expected {
+        assert!(out.lines().any(|l| l == line), "missing `{line}` in\n{out}");
+    }
+    assert!(out.contains("1 error(s), 10 warning(s)"), "{out}");
+}
+
+#[test]
+fn check_reports_load_errors_and_fails() {
+    let dir = std::env::temp_dir().join(format!("vitrine-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("broken.json");
+    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/demo.json")).unwrap();
+    std::fs::write(&path, demo.replace("\"when\": \"hiker || trail_campaign\"", "\"when\": \"hikr || trail_campaign\"")).unwrap();
+    let (code, out) = vitrine(&["check", path.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error: slots.hero.variants[0].when: unknown segment 'hikr' (did you mean 'hiker'?) (column 1)"), "{out}");
+    let (code, out) = vitrine(&["check", "no/such/file.json"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("cannot read no/such/file.json"), "{out}");
+}
+
+#[test]
+fn schema_describes_the_config() {
+    let (code, out) = vitrine(&["schema"]);
+    assert_eq!(code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&out).expect("schema is JSON");
+    let text = schema.to_string();
+    for needle in ["\"dimensions\"", "\"half_life_hours\"", "\"replace_inner\"", "\"first_match\"", "\"control_percent\"", "\"honor_gpc\""] {
+        assert!(text.contains(needle), "schema lacks {needle}");
+    }
+}
+
+#[test]
+fn keygen_and_signed_traits_drive_a_decision() {
+    let (code, key) = vitrine(&["keygen", "--id", "4"]);
+    assert_eq!(code, 0);
+    let key = key.trim().to_string();
+    assert!(key.starts_with("4:") && key.len() > 40, "{key}");
+    let out = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["sign-traits", "--keys", &key, "--purchases", "4", "--aov", "210", "--tier", "gold"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["decide", "--config", "src/config/demo.json", "--cookie", &format!("vt_t={token}"), "/"])
+        .env("VITRINE_STATE_KEYS", "1:c3RhdGUta2V5LXN0YXRlLWtleS1zdGF0ZS1rZXk")
+        .env("VITRINE_TRAITS_KEYS", &key)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("offer → loyal-10: segment loyal_high_value (traits.purchases_90d=4 ≥ 3, traits.aov=210 ≥ 150)"), "{text}");
+}
+
+#[test]
+fn decide_walks_a_journey() {
+    let (code, out) = vitrine(&["decide", "--config", "src/config/demo.json", "/c/hiking", "/p/hiking-a", "/p/hiking-b", "/"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("using the public development key"), "{out}");
+    assert!(out.lines().filter(|l| l.starts_with("hero → hero-trail")).count() >= 2, "{out}");
+    assert!(out.contains("Cookie: vt="), "{out}");
+}
