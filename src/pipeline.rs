@@ -68,12 +68,12 @@ pub struct RequestInput<'a> {
 
 /// The result of personalizing one request.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Outcome<'s> {
     pub ctx: RequestContext,
     pub trust: Trust,
     /// The updated state; `None` under GPC.
     pub state: Option<VisitorState>,
-    pub decisions: Decisions,
+    pub decisions: Decisions<'s>,
     /// New state token to store; `None` when nothing may be written (GPC).
     pub state_token: Option<String>,
     /// Whether the request carried a click-stream cookie (to clear in the response).
@@ -87,7 +87,7 @@ pub struct Outcome {
 }
 
 /// Personalizes one request. Total: never fails, never panics on shopper input.
-pub fn personalize(site: &Site, mode: Mode<'_>, input: &RequestInput<'_>) -> Outcome {
+pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>) -> Outcome<'s> {
     let ctx = signals::read_context(site, &input.facts);
     let now = u32::try_from(input.facts.now_ms / 1000).unwrap_or(u32::MAX);
     let header = input.cookie_header.unwrap_or("");
@@ -198,7 +198,7 @@ pub struct DecisionReport {
     pub reason: Reason,
 }
 
-impl Outcome {
+impl Outcome<'_> {
     pub fn report(&self, site: &Site) -> Report {
         Report {
             site: site.name.clone(),

@@ -94,9 +94,17 @@ fn keygen_and_signed_traits_drive_a_decision() {
 
 #[test]
 fn decide_walks_a_journey() {
-    let (code, out) = vitrine(&["decide", "--config", "src/config/demo.json", "/c/hiking", "/p/hiking-a", "/p/hiking-b", "/"]);
+    // Visitor 07…07 is in the treatment arm of hero-holdout (bucket 7674 ≥ 1000).
+    let id = "07".repeat(16);
+    let (code, out) = vitrine(&["decide", "--config", "src/config/demo.json", "--visitor-id", &id, "/c/hiking", "/p/hiking-a", "/p/hiking-b", "/"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("using the public development key"), "{out}");
     assert!(out.lines().filter(|l| l.starts_with("hero → hero-trail")).count() >= 2, "{out}");
     assert!(out.contains("Cookie: vt="), "{out}");
+    // Visitor 09…09 is in the control arm (bucket 14).
+    let (_, out) = vitrine(&["decide", "--config", "src/config/demo.json", "--visitor-id", &"09".repeat(16), "/?utm_campaign=trail-x"]);
+    assert!(out.contains("hero → origin: control arm of hero-holdout (bucket 14 < 1000); origin content instead of hero-trail"), "{out}");
+    let (code, out) = vitrine(&["decide", "--config", "src/config/demo.json", "--visitor-id", "xyz", "/"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("--visitor-id needs 32 hex digits, got 'xyz'"), "{out}");
 }

@@ -80,6 +80,9 @@ enum Command {
         /// Host used to select the site.
         #[arg(long, default_value = "localhost")]
         host: String,
+        /// Visitor id for a new state (32 hex digits; default: random), for reproducible runs.
+        #[arg(long)]
+        visitor_id: Option<String>,
         /// Print the full JSON report instead of the summary.
         #[arg(long)]
         json: bool,
@@ -104,6 +107,18 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
     let mut b = [0u8; N];
     getrandom::getrandom(&mut b).map_err(|e| format!("no randomness: {e}"))?;
     Ok(b)
+}
+
+fn parse_id(hex: &str) -> Result<[u8; 16], String> {
+    let bad = || format!("--visitor-id needs 32 hex digits, got '{hex}'");
+    if hex.len() != 32 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let mut id = [0u8; 16];
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(id)
 }
 
 fn now_ms() -> u64 {
@@ -150,7 +165,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{}", seal_traits(&Traits { purchases_90d: purchases, aov, tier, issued_at }, &ring));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Decide { config, urls, cookie, events, now, step, ua, referrer, gpc, country, host, json } => {
+        Command::Decide { config, urls, cookie, events, now, step, ua, referrer, gpc, country, host, visitor_id, json } => {
             let cfg = Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
             let site = cfg.site_for_host(&host).ok_or_else(|| format!("no site serves host '{host}'"))?;
             let state_spec = std::env::var("VITRINE_STATE_KEYS").ok();
@@ -169,6 +184,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 jar.push(("vt_e".into(), ev));
             }
             let start = now.unwrap_or_else(now_ms);
+            let fixed_id = visitor_id.as_deref().map(parse_id).transpose()?;
             let mut reports = Vec::new();
             for (i, url) in urls.iter().enumerate() {
                 let header: String = jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
@@ -182,7 +198,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         now_ms: start + i as u64 * step * 1000,
                     },
                     cookie_header: Some(&header),
-                    fresh_id: random_bytes::<16>()?,
+                    fresh_id: match fixed_id {
+                        Some(id) => id,
+                        None => random_bytes::<16>()?,
+                    },
                     page_traits: None,
                 };
                 let outcome = personalize(site, Mode::Edge(&keys), &input);

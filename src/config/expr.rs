@@ -649,61 +649,77 @@ impl Expr {
         }
     }
 
-    /// The facts that made this expression true (or false), for reasons: the leaves of the
-    /// branch that decided, each rendered with the value it read.
-    pub fn explain(&self, facts: &dyn Facts, names: &dyn Fn(&Var) -> String, out: &mut Vec<String>) {
+    /// Writes the facts that made this expression true (or false) — the leaves of the branch
+    /// that decided, each with the value it read — as a comma-separated list.
+    pub fn explain(&self, facts: &dyn Facts, out: &mut Explanation<'_>) {
         let want = self.eval(facts);
-        self.explain_as(facts, names, want, out);
+        self.explain_as(facts, want, out);
     }
 
-    fn explain_as(&self, facts: &dyn Facts, names: &dyn Fn(&Var) -> String, want: bool, out: &mut Vec<String>) {
+    fn explain_as(&self, facts: &dyn Facts, want: bool, out: &mut Explanation<'_>) {
+        use fmt::Write as _;
         match self {
-            Expr::Const(b) => out.push(b.to_string()),
-            Expr::Not(e) => e.explain_as(facts, names, !want, out),
+            Expr::Const(b) => {
+                out.leaf();
+                let _ = write!(out.text, "{b}");
+            }
+            Expr::Not(e) => e.explain_as(facts, !want, out),
             // A true `&&` / false `||` needs every side; otherwise the first deciding side suffices.
             Expr::And(a, b) | Expr::Or(a, b) => {
                 let all = matches!(self, Expr::And(..)) == want;
                 if all {
-                    a.explain_as(facts, names, want, out);
-                    b.explain_as(facts, names, want, out);
+                    a.explain_as(facts, want, out);
+                    b.explain_as(facts, want, out);
                 } else if a.eval(facts) == want {
-                    a.explain_as(facts, names, want, out);
+                    a.explain_as(facts, want, out);
                 } else {
-                    b.explain_as(facts, names, want, out);
+                    b.explain_as(facts, want, out);
                 }
             }
             Expr::Truthy(v) => {
-                let neg = if want { "" } else { "not " };
-                out.push(format!("{neg}{}", names(v)));
+                out.leaf();
+                if !want {
+                    out.text.push_str("not ");
+                }
+                out.name(v);
             }
             Expr::Cmp(a, op, b) => {
-                let render = |o: &Operand| match o {
-                    Operand::Var(v) => format!("{}={}", names(v), render_value(facts.value(v))),
-                    Operand::Lit(l) => render_value(lit_value(l)),
-                };
+                out.leaf();
                 match (a, op, b, want) {
                     // `top_dimension == 'hiking'` that holds reads best as `top_dimension='hiking'`.
-                    (Operand::Var(v), CmpOp::Eq, Operand::Lit(_), true) => {
-                        out.push(format!("{}={}", names(v), render_value(facts.value(v))));
-                    }
+                    (Operand::Var(v), CmpOp::Eq, Operand::Lit(_), true) => out.var_value(v, facts),
                     _ => {
-                        let sym = if want { pretty_op(*op) } else { pretty_op(negate(*op)) };
-                        out.push(format!("{} {} {}", render(a), sym, render(b)));
+                        out.operand(a, facts);
+                        out.text.push(' ');
+                        out.text.push_str(if want { pretty_op(*op) } else { pretty_op(negate(*op)) });
+                        out.text.push(' ');
+                        out.operand(b, facts);
                     }
                 }
             }
             Expr::In(v, items) => {
-                let list: Vec<String> = items.iter().map(|l| render_value(lit_value(l))).collect();
-                let word = if want { "in" } else { "not in" };
-                out.push(format!("{}={} {word} [{}]", names(v), render_value(facts.value(v)), list.join(", ")));
+                out.leaf();
+                out.var_value(v, facts);
+                out.text.push_str(if want { " in [" } else { " not in [" });
+                for (i, l) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.text.push_str(", ");
+                    }
+                    write_value(&mut out.text, lit_value(l));
+                }
+                out.text.push(']');
             }
             Expr::HasAny(v, words) => {
-                let word = if want { "has any of" } else { "has none of" };
-                out.push(format!("{} {word} [{}]", names(v), words.join(", ")));
+                out.leaf();
+                out.name(v);
+                out.text.push_str(if want { " has any of [" } else { " has none of [" });
+                out.text.push_str(&words.join(", "));
+                out.text.push(']');
             }
             Expr::Glob(v, pat) => {
-                let word = if want { "~" } else { "!~" };
-                out.push(format!("{}={} {word} '{pat}'", names(v), render_value(facts.value(v))));
+                out.leaf();
+                out.var_value(v, facts);
+                let _ = write!(out.text, "{} '{pat}'", if want { " ~" } else { " !~" });
             }
         }
     }
@@ -761,24 +777,100 @@ fn pretty_op(op: CmpOp) -> &'static str {
     }
 }
 
-/// Renders a number without a trailing `.0` and with at most two decimals.
-pub fn render_num(n: f64) -> String {
-    let r = (n * 100.0).round() / 100.0;
-    if r == r.trunc() && r.abs() < 1e15 {
-        format!("{}", r as i64)
-    } else {
-        let s = format!("{r:.2}");
-        s.trim_end_matches('0').to_string()
+/// Writes a number with at most two decimals and no trailing zeros, by integer formatting
+/// (reasons are built on every request).
+pub fn write_num(out: &mut String, n: f64) {
+    use fmt::Write as _;
+    let centi = libm::round(n * 100.0);
+    if !centi.is_finite() || centi.abs() >= 1e17 {
+        let _ = write!(out, "{n}");
+        return;
+    }
+    let centi = centi as i64;
+    if centi < 0 {
+        out.push('-');
+    }
+    let (whole, frac) = (centi.unsigned_abs() / 100, centi.unsigned_abs() % 100);
+    let _ = write!(out, "{whole}");
+    match frac {
+        0 => {}
+        f if f % 10 == 0 => {
+            let _ = write!(out, ".{}", f / 10);
+        }
+        f => {
+            let _ = write!(out, ".{f:02}");
+        }
     }
 }
 
-fn render_value(v: Value<'_>) -> String {
+/// [`write_num`] into a new string.
+pub fn render_num(n: f64) -> String {
+    let mut s = String::new();
+    write_num(&mut s, n);
+    s
+}
+
+fn write_value(out: &mut String, v: Value<'_>) {
     match v {
-        Value::Num(n) => render_num(n),
-        Value::Str(s) => format!("'{s}'"),
-        Value::Bool(b) => b.to_string(),
-        Value::List(l) => format!("[{}]", l.join(", ")),
-        Value::Missing => "missing".into(),
+        Value::Num(n) => write_num(out, n),
+        Value::Str(s) => {
+            out.push('\'');
+            out.push_str(s);
+            out.push('\'');
+        }
+        Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Value::List(l) => {
+            out.push('[');
+            out.push_str(&l.join(", "));
+            out.push(']');
+        }
+        Value::Missing => out.push_str("missing"),
+    }
+}
+
+/// A reason being written: the facts of an explanation, comma-separated, with nested lists in
+/// parentheses (a segment and the facts that made it true).
+pub struct Explanation<'a> {
+    pub text: String,
+    fresh: bool,
+    names: &'a dyn Fn(&Var, &mut Explanation<'a>),
+}
+
+impl<'a> Explanation<'a> {
+    /// `names` writes a variable's name; it may open a nested list (see [`Explanation::open`]).
+    pub fn new(text: String, names: &'a dyn Fn(&Var, &mut Explanation<'a>)) -> Explanation<'a> {
+        Explanation { text, fresh: true, names }
+    }
+    /// Starts a new item of the current list.
+    pub fn leaf(&mut self) {
+        if !self.fresh {
+            self.text.push_str(", ");
+        }
+        self.fresh = false;
+    }
+    /// Opens a nested list: ` (`.
+    pub fn open(&mut self) {
+        self.text.push_str(" (");
+        self.fresh = true;
+    }
+    pub fn close(&mut self) {
+        self.text.push(')');
+        self.fresh = false;
+    }
+    fn name(&mut self, v: &Var) {
+        let names = self.names;
+        names(v, self);
+    }
+    fn var_value(&mut self, v: &Var, facts: &dyn Facts) {
+        self.name(v);
+        self.text.push('=');
+        write_value(&mut self.text, facts.value(v));
+    }
+    fn operand(&mut self, o: &Operand, facts: &dyn Facts) {
+        match o {
+            Operand::Var(v) => self.var_value(v, facts),
+            Operand::Lit(l) => write_value(&mut self.text, lit_value(l)),
+        }
     }
 }
 
@@ -884,13 +976,18 @@ mod tests {
     fn explains_deciding_branch() {
         let f = F { hiking: 42.0, terms: vec![], campaign: None };
         let e = compile("score.hiking >= 30 && top_dimension == 'hiking' || gpc", &TestScope).unwrap();
-        let mut out = vec![];
-        let names = |v: &Var| match v {
-            Var::Score(0) => "score.hiking".to_string(),
-            other => format!("{other:?}").to_lowercase(),
+        let names = |v: &Var, out: &mut Explanation<'_>| match v {
+            Var::Score(0) => out.text.push_str("score.hiking"),
+            Var::Event(f) => out.text.push_str(f.name()),
+            other => out.text.push_str(&format!("{other:?}").to_lowercase()),
         };
-        e.explain(&f, &names, &mut out);
-        assert_eq!(out, vec!["score.hiking=42 ≥ 30", "topdimension='hiking'"]);
+        let mut out = Explanation::new(String::new(), &names);
+        e.explain(&f, &mut out);
+        assert_eq!(out.text, "score.hiking=42 ≥ 30, topdimension='hiking'");
+        let e = compile("!(gpc) && !(score.hiking in [1, 2]) && !(terms has_any ['x'])", &TestScope).unwrap();
+        let mut out = Explanation::new(String::new(), &names);
+        e.explain(&f, &mut out);
+        assert_eq!(out.text, "not gpc, score.hiking=42 not in [1, 2], terms has none of [x]");
     }
 
     #[test]
@@ -898,5 +995,9 @@ mod tests {
         assert_eq!(render_num(42.0), "42");
         assert_eq!(render_num(42.5), "42.5");
         assert_eq!(render_num(3.14159), "3.14");
+        assert_eq!(render_num(33.99), "33.99");
+        assert_eq!(render_num(0.05), "0.05");
+        assert_eq!(render_num(-2.5), "-2.5");
+        assert_eq!(render_num(182.5), "182.5");
     }
 }

@@ -238,6 +238,8 @@ pub struct Slot {
     pub cap_per_session: Option<u8>,
     pub cap_per_visitor: Option<u16>,
     pub experiment: Option<usize>,
+    /// Bucketing salt of the weighted split (`slot:<name>`).
+    pub split_salt: String,
     /// Policies whose target matches the reorder decision of this slot (`slot:reorder`).
     pub policies: Vec<usize>,
 }
@@ -258,16 +260,19 @@ pub struct Variant {
     pub policies: Vec<usize>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rank {
     pub by_attr: String,
     pub sku_attr: String,
     pub affinity: Affinity,
     pub suppress: Vec<Suppress>,
     pub pin: Vec<String>,
-    /// (by_attr value, hundredths of a point).
-    pub boost: Vec<(String, i32)>,
     pub bury: Vec<String>,
+    /// `by_attr` values that carry a score: every dimension (with `affinity: score`), then
+    /// boosted values that name no dimension.
+    pub keys: Vec<String>,
+    /// For each key: the dimension whose score it reads, and its boost in hundredths.
+    pub key_sources: Vec<(Option<usize>, i32)>,
 }
 
 #[derive(Debug, Clone)]
@@ -882,19 +887,33 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         }
         let rank = reorder.then(|| {
             let rd = sd.rank.clone().unwrap_or_else(|| serde_json::from_str("{}").expect("empty rank object"));
+            let mut keys = Vec::new();
+            let mut key_sources = Vec::new();
+            if rd.affinity == Affinity::Score {
+                for (i, d) in dimensions.iter().enumerate() {
+                    keys.push(d.name.clone());
+                    key_sources.push((Some(i), 0));
+                }
+            }
+            for (value, boost) in rd.boost.iter().filter(|(_, v)| finite(**v)) {
+                let centi = to_centi(boost.clamp(-1000.0, 1000.0)) as i32;
+                match keys.iter().position(|k| k == value) {
+                    Some(k) => key_sources[k].1 += centi,
+                    None => {
+                        keys.push(value.clone());
+                        key_sources.push((None, centi));
+                    }
+                }
+            }
             Rank {
                 by_attr: rd.by_attr,
                 sku_attr: rd.sku_attr,
                 affinity: rd.affinity,
                 suppress: rd.suppress,
                 pin: rd.pin,
-                boost: rd
-                    .boost
-                    .iter()
-                    .filter(|(_, v)| finite(**v))
-                    .map(|(k, v)| (k.clone(), to_centi(v.clamp(-1000.0, 1000.0)) as i32))
-                    .collect(),
                 bury: rd.bury,
+                keys,
+                key_sources,
             }
         });
         if let Some(r) = &sd.rank {
@@ -928,6 +947,7 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             cap_per_session: sd.frequency_cap.as_ref().and_then(|c| c.per_session),
             cap_per_visitor: sd.frequency_cap.as_ref().and_then(|c| c.per_visitor),
             experiment: None,
+            split_salt: format!("slot:{name}"),
             policies: policies_for(name, REORDER_VARIANT),
         });
     }

@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::config::expr::Var;
-use crate::config::{Affinity, Pick, Site, Slot, Suppress, REORDER_VARIANT};
+use crate::config::expr::{write_num, Explanation, Expr, Var};
+use crate::config::{Pick, Rank, Site, Slot, Suppress, REORDER_VARIANT};
 use crate::facts::{top_dimension, Env};
 use crate::signals::{RequestContext, Traits};
 use crate::state::{ItemKind, VisitorState};
@@ -60,20 +60,20 @@ pub struct Reason {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Choice {
+pub enum Choice<'s> {
     /// Show this variant (index into the slot's variants).
     Variant(usize),
     /// Reorder the slot's items.
-    Reorder(RankPlan),
+    Reorder(RankPlan<'s>),
     /// Leave the origin content.
     Origin,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct SlotDecision {
+pub struct SlotDecision<'s> {
     /// Index into `site.slots`.
     pub slot: usize,
-    pub choice: Choice,
+    pub choice: Choice<'s>,
     /// Set when the slot is under an experiment and the visitor is bucketed.
     pub arm: Option<Arm>,
     /// What the visitor would have seen outside the control arm (variant id or `reorder`).
@@ -91,14 +91,14 @@ pub struct Exposure {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Decisions {
+pub struct Decisions<'s> {
     /// One flag per site segment.
     pub segments: Vec<bool>,
-    pub slots: Vec<SlotDecision>,
+    pub slots: Vec<SlotDecision<'s>>,
 }
 
-pub struct DecideInput<'a> {
-    pub site: &'a Site,
+pub struct DecideInput<'s, 'a> {
+    pub site: &'s Site,
     pub ctx: &'a RequestContext,
     /// `None` under [`Trust::Anonymous`].
     pub state: Option<&'a VisitorState>,
@@ -107,7 +107,7 @@ pub struct DecideInput<'a> {
 }
 
 /// Evaluates segments, then decides every slot.
-pub fn decide(input: &DecideInput<'_>) -> Decisions {
+pub fn decide<'s>(input: &DecideInput<'s, '_>) -> Decisions<'s> {
     let site = input.site;
     let top = input.state.and_then(|s| top_dimension(&s.scores));
     let mut segments = vec![false; site.segments.len()];
@@ -121,7 +121,7 @@ pub fn decide(input: &DecideInput<'_>) -> Decisions {
     Decisions { segments, slots }
 }
 
-fn env<'a>(input: &DecideInput<'a>, segments: &'a [bool], top: Option<usize>) -> Env<'a> {
+fn env<'a>(input: &'a DecideInput<'_, 'a>, segments: &'a [bool], top: Option<usize>) -> Env<'a> {
     Env {
         site: input.site,
         ctx: input.ctx,
@@ -134,17 +134,27 @@ fn env<'a>(input: &DecideInput<'a>, segments: &'a [bool], top: Option<usize>) ->
     }
 }
 
-/// Renders a variable for reasons; a segment is rendered with the facts that made it true.
-fn describe(site: &Site, env: &Env<'_>, var: &Var) -> String {
-    match var {
+/// Writes the facts that decided `expr` after `prefix`; a segment is written with the facts
+/// that made it true: `segment hiker (score.hiking=42 ≥ 30)`.
+fn explain(site: &Site, env: &Env<'_>, expr: &Expr, prefix: String) -> String {
+    let names = |var: &Var, out: &mut Explanation<'_>| match var {
         Var::Segment(i) => {
             let seg = &site.segments[*i];
-            let mut parts = Vec::new();
-            seg.expr.explain(env, &|v| describe(site, env, v), &mut parts);
-            format!("segment {} ({})", seg.name, parts.join(", "))
+            out.text.push_str("segment ");
+            out.text.push_str(&seg.name);
+            out.open();
+            seg.expr.explain(env, out);
+            out.close();
         }
-        other => site.var_name(other),
-    }
+        Var::Score(i) => {
+            out.text.push_str("score.");
+            out.text.push_str(&site.dimensions[*i].name);
+        }
+        other => out.text.push_str(&site.var_name(other)),
+    };
+    let mut out = Explanation::new(prefix, &names);
+    expr.explain(env, &mut out);
+    out.text
 }
 
 /// The first policy that blocks `(slot, variant)`, if any: an active deny, or allows of which none is active.
@@ -169,7 +179,7 @@ fn blocking_policy<'s>(site: &'s Site, active: &[bool], targeting: &[usize]) -> 
     }
 }
 
-fn decide_slot(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], index: usize, slot: &Slot) -> SlotDecision {
+fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], index: usize, slot: &'s Slot) -> SlotDecision<'s> {
     let site = input.site;
     let origin = |code, text: String| SlotDecision {
         slot: index,
@@ -183,24 +193,26 @@ fn decide_slot(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], index: u
     let (choice, reason) = if let Some(rank) = &slot.rank {
         if let Some(when) = &slot.when {
             if !when.eval(env) {
-                let mut facts = Vec::new();
-                when.explain(env, &|v| describe(site, env, v), &mut facts);
-                return origin(ReasonCode::SlotCondition, format!("condition not met ({}); origin order", facts.join(", ")));
+                let mut text = explain(site, env, when, "condition not met (".into());
+                text.push_str("); origin order");
+                return origin(ReasonCode::SlotCondition, text);
             }
         }
         if let Some(policy) = blocking_policy(site, active, &slot.policies) {
             return origin(ReasonCode::Blocked, format!("policy: {policy}"));
         }
-        let plan = rank_plan(site, input.state, rank);
+        let plan = rank_plan(input.state, rank);
         if !plan.is_active() {
             return origin(ReasonCode::NoIntent, "no intent signal yet; origin order".into());
         }
-        let mut text = format!("reorder by {}:", plan.by_attr);
-        let mut ranked: Vec<&(String, i64)> = plan.affinity.iter().filter(|(_, s)| *s != 0).collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (k, (name, s)) in ranked.iter().enumerate() {
-            let sep = if k == 0 { " " } else { ", " };
-            let _ = write!(text, "{sep}{name}={}", crate::config::expr::render_num(*s as f64 / 100.0));
+        let mut text = format!("reorder by {}:", rank.by_attr);
+        let mut ranked: Vec<usize> = (0..plan.affinity.len()).filter(|&k| plan.affinity[k] != 0).collect();
+        ranked.sort_by(|&a, &b| plan.affinity[b].cmp(&plan.affinity[a]).then(a.cmp(&b)));
+        for (n, &k) in ranked.iter().enumerate() {
+            text.push_str(if n == 0 { " " } else { ", " });
+            text.push_str(&rank.keys[k]);
+            text.push('=');
+            write_num(&mut text, plan.affinity[k] as f64 / 100.0);
         }
         if ranked.is_empty() {
             text.push_str(" no affinity");
@@ -257,7 +269,7 @@ fn decide_slot(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], index: u
 }
 
 /// Picks a variant by the slot's strategy; `Err` carries the reason nothing was picked.
-fn pick_variant(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], slot: &Slot) -> Result<(usize, String), Reason> {
+fn pick_variant(input: &DecideInput<'_, '_>, env: &Env<'_>, active: &[bool], slot: &Slot) -> Result<(usize, String), Reason> {
     let site = input.site;
     let mut blocked: Option<String> = None;
     let mut eligible = Vec::new();
@@ -278,6 +290,7 @@ fn pick_variant(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], slot: &
             break;
         }
     }
+    let mut split_bucket = None;
     let chosen = match slot.pick {
         Pick::FirstMatch => eligible.first().copied(),
         Pick::BestScore => {
@@ -289,13 +302,18 @@ fn pick_variant(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], slot: &
             let total: f64 = eligible.iter().map(|&i| slot.variants[i].weight).sum();
             match input.state {
                 Some(state) if total > 0.0 => {
-                    let b = bucket(&state.id, &format!("slot:{}", slot.name));
+                    let b = bucket(&state.id, &slot.split_salt);
+                    split_bucket = Some(b);
                     let point = f64::from(b) / f64::from(BUCKETS) * total;
                     let mut acc = 0.0;
-                    eligible.iter().copied().find(|&i| {
-                        acc += slot.variants[i].weight;
-                        point < acc
-                    }).or(eligible.last().copied())
+                    eligible
+                        .iter()
+                        .copied()
+                        .find(|&i| {
+                            acc += slot.variants[i].weight;
+                            point < acc
+                        })
+                        .or(eligible.last().copied())
                 }
                 _ => eligible.first().copied(),
             }
@@ -311,43 +329,48 @@ fn pick_variant(input: &DecideInput<'_>, env: &Env<'_>, active: &[bool], slot: &
         return Err(Reason { code, text });
     };
     let v = &slot.variants[i];
-    let mut why = Vec::new();
+    let mut text = String::with_capacity(96);
+    text.push_str(&v.id);
+    text.push_str(": ");
     if let Some(w) = &v.when {
-        w.explain(env, &|x| describe(site, env, x), &mut why);
+        text = explain(site, env, w, text);
     }
+    let plain = v.when.is_none();
     match slot.pick {
-        Pick::FirstMatch if why.is_empty() => why.push("default (no condition)".into()),
+        Pick::FirstMatch if plain => text.push_str("default (no condition)"),
         Pick::FirstMatch => {}
         Pick::BestScore => {
             let d = v.dimension.unwrap_or(0);
-            let pts = input.state.map_or(0.0, |s| s.points(d));
-            why.push(format!("best score {}={}", site.dimensions[d].name, crate::config::expr::render_num(pts)));
+            text.push_str(if plain { "best score " } else { ", best score " });
+            text.push_str(&site.dimensions[d].name);
+            text.push('=');
+            write_num(&mut text, input.state.map_or(0.0, |s| s.points(d)));
         }
         Pick::Weighted => {
             let total: f64 = eligible.iter().map(|&e| slot.variants[e].weight).sum();
-            let split = format!("weight {} of {}", crate::config::expr::render_num(v.weight), crate::config::expr::render_num(total));
-            why.push(match input.state {
-                Some(s) => format!("weighted split, bucket {} ({split})", bucket(&s.id, &format!("slot:{}", slot.name))),
-                None => format!("weighted split without a visitor id: first eligible ({split})"),
-            });
+            text.push_str(if plain { "weighted split" } else { ", weighted split" });
+            match split_bucket {
+                Some(b) => {
+                    let _ = write!(text, ", bucket {b}");
+                }
+                None => text.push_str(" without a visitor id: first eligible"),
+            }
+            text.push_str(" (weight ");
+            write_num(&mut text, v.weight);
+            text.push_str(" of ");
+            write_num(&mut text, total);
+            text.push(')');
         }
     }
-    Ok((i, format!("{}: {}", v.id, why.join(", "))))
+    Ok((i, text))
 }
 
-fn rank_plan(site: &Site, state: Option<&VisitorState>, rank: &crate::config::Rank) -> RankPlan {
-    let mut affinity: Vec<(String, i64)> = Vec::with_capacity(site.dimensions.len() + rank.boost.len());
-    if rank.affinity == Affinity::Score {
-        for (i, d) in site.dimensions.iter().enumerate() {
-            affinity.push((d.name.clone(), i64::from(state.map_or(0, |s| s.scores[i]))));
-        }
-    }
-    for (value, boost) in &rank.boost {
-        match affinity.iter_mut().find(|(k, _)| k == value) {
-            Some(entry) => entry.1 += i64::from(*boost),
-            None => affinity.push((value.clone(), i64::from(*boost))),
-        }
-    }
+fn rank_plan<'s>(state: Option<&VisitorState>, rank: &'s Rank) -> RankPlan<'s> {
+    let affinity = rank
+        .key_sources
+        .iter()
+        .map(|(dim, boost)| i64::from(dim.and_then(|d| state.map(|s| s.scores[d])).unwrap_or(0)) + i64::from(*boost))
+        .collect();
     let mut suppressed = Vec::new();
     if let Some(state) = state {
         for r in &state.recent {
@@ -359,18 +382,11 @@ fn rank_plan(site: &Site, state: Option<&VisitorState>, rank: &crate::config::Ra
             }
         }
     }
-    RankPlan {
-        by_attr: rank.by_attr.clone(),
-        sku_attr: rank.sku_attr.clone(),
-        affinity,
-        pin: rank.pin.clone(),
-        bury: rank.bury.clone(),
-        suppressed,
-    }
+    RankPlan { rank, affinity, suppressed }
 }
 
 /// Counts what was shown against the slots' frequency caps.
-pub fn record(site: &Site, state: &mut VisitorState, decisions: &Decisions) {
+pub fn record(site: &Site, state: &mut VisitorState, decisions: &Decisions<'_>) {
     for d in &decisions.slots {
         let slot = &site.slots[d.slot];
         let shown = !matches!(d.choice, Choice::Origin);
@@ -382,7 +398,7 @@ pub fn record(site: &Site, state: &mut VisitorState, decisions: &Decisions) {
     }
 }
 
-impl Decisions {
+impl Decisions<'_> {
     /// Exposures: every slot that showed something, or whose control arm held something back.
     pub fn exposures(&self, site: &Site) -> Vec<Exposure> {
         self.slots

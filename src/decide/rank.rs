@@ -4,17 +4,14 @@
 //! first), buried items, suppressed items (bought, carted or just seen). Ties keep origin order,
 //! and no item is ever dropped.
 
-use serde::Serialize;
+use crate::config::Rank;
 
 /// How to order the items of one grid for one visitor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RankPlan {
-    pub by_attr: String,
-    pub sku_attr: String,
-    /// (attribute value, hundredths): the visitor's score for each dimension an item can name.
-    pub affinity: Vec<(String, i64)>,
-    pub pin: Vec<String>,
-    pub bury: Vec<String>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankPlan<'s> {
+    pub rank: &'s Rank,
+    /// Hundredths per `rank.keys` entry: the visitor's score plus the boost.
+    pub affinity: Vec<i64>,
     /// SKUs sunk to the end.
     pub suppressed: Vec<String>,
 }
@@ -26,27 +23,27 @@ pub struct ItemKeys<'a> {
     pub attr: Option<&'a str>,
 }
 
-impl RankPlan {
+impl RankPlan<'_> {
     /// Whether the plan can change any order at all.
     pub fn is_active(&self) -> bool {
-        self.affinity.iter().any(|(_, s)| *s != 0) || !self.pin.is_empty() || !self.bury.is_empty() || !self.suppressed.is_empty()
+        self.affinity.iter().any(|s| *s != 0) || !self.rank.pin.is_empty() || !self.rank.bury.is_empty() || !self.suppressed.is_empty()
     }
 
     fn key(&self, item: &ItemKeys<'_>) -> (u8, i64) {
         let sku = item.sku.unwrap_or("");
-        if let Some(p) = self.pin.iter().position(|p| p == sku) {
+        if let Some(p) = self.rank.pin.iter().position(|p| p == sku) {
             return (0, p as i64);
         }
         if !sku.is_empty() && self.suppressed.iter().any(|s| s == sku) {
             return (3, 0);
         }
-        if self.bury.iter().any(|b| b == sku) {
+        if self.rank.bury.iter().any(|b| b == sku) {
             return (2, 0);
         }
         let score = item
             .attr
-            .and_then(|a| self.affinity.iter().find(|(k, _)| k.eq_ignore_ascii_case(a.trim())))
-            .map_or(0, |(_, s)| *s);
+            .and_then(|a| self.rank.keys.iter().position(|k| k.eq_ignore_ascii_case(a.trim())))
+            .map_or(0, |k| self.affinity[k]);
         (1, -score)
     }
 
@@ -62,15 +59,18 @@ impl RankPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Affinity;
 
-    fn plan() -> RankPlan {
-        RankPlan {
+    fn rank(pin: &[&str], bury: &[&str]) -> Rank {
+        Rank {
             by_attr: "data-vt-category".into(),
             sku_attr: "data-vt-sku".into(),
-            affinity: vec![("hiking".into(), 4200), ("camping".into(), 1000), ("running".into(), 0)],
-            pin: vec!["p1".into()],
-            bury: vec!["b1".into()],
-            suppressed: vec!["bought".into()],
+            affinity: Affinity::Score,
+            suppress: vec![],
+            pin: pin.iter().map(|s| s.to_string()).collect(),
+            bury: bury.iter().map(|s| s.to_string()).collect(),
+            keys: vec!["hiking".into(), "camping".into(), "running".into()],
+            key_sources: vec![(Some(0), 0), (Some(1), 0), (Some(2), 0)],
         }
     }
 
@@ -80,6 +80,8 @@ mod tests {
 
     #[test]
     fn orders_by_group_then_affinity_then_origin() {
+        let r = rank(&["p1"], &["b1"]);
+        let plan = RankPlan { rank: &r, affinity: vec![4200, 1000, 0], suppressed: vec!["bought".into()] };
         let items = [
             item("r1", "running"),
             item("bought", "hiking"),
@@ -90,13 +92,14 @@ mod tests {
             item("p1", "running"),
             item("h2", "Hiking"),
         ];
-        let order: Vec<&str> = plan().order(&items).into_iter().map(|i| items[i].sku.unwrap()).collect();
+        let order: Vec<&str> = plan.order(&items).into_iter().map(|i| items[i].sku.unwrap()).collect();
         assert_eq!(order, vec!["p1", "h1", "h2", "c1", "r1", "r2", "b1", "bought"]);
     }
 
     #[test]
     fn inactive_plan_keeps_order() {
-        let p = RankPlan { affinity: vec![("hiking".into(), 0)], pin: vec![], bury: vec![], suppressed: vec![], ..plan() };
+        let r = rank(&[], &[]);
+        let p = RankPlan { rank: &r, affinity: vec![0, 0, 0], suppressed: vec![] };
         assert!(!p.is_active());
         let items = [item("a", "x"), ItemKeys::default(), item("c", "hiking")];
         assert_eq!(p.order(&items), vec![0, 1, 2]);

@@ -51,7 +51,7 @@ impl Req {
         self.id = id;
         self
     }
-    pub fn run(&self, site: &Site, mode: Mode<'_>) -> Outcome {
+    pub fn run<'s>(&self, site: &'s Site, mode: Mode<'_>) -> Outcome<'s> {
         let input = RequestInput {
             facts: RequestFacts {
                 url: &self.url,
@@ -75,7 +75,7 @@ pub fn shown(site: &Site, o: &Outcome, slot: &str) -> Option<String> {
 }
 
 /// Walks `urls` one minute apart from `T0`, carrying the state cookie; returns every outcome.
-pub fn journey(site: &Site, keys: &Keys, urls: &[&str], extra_cookie: &str) -> Vec<Outcome> {
+pub fn journey<'s>(site: &'s Site, keys: &Keys, urls: &[&str], extra_cookie: &str) -> Vec<Outcome<'s>> {
     let mut token: Option<String> = None;
     let mut out = Vec::new();
     for (i, url) in urls.iter().enumerate() {
