@@ -17,6 +17,7 @@
 //! - [`scoring`]: events → intent scores.
 //! - [`facts`]: what condition expressions read at run time.
 //! - [`decide`]: scores + segments → a decision per slot, with reasons and exposures.
+//! - [`rewrite`]: decisions → streaming HTML edits (lol_html).
 //! - [`pipeline`]: the stages composed into one request path.
 //!
 //! ## Invariants
@@ -29,6 +30,7 @@ pub mod config;
 pub mod decide;
 pub mod facts;
 pub mod pipeline;
+pub mod rewrite;
 pub mod scoring;
 pub mod signals;
 pub mod state;

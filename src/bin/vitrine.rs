@@ -48,6 +48,34 @@ enum Command {
         #[arg(long)]
         now: Option<u32>,
     },
+    /// Personalize an HTML page (stdin → stdout, streamed) as the edge would for one request.
+    Rewrite {
+        #[arg(long)]
+        config: String,
+        /// The page's URL (a path like /c/hiking or a full URL).
+        #[arg(long)]
+        url: String,
+        /// The request's Cookie header (e.g. 'vt=…; vt_e=…').
+        #[arg(long)]
+        cookie: Option<String>,
+        /// Print decisions and reasons on stderr.
+        #[arg(long)]
+        explain: bool,
+        /// Request time in unix milliseconds (default: now).
+        #[arg(long)]
+        now: Option<u64>,
+        /// Visitor id for a new state (32 hex digits; default: random).
+        #[arg(long)]
+        visitor_id: Option<String>,
+        #[arg(long, default_value = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36")]
+        ua: String,
+        #[arg(long)]
+        country: Option<String>,
+        #[arg(long)]
+        gpc: bool,
+        #[arg(long, default_value = "localhost")]
+        host: String,
+    },
     /// Decide for one request, or a journey of requests carrying the state cookie, and explain.
     Decide {
         #[arg(long)]
@@ -163,6 +191,75 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let ring = Keyring::parse(&keys).map_err(|e| e.to_string())?;
             let issued_at = now.unwrap_or((now_ms() / 1000) as u32);
             println!("{}", seal_traits(&Traits { purchases_90d: purchases, aov, tier, issued_at }, &ring));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rewrite { config, url, cookie, explain, now, visitor_id, ua, country, gpc, host } => {
+            use std::io::{Read, Write};
+            let cfg = Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
+            let site = cfg.site_for_host(&host).ok_or_else(|| format!("no site serves host '{host}'"))?;
+            let (keys, dev) = Keys::from_specs(std::env::var("VITRINE_STATE_KEYS").ok().as_deref(), std::env::var("VITRINE_TRAITS_KEYS").ok().as_deref())
+                .map_err(|e| e.to_string())?;
+            if dev && explain {
+                eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
+            }
+            let fresh_id = match visitor_id.as_deref() {
+                Some(h) => parse_id(h)?,
+                None => random_bytes::<16>()?,
+            };
+            let input = RequestInput {
+                facts: RequestFacts {
+                    url: &url,
+                    user_agent: Some(&ua),
+                    referrer: None,
+                    gpc,
+                    geo: Geo { country, ..Geo::default() },
+                    now_ms: now.unwrap_or_else(now_ms),
+                },
+                cookie_header: cookie.as_deref(),
+                fresh_id,
+                page_traits: None,
+            };
+            let outcome = personalize(site, Mode::Edge(&keys), &input);
+            let plan = vitrine::rewrite::RewritePlan::new(site, &outcome.decisions, u64::from_le_bytes(random_bytes::<8>()?));
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let mut failed: Option<std::io::Error> = None;
+            let stats = {
+                let mut rw = vitrine::rewrite::Rewriter::new(&plan, |c: &[u8]| {
+                    if failed.is_none() {
+                        if let Err(e) = out.write_all(c) {
+                            failed = Some(e);
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut stdin = std::io::stdin().lock();
+                loop {
+                    match stdin.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => rw.write(&buf[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(format!("cannot read stdin: {e}")),
+                    }
+                }
+                rw.end()
+            };
+            if let Some(e) = failed {
+                return Err(format!("cannot write stdout: {e}"));
+            }
+            out.flush().map_err(|e| format!("cannot write stdout: {e}"))?;
+            if explain {
+                eprint!("{}", outcome.report(site).summary());
+                if let Some(t) = &outcome.state_token {
+                    eprintln!("Set-Cookie: vt={t}");
+                }
+                if let Some(b) = &stats.bailed_out {
+                    eprintln!("rewrite bailed out ({b}); the rest passed through unchanged");
+                }
+                if stats.fallbacks > 0 {
+                    eprintln!("{} reorder container(s) left in origin order", stats.fallbacks);
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Decide { config, urls, cookie, events, now, step, ua, referrer, gpc, country, host, visitor_id, json } => {

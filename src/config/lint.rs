@@ -106,7 +106,7 @@ fn lint_slot(site: &Site, slot: &Slot, path: &str, out: &mut Vec<Finding>) {
     for (i, v) in slot.variants.iter().enumerate() {
         let vpath = format!("{path}.variants[{i}]");
         if let Some(html) = &v.html {
-            if let Err(msg) = check_balanced(html) {
+            if let Err(msg) = check_balanced(html.source()) {
                 out.push(Finding { severity: Severity::Error, path: format!("{vpath}.html"), message: msg });
             }
         }

@@ -8,6 +8,7 @@ pub mod expr;
 mod lint;
 pub mod model;
 mod pattern;
+mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -15,6 +16,7 @@ use std::fmt;
 pub use lint::{lint, Finding, Severity};
 pub use model::{Action, Affinity, EventKind, Pick, SiteDoc, Suppress};
 pub use pattern::PathPattern;
+pub use template::{escape_html, Template};
 
 use expr::{EventField, Expr, GeoField, Scope, TraitField, Type, Var};
 
@@ -231,6 +233,7 @@ pub struct Slot {
     pub pick: Pick,
     pub variants: Vec<Variant>,
     pub attribute: Option<String>,
+    /// For `reorder`: the compiled `<selector> <items>` selector, and `items` as written.
     pub items: Option<(lol_html::Selector, String)>,
     pub rank: Option<Rank>,
     pub when: Option<Expr>,
@@ -251,8 +254,8 @@ pub const REORDER_VARIANT: &str = "reorder";
 pub struct Variant {
     pub id: String,
     pub when: Option<Expr>,
-    pub html: Option<String>,
-    pub value: Option<String>,
+    pub html: Option<Template>,
+    pub value: Option<Template>,
     pub weight: f64,
     pub dimension: Option<usize>,
     pub requires_signed: bool,
@@ -779,7 +782,18 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         let selector = parse_selector(&sd.selector, &format!("{path}.selector"), errs);
         let reorder = sd.action == Action::Reorder;
         let items = match (&sd.items, reorder) {
-            (Some(src), true) => parse_selector(src, &format!("{path}.items"), errs).map(|s| (s, src.clone())),
+            // Items are matched by `<container> <items>`, compiled once here.
+            (Some(_), true) if sd.selector.contains(',') => {
+                errs.push(format!("{path}.selector"), "a reorder container selector cannot be a list (',')");
+                None
+            }
+            (Some(src), true) if src.contains(',') => {
+                errs.push(format!("{path}.items"), "a reorder item selector cannot be a list (',')");
+                None
+            }
+            (Some(src), true) => parse_selector(src, &format!("{path}.items"), errs)
+                .and_then(|_| parse_selector(&format!("{} {src}", sd.selector), &format!("{path}.items"), errs))
+                .map(|s| (s, src.clone())),
             (None, true) => {
                 errs.push(format!("{path}.items"), "reorder needs an item selector");
                 None
@@ -874,11 +888,23 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
                 }
                 (None, _) => None,
             };
+            let mut template = |src: &Option<String>, field: &str| {
+                let src = src.as_deref()?;
+                match Template::parse(src, &scope(None)) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        errs.push(format!("{vpath}.{field}"), e);
+                        None
+                    }
+                }
+            };
+            let html = template(&vd.html, "html");
+            let value = template(&vd.value, "value");
             variants.push(Variant {
                 id: vd.id.clone(),
                 when: vwhen,
-                html: vd.html.clone(),
-                value: vd.value.clone(),
+                html,
+                value,
                 weight,
                 dimension,
                 requires_signed: vd.requires.is_some(),

@@ -7,6 +7,7 @@
 pub mod bucket;
 pub mod rank;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -79,6 +80,8 @@ pub struct SlotDecision<'s> {
     /// What the visitor would have seen outside the control arm (variant id or `reorder`).
     pub would_show: Option<String>,
     pub reason: Reason,
+    /// The chosen variant's HTML (or attribute value), placeholders rendered and escaped.
+    pub content: Option<Cow<'s, str>>,
 }
 
 /// One (slot, variant, arm) record for analysis.
@@ -187,6 +190,7 @@ fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], 
         arm: None,
         would_show: None,
         reason: Reason { code, text },
+        content: None,
     };
 
     // 1. What the rules pick.
@@ -224,7 +228,7 @@ fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], 
     } else {
         match pick_variant(input, env, active, slot) {
             Ok((vi, text)) => (Choice::Variant(vi), Reason { code: ReasonCode::Matched, text }),
-            Err(reason) => return SlotDecision { slot: index, choice: Choice::Origin, arm: None, would_show: None, reason },
+            Err(reason) => return SlotDecision { slot: index, choice: Choice::Origin, arm: None, would_show: None, reason, content: None },
         }
     };
     let shown = match &choice {
@@ -261,11 +265,19 @@ fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], 
                     code: ReasonCode::Control,
                     text: format!("control arm of {} (bucket {b} < {}); origin content instead of {shown}", exp.name, exp.control_bp),
                 },
+                content: None,
             };
         }
         arm = Some(Arm::Treatment);
     }
-    SlotDecision { slot: index, choice, arm, would_show: Some(shown), reason }
+    let content = match &choice {
+        Choice::Variant(v) => {
+            let v = &slot.variants[*v];
+            v.html.as_ref().or(v.value.as_ref()).map(|t| t.render(env))
+        }
+        _ => None,
+    };
+    SlotDecision { slot: index, choice, arm, would_show: Some(shown), reason, content }
 }
 
 /// Picks a variant by the slot's strategy; `Err` carries the reason nothing was picked.

@@ -1,0 +1,262 @@
+//! Decisions → streaming HTML edits on lol_html: the only code that touches HTML.
+//!
+//! One streaming type, [`Rewriter`] (write chunks, get output through a closure), and one
+//! one-shot function, [`rewrite_str`]. Outside the slots it touches, output is byte-identical to
+//! the input whatever the chunking. Rewriting never fails: after any error of lol_html's (a
+//! handler error, the memory limit), the rest of the input passes through unchanged.
+//!
+//! Every slot the plan decides gets a marker attribute, `data-vt-applied="<variant>"` (or
+//! `reorder`, `origin`, `control`), for the browser module and analytics; `replace` and
+//! `remove` take the element away, marker included.
+
+mod reorder;
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use lol_html::html_content::{ContentType, Element};
+use lol_html::{ElementContentHandlers, HandlerResult, HtmlRewriter, MemorySettings, Settings};
+
+use crate::config::{Action, Site, Slot};
+use crate::decide::{Arm, Choice, Decisions, ItemKeys, RankPlan};
+use reorder::{sentinel, Mark, ReorderSink, Shared};
+
+/// Marker attribute on every slot the edge decided.
+pub const APPLIED_ATTR: &str = "data-vt-applied";
+/// lol_html's own memory ceiling per rewrite (tokens, not the page).
+const MAX_PARSER_MEMORY: usize = 4 * 1024 * 1024;
+
+/// The edits of one request.
+#[derive(Debug, Clone)]
+pub struct RewritePlan<'s> {
+    ops: Vec<Op<'s>>,
+    nonce: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Op<'s> {
+    /// Apply a variant's content with the slot's action.
+    Variant { slot: &'s Slot, label: &'s str, content: Cow<'s, str> },
+    /// Reorder the slot's items.
+    Reorder { slot: &'s Slot, plan: RankPlan<'s> },
+    /// Only mark the slot as decided (origin content or control arm).
+    Mark { slot: &'s Slot, label: &'static str },
+}
+
+impl<'s> RewritePlan<'s> {
+    /// The edits for a request's decisions. `nonce` must be unpredictable to page authors
+    /// (it tags the reorder sentinels).
+    pub fn new(site: &'s Site, decisions: &Decisions<'s>, nonce: u64) -> RewritePlan<'s> {
+        let ops = decisions
+            .slots
+            .iter()
+            .map(|d| {
+                let slot = &site.slots[d.slot];
+                match &d.choice {
+                    Choice::Variant(v) => Op::Variant {
+                        slot,
+                        label: &slot.variants[*v].id,
+                        content: d.content.clone().unwrap_or(Cow::Borrowed("")),
+                    },
+                    Choice::Reorder(plan) => Op::Reorder { slot, plan: plan.clone() },
+                    Choice::Origin if d.arm == Some(Arm::Control) => Op::Mark { slot, label: "control" },
+                    Choice::Origin => Op::Mark { slot, label: "origin" },
+                }
+            })
+            .collect();
+        RewritePlan { ops, nonce }
+    }
+
+    /// Whether any slot is decided (otherwise rewriting is a copy).
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// An item's attributes, recorded while streaming.
+#[derive(Debug, Clone, Default)]
+struct Item {
+    sku: Option<String>,
+    attr: Option<String>,
+}
+
+impl Item {
+    fn keys(&self) -> ItemKeys<'_> {
+        ItemKeys { sku: self.sku.as_deref(), attr: self.attr.as_deref() }
+    }
+}
+
+/// What happened during a rewrite.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RewriteStats {
+    /// lol_html's error, when it bailed out and the rest passed through unchanged.
+    pub bailed_out: Option<String>,
+    /// Containers reordered.
+    pub reordered: u32,
+    /// Containers left in origin order (buffer limit, unbalanced markup).
+    pub fallbacks: u32,
+}
+
+type Sink<'p, O> = Rc<RefCell<ReorderSink<'p, O>>>;
+
+/// A streaming rewriter: `write` chunks as they arrive, `end` once; output goes to `out`.
+pub struct Rewriter<'p, O: FnMut(&[u8]) + 'p> {
+    inner: Option<HtmlRewriter<'p, Box<dyn FnMut(&[u8]) + 'p>>>,
+    sink: Sink<'p, O>,
+    shared: Rc<RefCell<Shared>>,
+    bailed_out: Option<String>,
+}
+
+fn applied(el: &mut Element<'_, '_>, label: &str) {
+    // NOTE: the attribute name is a constant, so this cannot fail; an error would be ignored.
+    let _ = el.set_attribute(APPLIED_ATTR, label);
+}
+
+impl<'p, O: FnMut(&[u8]) + 'p> Rewriter<'p, O> {
+    pub fn new<'s: 'p>(plan: &'p RewritePlan<'s>, out: O) -> Rewriter<'p, O> {
+        let shared = Rc::new(RefCell::new(Shared::default()));
+        let reorders: Vec<(RankPlan<'p>, usize)> = plan
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Reorder { slot, plan } => Some((plan.clone(), slot.max_buffer_bytes as usize)),
+                _ => None,
+            })
+            .collect();
+        let sink = Rc::new(RefCell::new(ReorderSink::new(out, plan.nonce, reorders, shared.clone())));
+        let mut settings = Settings::new()
+            .with_strict(false)
+            .with_graceful_bail_out_on_content_handler_error(true)
+            .with_memory_settings(
+                MemorySettings::new()
+                    .with_max_allowed_memory_usage(MAX_PARSER_MEMORY)
+                    .with_graceful_bail_out_on_memory_limit_exceeded(true),
+            );
+        let nonce = plan.nonce;
+        let mut reorder_index = 0u32;
+        for op in &plan.ops {
+            match op {
+                Op::Variant { slot, label, content } => {
+                    let (action, attr) = (slot.action, slot.attribute.as_deref());
+                    let content: &'p str = content;
+                    let label: &'p str = label;
+                    let handler = move |el: &mut Element<'_, '_>| -> HandlerResult {
+                        match action {
+                            Action::ReplaceInner => el.set_inner_content(content, ContentType::Html),
+                            Action::Replace => el.replace(content, ContentType::Html),
+                            Action::InsertBefore => el.before(content, ContentType::Html),
+                            Action::InsertAfter => el.after(content, ContentType::Html),
+                            Action::Prepend => el.prepend(content, ContentType::Html),
+                            Action::Append => el.append(content, ContentType::Html),
+                            Action::SetAttribute => {
+                                let _ = el.set_attribute(attr.unwrap_or(APPLIED_ATTR), content);
+                            }
+                            Action::Remove => el.remove(),
+                            Action::Reorder => {}
+                        }
+                        if !matches!(action, Action::Replace | Action::Remove) {
+                            applied(el, label);
+                        }
+                        Ok(())
+                    };
+                    settings = settings.append_element_content_handler((
+                        Cow::Borrowed(&slot.selector),
+                        ElementContentHandlers::default().element(handler),
+                    ));
+                }
+                Op::Mark { slot, label } => {
+                    let label: &'static str = label;
+                    settings = settings.append_element_content_handler((
+                        Cow::Borrowed(&slot.selector),
+                        ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+                            applied(el, label);
+                            Ok(())
+                        }),
+                    ));
+                }
+                Op::Reorder { slot, plan: rank } => {
+                    let index = reorder_index;
+                    reorder_index += 1;
+                    let (start, end) = (sentinel(nonce, Mark::ContainerStart, index), sentinel(nonce, Mark::ContainerEnd, index));
+                    settings = settings.append_element_content_handler((
+                        Cow::Borrowed(&slot.selector),
+                        ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+                            if el.can_have_content() && !el.is_self_closing() {
+                                applied(el, "reorder");
+                                el.prepend(&start, ContentType::Html);
+                                el.append(&end, ContentType::Html);
+                            }
+                            Ok(())
+                        }),
+                    ));
+                    let Some((items, _)) = &slot.items else { continue };
+                    let (by_attr, sku_attr) = (rank.rank.by_attr.as_str(), rank.rank.sku_attr.as_str());
+                    let shared = shared.clone();
+                    settings = settings.append_element_content_handler((
+                        Cow::Borrowed(items),
+                        ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+                            if el.is_self_closing() || !el.can_have_content() {
+                                return Ok(());
+                            }
+                            let Ok(mut sh) = shared.try_borrow_mut() else { return Ok(()) };
+                            let Ok(index) = u32::try_from(sh.items.len()) else { return Ok(()) };
+                            sh.items.push(Item { sku: el.get_attribute(sku_attr), attr: el.get_attribute(by_attr) });
+                            drop(sh);
+                            el.before(&sentinel(nonce, Mark::ItemStart, index), ContentType::Html);
+                            el.after(&sentinel(nonce, Mark::ItemEnd, index), ContentType::Html);
+                            Ok(())
+                        }),
+                    ));
+                }
+            }
+        }
+        let forward = sink.clone();
+        let output: Box<dyn FnMut(&[u8]) + 'p> = Box::new(move |chunk: &[u8]| {
+            if let Ok(mut s) = forward.try_borrow_mut() {
+                s.handle(chunk);
+            }
+        });
+        Rewriter { inner: Some(HtmlRewriter::new(settings, output)), sink, shared, bailed_out: None }
+    }
+
+    /// Rewrites a chunk. Never fails: after a bail-out, input passes through unchanged.
+    pub fn write(&mut self, chunk: &[u8]) {
+        if let Some(inner) = &mut self.inner {
+            if let Err(e) = inner.write(chunk) {
+                // lol_html flushed the unparsed input; it is poisoned from here on.
+                self.bailed_out = Some(e.to_string());
+                self.inner = None;
+            }
+            return;
+        }
+        if let Ok(mut s) = self.sink.try_borrow_mut() {
+            s.passthrough(chunk);
+        }
+    }
+
+    /// Finishes the document.
+    pub fn end(mut self) -> RewriteStats {
+        if let Some(inner) = self.inner.take() {
+            if let Err(e) = inner.end() {
+                self.bailed_out = Some(e.to_string());
+            }
+        }
+        if let Ok(mut s) = self.sink.try_borrow_mut() {
+            s.finish();
+        }
+        let sh = self.shared.borrow();
+        RewriteStats { bailed_out: self.bailed_out.take(), reordered: sh.reordered, fallbacks: sh.fallbacks }
+    }
+}
+
+/// Rewrites a whole document at once.
+pub fn rewrite_str(plan: &RewritePlan<'_>, html: &str) -> (String, RewriteStats) {
+    let mut out = Vec::with_capacity(html.len() + 256);
+    let stats = {
+        let mut rw = Rewriter::new(plan, |c: &[u8]| out.extend_from_slice(c));
+        rw.write(html.as_bytes());
+        rw.end()
+    };
+    (String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()), stats)
+}
