@@ -53,7 +53,7 @@ fn check_reports_load_errors_and_fails() {
     let (code, out) = vitrine(&["check", path.to_str().unwrap()]);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("error: slots.hero.variants[0].when: unknown segment 'hikr' (did you mean 'hiker'?) (column 1)"), "{out}");
+    assert!(out.contains("error: slots.hero.variants[1].when: unknown segment 'hikr' (did you mean 'hiker'?) (column 1)"), "{out}");
     let (code, out) = vitrine(&["check", "no/such/file.json"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("cannot read no/such/file.json"), "{out}");
