@@ -19,6 +19,7 @@
 //! - [`decide`]: scores + segments → a decision per slot, with reasons and exposures.
 //! - [`rewrite`]: decisions → streaming HTML edits (lol_html).
 //! - [`pipeline`]: the stages composed into one request path.
+//! - `edge` (feature `edge`): the Cloudflare Worker, the only code that names `worker::*`.
 //!
 //! ## Invariants
 //! 1. The core imports no platform crate and does no I/O; time and randomness are arguments.
@@ -31,6 +32,9 @@ pub mod decide;
 pub mod facts;
 pub mod pipeline;
 pub mod rewrite;
+
+#[cfg(feature = "edge")]
+mod edge;
 pub mod scoring;
 pub mod signals;
 pub mod state;

@@ -13,6 +13,9 @@ mod template;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+#[cfg(not(feature = "config-paths"))]
+use serde::Deserialize as _;
+
 pub use lint::{lint, Finding, Severity};
 pub use model::{Action, Affinity, EventKind, Pick, SiteDoc, Suppress};
 pub use pattern::PathPattern;
@@ -151,12 +154,21 @@ fn join(base: &str, key: &str) -> String {
 }
 
 fn compile_site_value(value: &serde_json::Value, base: &str, errs: &mut Errors) -> Option<Site> {
+    #[cfg(feature = "config-paths")]
     let doc: SiteDoc = match serde_path_to_error::deserialize(value) {
         Ok(doc) => doc,
         Err(e) => {
             let inner = e.path().to_string();
             let path = if inner == "." { base.to_string() } else if base.is_empty() { inner } else { format!("{base}.{inner}") };
             errs.push(path, e.into_inner().to_string());
+            return None;
+        }
+    };
+    #[cfg(not(feature = "config-paths"))]
+    let doc: SiteDoc = match SiteDoc::deserialize(value) {
+        Ok(doc) => doc,
+        Err(e) => {
+            errs.push(base, e.to_string());
             return None;
         }
     };

@@ -98,12 +98,15 @@ pub struct RewriteStats {
     pub fallbacks: u32,
 }
 
-type Sink<'p, O> = Rc<RefCell<ReorderSink<'p, O>>>;
+type Sink<'s, O> = Rc<RefCell<ReorderSink<'s, O>>>;
 
 /// A streaming rewriter: `write` chunks as they arrive, `end` once; output goes to `out`.
-pub struct Rewriter<'p, O: FnMut(&[u8]) + 'p> {
-    inner: Option<HtmlRewriter<'p, Box<dyn FnMut(&[u8]) + 'p>>>,
-    sink: Sink<'p, O>,
+///
+/// It borrows only the site (`'s`): per-request content is copied into its handlers, so a
+/// rewriter can outlive the plan it was built from (the edge's response stream needs that).
+pub struct Rewriter<'s, O: FnMut(&[u8]) + 's> {
+    inner: Option<HtmlRewriter<'s, Box<dyn FnMut(&[u8]) + 's>>>,
+    sink: Sink<'s, O>,
     shared: Rc<RefCell<Shared>>,
     bailed_out: Option<String>,
 }
@@ -113,10 +116,10 @@ fn applied(el: &mut Element<'_, '_>, label: &str) {
     let _ = el.set_attribute(APPLIED_ATTR, label);
 }
 
-impl<'p, O: FnMut(&[u8]) + 'p> Rewriter<'p, O> {
-    pub fn new<'s: 'p>(plan: &'p RewritePlan<'s>, out: O) -> Rewriter<'p, O> {
+impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
+    pub fn new(plan: &RewritePlan<'s>, out: O) -> Rewriter<'s, O> {
         let shared = Rc::new(RefCell::new(Shared::default()));
-        let reorders: Vec<(RankPlan<'p>, usize)> = plan
+        let reorders: Vec<(RankPlan<'s>, usize)> = plan
             .ops
             .iter()
             .filter_map(|op| match op {
@@ -138,10 +141,12 @@ impl<'p, O: FnMut(&[u8]) + 'p> Rewriter<'p, O> {
         for op in &plan.ops {
             match op {
                 Op::Variant { slot, label, content } => {
+                    let slot: &'s Slot = slot;
                     let (action, attr) = (slot.action, slot.attribute.as_deref());
-                    let content: &'p str = content;
-                    let label: &'p str = label;
+                    let content: Cow<'s, str> = content.clone();
+                    let label: &'s str = label;
                     let handler = move |el: &mut Element<'_, '_>| -> HandlerResult {
+                        let content: &str = &content;
                         match action {
                             Action::ReplaceInner => el.set_inner_content(content, ContentType::Html),
                             Action::Replace => el.replace(content, ContentType::Html),
@@ -166,6 +171,7 @@ impl<'p, O: FnMut(&[u8]) + 'p> Rewriter<'p, O> {
                     ));
                 }
                 Op::Mark { slot, label } => {
+                    let slot: &'s Slot = slot;
                     let label: &'static str = label;
                     settings = settings.append_element_content_handler((
                         Cow::Borrowed(&slot.selector),
@@ -176,6 +182,7 @@ impl<'p, O: FnMut(&[u8]) + 'p> Rewriter<'p, O> {
                     ));
                 }
                 Op::Reorder { slot, plan: rank } => {
+                    let slot: &'s Slot = slot;
                     let index = reorder_index;
                     reorder_index += 1;
                     let (start, end) = (sentinel(nonce, Mark::ContainerStart, index), sentinel(nonce, Mark::ContainerEnd, index));
@@ -212,7 +219,7 @@ impl<'p, O: FnMut(&[u8]) + 'p> Rewriter<'p, O> {
             }
         }
         let forward = sink.clone();
-        let output: Box<dyn FnMut(&[u8]) + 'p> = Box::new(move |chunk: &[u8]| {
+        let output: Box<dyn FnMut(&[u8]) + 's> = Box::new(move |chunk: &[u8]| {
             if let Ok(mut s) = forward.try_borrow_mut() {
                 s.handle(chunk);
             }
@@ -245,8 +252,8 @@ impl<'p, O: FnMut(&[u8]) + 'p> Rewriter<'p, O> {
         if let Ok(mut s) = self.sink.try_borrow_mut() {
             s.finish();
         }
-        let sh = self.shared.borrow();
-        RewriteStats { bailed_out: self.bailed_out.take(), reordered: sh.reordered, fallbacks: sh.fallbacks }
+        let (reordered, fallbacks) = self.shared.try_borrow().map_or((0, 0), |sh| (sh.reordered, sh.fallbacks));
+        RewriteStats { bailed_out: self.bailed_out.take(), reordered, fallbacks }
     }
 }
 

@@ -1,0 +1,396 @@
+//! The Cloudflare Worker (feature `edge`): the only code that names `worker::*`.
+//!
+//! Fetch the origin (the static-assets binding, or `ORIGIN_URL`), and when the response is a
+//! 200 `text/html` answer to a GET from a person, decide and stream the rewrite; everything else
+//! passes through untouched.
+//!
+//! Architecture Invariant: the shopper always gets a page. Vitrine's own failures (config, keys,
+//! headers) return the origin response as it came; the request path has no `unwrap`, no
+//! indexing that can fail and no `RefCell::borrow` that can clash, and `www/worker.mjs` serves
+//! the origin if the wasm ever throws before answering (worker-build then reinitializes it).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_util::StreamExt;
+use worker::{console_error, console_log, event, wasm_bindgen::JsCast, Context, Date, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
+
+use crate::config::Config;
+use crate::pipeline::{personalize, Keys, Mode, RequestInput};
+use crate::rewrite::{RewritePlan, Rewriter};
+use crate::signals::{classify_device, Device, Geo, RequestFacts};
+
+/// A request header carrying the debug token turns explain mode on.
+const DEBUG_HEADER: &str = "x-vitrine-debug";
+/// The explain header: decisions and reasons, as ASCII JSON.
+const EXPLAIN_HEADER: &str = "x-vitrine-explain";
+/// With a valid debug token: the country to assume (tests; `wrangler dev` has no geo).
+const COUNTRY_HEADER: &str = "x-vitrine-country";
+/// With a valid debug token: the wasm memory size at the start of the request, in bytes.
+const MEMORY_HEADER: &str = "x-vitrine-memory";
+/// With a valid debug token and `VITRINE_TEST_PANIC=1`: panic (tests the fail-open wrapper).
+const PANIC_HEADER: &str = "x-vitrine-test-panic";
+/// Seconds a configuration read from Workers KV is used before it is read again.
+const KV_TTL_MS: u64 = 60_000;
+
+const BUNDLED_CONFIG: &str = include_str!(concat!(env!("OUT_DIR"), "/bundled-config.json"));
+
+thread_local! {
+    // One isolate runs one request at a time on one thread; these live as long as the isolate.
+    static CONFIG: RefCell<Option<Loaded>> = const { RefCell::new(None) };
+    static KEYS: RefCell<Option<&'static Keys>> = const { RefCell::new(None) };
+}
+
+struct Loaded {
+    config: &'static Config,
+    /// The text it came from, to notice a change in KV.
+    text: String,
+    checked_at: u64,
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    // NOTE: `Err` here would become a 500; `handle` only fails when the origin cannot be reached.
+    handle(req, env).await
+}
+
+/// What the request says, read before the request goes to the origin.
+struct Incoming {
+    url: String,
+    host: String,
+    https: bool,
+    cookie: Option<String>,
+    user_agent: Option<String>,
+    referrer: Option<String>,
+    gpc: bool,
+    geo: Geo,
+    debug: bool,
+    panic: bool,
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|s| !s.is_empty())
+}
+
+/// Scheme, host and path+query of an absolute URL, without a URL parser (keeps the `url`
+/// crate and its Unicode tables out of the bundle; the runtime has already validated it).
+fn split_url(url: &str) -> (&str, &str, &str) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(cut);
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if host.starts_with('[') { host.split_inclusive(']').next().unwrap_or(host) } else { host.split(':').next().unwrap_or(host) };
+    (scheme, host, if path.is_empty() { "/" } else { path })
+}
+
+fn read_incoming(req: &Request, env: &Env) -> Option<Incoming> {
+    let url = req.inner().url();
+    let (scheme, host, _) = split_url(&url);
+    let token = secret(env, "VITRINE_DEBUG_TOKEN");
+    let debug = match (token, header(req, DEBUG_HEADER)) {
+        (Some(t), Some(h)) => constant_time_eq(t.as_bytes(), h.as_bytes()),
+        _ => false,
+    };
+    let cf = req.cf();
+    let mut geo = Geo {
+        country: cf.and_then(|c| c.country()),
+        region: cf.and_then(|c| c.region()),
+        city: cf.and_then(|c| c.city()),
+        continent: cf.and_then(|c| c.continent()),
+    };
+    if debug {
+        if let Some(c) = header(req, COUNTRY_HEADER) {
+            geo.country = Some(c);
+        }
+    }
+    Some(Incoming {
+        host: host.to_ascii_lowercase(),
+        https: scheme.eq_ignore_ascii_case("https"),
+        url: url.clone(),
+        cookie: header(req, "cookie"),
+        user_agent: header(req, "user-agent"),
+        referrer: header(req, "referer"),
+        gpc: header(req, "sec-gpc").is_some_and(|v| v.trim() == "1"),
+        geo,
+        debug,
+        panic: debug && header(req, PANIC_HEADER).is_some() && secret(env, "VITRINE_TEST_PANIC").as_deref() == Some("1"),
+    })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn fetch_origin(env: &Env, req: Request) -> Result<Response> {
+    match secret(env, "ORIGIN_URL") {
+        Some(base) => {
+            let url = req.inner().url();
+            let (_, _, path) = split_url(&url);
+            let path = path.split('#').next().unwrap_or(path);
+            let target = format!("{}{path}", base.trim_end_matches('/'));
+            let mut init = RequestInit::new();
+            init.with_method(req.method()).with_headers(req.headers().clone()).with_redirect(worker::RequestRedirect::Manual);
+            if !matches!(req.method(), Method::Get | Method::Head) {
+                init.with_body(req.inner().body().map(Into::into));
+            }
+            Fetch::Request(Request::new_with_init(&target, &init)?).send().await
+        }
+        None => env.assets("ASSETS")?.fetch_request(req).await,
+    }
+}
+
+async fn handle(req: Request, env: Env) -> Result<Response> {
+    let started = Date::now().as_millis();
+    let eligible = req.method() == Method::Get && header(&req, "range").is_none();
+    let incoming = if eligible { read_incoming(&req, &env) } else { None };
+    let origin = fetch_origin(&env, req).await?;
+    let Some(incoming) = incoming else { return Ok(origin) };
+    let html = origin.headers().get("content-type").ok().flatten().is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
+    if origin.status_code() != 200 || !html {
+        return Ok(origin);
+    }
+    Ok(personalize_response(origin, incoming, &env, started).await)
+}
+
+async fn config(env: &Env) -> std::result::Result<&'static Config, String> {
+    let now = Date::now().as_millis();
+    let cached = CONFIG.with(|c| c.try_borrow().ok().and_then(|c| c.as_ref().map(|l| (l.config, l.checked_at))));
+    let kv = env.kv("VITRINE_CONFIG_KV").ok();
+    if let Some((config, checked_at)) = cached {
+        if kv.is_none() || now.saturating_sub(checked_at) < KV_TTL_MS {
+            return Ok(config);
+        }
+    }
+    let text = match &kv {
+        Some(store) => match store.get("config").text().await {
+            Ok(Some(t)) => t,
+            Ok(None) => BUNDLED_CONFIG.to_string(),
+            Err(e) => {
+                console_error!("vitrine: reading config from KV failed ({e}); using the bundled config");
+                BUNDLED_CONFIG.to_string()
+            }
+        },
+        None => BUNDLED_CONFIG.to_string(),
+    };
+    let unchanged = CONFIG.with(|c| c.try_borrow().ok().and_then(|c| c.as_ref().filter(|l| l.text == text).map(|l| l.config)));
+    let config = match unchanged {
+        Some(c) => c,
+        None => {
+            let parsed = Config::from_json(&text).map_err(|e| format!("invalid configuration:\n{e}"))?;
+            // NOTE: leaked once per isolate, and again only when the KV text changes.
+            &*Box::leak(Box::new(parsed))
+        }
+    };
+    CONFIG.with(|c| {
+        if let Ok(mut slot) = c.try_borrow_mut() {
+            *slot = Some(Loaded { config, text, checked_at: now });
+        }
+    });
+    Ok(config)
+}
+
+fn keys(env: &Env) -> std::result::Result<&'static Keys, String> {
+    if let Some(k) = KEYS.with(|k| k.try_borrow().ok().and_then(|k| *k)) {
+        return Ok(k);
+    }
+    let state = secret(env, "VITRINE_STATE_KEYS");
+    let traits = secret(env, "VITRINE_TRAITS_KEYS");
+    let (keys, dev) = Keys::from_specs(state.as_deref(), traits.as_deref()).map_err(|e| format!("VITRINE_STATE_KEYS/VITRINE_TRAITS_KEYS: {e}"))?;
+    if dev {
+        console_log!("vitrine: VITRINE_STATE_KEYS is not set; using the public development key (set it with `wrangler secret put VITRINE_STATE_KEYS`)");
+    }
+    let keys: &'static Keys = Box::leak(Box::new(keys));
+    KEYS.with(|k| {
+        if let Ok(mut slot) = k.try_borrow_mut() {
+            *slot = Some(keys);
+        }
+    });
+    Ok(keys)
+}
+
+/// Fills `buf` from `crypto.getRandomValues`; falls back to `Math.random` if that is missing.
+fn random_bytes(buf: &mut [u8]) {
+    use worker::js_sys::{global, Function, Math, Reflect, Uint8Array};
+    let filled = (|| {
+        let crypto = Reflect::get(&global(), &"crypto".into()).ok()?;
+        let f: Function = Reflect::get(&crypto, &"getRandomValues".into()).ok()?.dyn_into().ok()?;
+        let arr = Uint8Array::new_with_length(buf.len() as u32);
+        f.call1(&crypto, &arr).ok()?;
+        arr.copy_to(buf);
+        Some(())
+    })();
+    if filled.is_none() {
+        for b in buf.iter_mut() {
+            *b = (Math::random() * 256.0) as u8;
+        }
+    }
+}
+
+fn wasm_memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size(0) as u64 * 65_536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
+
+/// JSON with every non-ASCII character escaped, so it fits in a header.
+fn ascii_json(value: &impl serde::Serialize) -> String {
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+fn merge_vary(existing: Option<String>) -> String {
+    match existing {
+        Some(v) if v.split(',').any(|p| p.trim() == "*" || p.trim().eq_ignore_ascii_case("cookie")) => v,
+        Some(v) if !v.trim().is_empty() => format!("{v}, Cookie"),
+        _ => "Cookie".to_string(),
+    }
+}
+
+async fn personalize_response(mut origin: Response, inc: Incoming, env: &Env, started: u64) -> Response {
+    let memory = wasm_memory_bytes();
+    let config = match config(env).await {
+        Ok(c) => c,
+        Err(e) => {
+            console_error!("vitrine: {e}; serving the origin page");
+            return origin;
+        }
+    };
+    let Some(site) = config.site_for_host(&inc.host) else { return origin };
+    if classify_device(inc.user_agent.as_deref()) == Device::Bot {
+        return origin;
+    }
+    let keys = match keys(env) {
+        Ok(k) => k,
+        Err(e) => {
+            console_error!("vitrine: {e}; serving the origin page");
+            return origin;
+        }
+    };
+    let mut fresh_id = [0u8; 16];
+    random_bytes(&mut fresh_id);
+    let mut nonce = [0u8; 8];
+    random_bytes(&mut nonce);
+    let input = RequestInput {
+        facts: RequestFacts {
+            url: &inc.url,
+            user_agent: inc.user_agent.as_deref(),
+            referrer: inc.referrer.as_deref(),
+            gpc: inc.gpc,
+            geo: inc.geo.clone(),
+            now_ms: Date::now().as_millis(),
+        },
+        cookie_header: inc.cookie.as_deref(),
+        fresh_id,
+        page_traits: None,
+    };
+    let outcome = personalize(site, Mode::Edge(keys), &input);
+    if inc.panic {
+        panic!("vitrine: test panic requested");
+    }
+    let plan = RewritePlan::new(site, &outcome.decisions, u64::from_le_bytes(nonce));
+
+    // Headers first: nothing after the body is taken may fail.
+    let headers = Headers::new();
+    for (k, v) in origin.headers().entries() {
+        let lower = k.to_ascii_lowercase();
+        if matches!(lower.as_str(), "content-length" | "etag" | "cache-control" | "vary" | "set-cookie") {
+            continue;
+        }
+        let _ = headers.append(&k, &v);
+    }
+    for c in origin.headers().get_all("set-cookie").unwrap_or_default() {
+        let _ = headers.append("set-cookie", &c);
+    }
+    let secure = if inc.https { "; Secure" } else { "" };
+    if let Some(token) = &outcome.state_token {
+        let max_age = u64::from(site.privacy.state_max_age_secs);
+        let _ = headers.append("set-cookie", &format!("vt={token}; Path=/; Max-Age={max_age}; SameSite=Lax; HttpOnly{secure}"));
+        if outcome.had_events {
+            let _ = headers.append("set-cookie", &format!("vt_e=; Path=/; Max-Age=0; SameSite=Lax{secure}"));
+        }
+    }
+    let _ = headers.set("cache-control", "private, no-cache");
+    let _ = headers.set("vary", &merge_vary(origin.headers().get("vary").ok().flatten()));
+    let dur = Date::now().as_millis().saturating_sub(started);
+    let _ = headers.set("server-timing", &format!("vitrine;dur={dur}"));
+    if inc.debug {
+        let _ = headers.set(EXPLAIN_HEADER, &ascii_json(&outcome.report(site)));
+        let _ = headers.set(MEMORY_HEADER, &memory.to_string());
+    }
+
+    let source = match origin.stream() {
+        Ok(s) => s,
+        Err(e) => {
+            console_error!("vitrine: origin body unreadable ({e}); serving the origin page");
+            return origin;
+        }
+    };
+    let buffer = Rc::new(RefCell::new(Vec::<u8>::new()));
+    let sink = buffer.clone();
+    let rewriter = Rewriter::new(&plan, move |c: &[u8]| {
+        if let Ok(mut b) = sink.try_borrow_mut() {
+            b.extend_from_slice(c);
+        }
+    });
+    let take = move |b: &Rc<RefCell<Vec<u8>>>| b.try_borrow_mut().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+    let body = futures_util::stream::unfold((source, Some(rewriter), buffer, false), move |(mut src, mut rw, buf, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            match src.next().await {
+                Some(Ok(chunk)) => {
+                    if let Some(r) = rw.as_mut() {
+                        r.write(&chunk);
+                    }
+                    let out = take(&buf);
+                    if !out.is_empty() {
+                        return Some((Ok::<Vec<u8>, worker::Error>(out), (src, rw, buf, false)));
+                    }
+                }
+                end => {
+                    if let Some(Err(e)) = end {
+                        console_error!("vitrine: origin body failed mid-stream ({e})");
+                    }
+                    if let Some(r) = rw.take() {
+                        let stats = r.end();
+                        if let Some(b) = stats.bailed_out {
+                            console_error!("vitrine: rewrite bailed out ({b}); the rest passed through unchanged");
+                        }
+                    }
+                    let out = take(&buf);
+                    return if out.is_empty() { None } else { Some((Ok(out), (src, rw, buf, true))) };
+                }
+            }
+        }
+    });
+    match Response::from_stream(body) {
+        Ok(r) => r.with_status(200).with_headers(headers),
+        Err(e) => {
+            // NOTE: unreachable in practice (wrapping a Rust stream as a ReadableStream); the
+            // origin body is already taken, so the best left is an empty page, not a 5xx.
+            console_error!("vitrine: cannot build the response stream ({e})");
+            Response::empty().map(|r| r.with_status(200)).unwrap_or(origin)
+        }
+    }
+}
