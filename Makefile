@@ -3,17 +3,25 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: demo test bootstrap test-native test-wasm-core bench check-demo
+.PHONY: demo test bootstrap test-native test-wasm-core bench check-demo store worker
+
+# worker-build fetches its tools from the internet unless told where they are.
+WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
 
 bootstrap:
 	@.ci/bootstrap
 
-## Runs the demo: a scripted shopper journey through the demo config, explained step by step.
-demo: bootstrap
-	cargo build --quiet --release --features cli
-	./target/release/vitrine check src/config/demo.json
-	./target/release/vitrine decide --config src/config/demo.json --visitor-id 07070707070707070707070707070707 \
-	  / /c/hiking /p/hiking-ridgeline-mid /p/hiking-summit-pack /
+## Runs the demo: the edge worker in `wrangler dev` in front of the demo store, http://127.0.0.1:8787
+demo: bootstrap store
+	wrangler dev --ip 127.0.0.1 --port 8787
+
+## The demo store's static pages (www/store).
+store:
+	node www/build-store.mjs
+
+## The edge worker (build/index.js + wasm); wrangler's [build] runs this too.
+worker:
+	$(WORKER_BUILD_ENV) worker-build --profile wasm --no-default-features --features edge
 
 ## Runs every test suite.
 test: bootstrap test-native test-wasm-core
