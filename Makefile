@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: demo test bootstrap test-native test-wasm-core bench check-demo store worker
+.PHONY: demo test bootstrap test-native test-wasm-core test-edge bench check-demo store worker size
 
 # worker-build fetches its tools from the internet unless told where they are.
 WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
@@ -24,7 +24,7 @@ worker:
 	$(WORKER_BUILD_ENV) worker-build --profile wasm --no-default-features --features edge
 
 ## Runs every test suite.
-test: bootstrap test-native test-wasm-core
+test: bootstrap test-native test-wasm-core test-edge
 
 test-native:
 	cargo test --features cli --all-targets
@@ -32,6 +32,15 @@ test-native:
 # The core builds for wasm32 with no platform crate (STYLE invariant 1).
 test-wasm-core:
 	cargo build --quiet --lib --target wasm32-unknown-unknown
+
+# The worker in real workerd (wrangler dev) over HTTP on 127.0.0.1: tests/edge/*.test.mjs.
+test-edge: worker store
+	cargo build --quiet --features cli
+	node --test --test-concurrency=1 tests/edge/
+
+## Size of the edge bundle after wasm-opt, raw and gzip (SPEC §10 bar: ≤ 350 KB gzip).
+size: worker
+	@printf 'edge wasm: %s bytes raw, %s bytes gzip -9\n' $$(stat -c %s build/index_bg.wasm) $$(gzip -9 -c build/index_bg.wasm | wc -c)
 
 bench:
 	cargo bench --bench decide

@@ -137,6 +137,12 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
     Ok(b)
 }
 
+/// Keys from VITRINE_STATE_KEYS / VITRINE_TRAITS_KEYS (empty means unset), as the edge reads them.
+fn deployment_keys() -> Result<(Keys, bool), String> {
+    let spec = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Keys::from_specs(spec("VITRINE_STATE_KEYS").as_deref(), spec("VITRINE_TRAITS_KEYS").as_deref()).map_err(|e| e.to_string())
+}
+
 fn parse_id(hex: &str) -> Result<[u8; 16], String> {
     let bad = || format!("--visitor-id needs 32 hex digits, got '{hex}'");
     if hex.len() != 32 || !hex.is_ascii() {
@@ -197,8 +203,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             use std::io::{Read, Write};
             let cfg = Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
             let site = cfg.site_for_host(&host).ok_or_else(|| format!("no site serves host '{host}'"))?;
-            let (keys, dev) = Keys::from_specs(std::env::var("VITRINE_STATE_KEYS").ok().as_deref(), std::env::var("VITRINE_TRAITS_KEYS").ok().as_deref())
-                .map_err(|e| e.to_string())?;
+            let (keys, dev) = deployment_keys()?;
             if dev && explain {
                 eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
             }
@@ -265,9 +270,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Decide { config, urls, cookie, events, now, step, ua, referrer, gpc, country, host, visitor_id, json } => {
             let cfg = Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
             let site = cfg.site_for_host(&host).ok_or_else(|| format!("no site serves host '{host}'"))?;
-            let state_spec = std::env::var("VITRINE_STATE_KEYS").ok();
-            let traits_spec = std::env::var("VITRINE_TRAITS_KEYS").ok();
-            let (keys, dev) = Keys::from_specs(state_spec.as_deref(), traits_spec.as_deref()).map_err(|e| e.to_string())?;
+            let (keys, dev) = deployment_keys()?;
             if dev {
                 eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
             }

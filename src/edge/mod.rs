@@ -143,7 +143,27 @@ async fn fetch_origin(env: &Env, req: Request) -> Result<Response> {
     }
 }
 
+/// Chains a panic hook that tells the JS entry (`www/worker.mjs`) to serve the origin for the
+/// requests in flight: with `panic = "abort"` their promises would otherwise never settle.
+/// Installed once per wasm instance (a reinitialized instance installs it again).
+fn install_panic_notice() {
+    thread_local! { static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) }; }
+    if INSTALLED.with(|i| i.replace(true)) {
+        return;
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        use worker::js_sys::{global, Function, Reflect};
+        let g = global();
+        if let Some(f) = Reflect::get(&g, &"__vitrine_on_panic".into()).ok().and_then(|f| f.dyn_into::<Function>().ok()) {
+            let _ = f.call0(&g);
+        }
+    }));
+}
+
 async fn handle(req: Request, env: Env) -> Result<Response> {
+    install_panic_notice();
     let started = Date::now().as_millis();
     let eligible = req.method() == Method::Get && header(&req, "range").is_none();
     let incoming = if eligible { read_incoming(&req, &env) } else { None };
