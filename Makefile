@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: demo test bootstrap test-native test-wasm-core test-edge bench check-demo store worker size
+.PHONY: demo test bootstrap test-native test-wasm-core test-edge bench check-demo store worker size wasm-node bench-wasm
 
 # worker-build fetches its tools from the internet unless told where they are.
 WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
@@ -41,6 +41,14 @@ test-edge: worker store
 ## Size of the edge bundle after wasm-opt, raw and gzip (SPEC §10 bar: ≤ 350 KB gzip).
 size: worker
 	@printf 'edge wasm: %s bytes raw, %s bytes gzip -9\n' $$(stat -c %s build/index_bg.wasm) $$(gzip -9 -c build/index_bg.wasm | wc -c)
+
+# The core as a Node wasm module (release profile), for the V8 benches.
+wasm-node:
+	wasm-pack build --release --target nodejs --out-dir target/wasm-node --out-name vitrine --no-typescript . -- --no-default-features --features browser
+
+## Decide path and rewrite throughput in V8 (wasm under Node).
+bench-wasm: wasm-node
+	node benches/wasm.mjs
 
 bench:
 	cargo bench --bench decide

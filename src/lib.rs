@@ -20,6 +20,7 @@
 //! - [`rewrite`]: decisions → streaming HTML edits (lol_html).
 //! - [`pipeline`]: the stages composed into one request path.
 //! - `edge` (feature `edge`): the Cloudflare Worker, the only code that names `worker::*`.
+//! - [`browser`] (feature `browser`): the wasm-bindgen API of the browser module.
 //!
 //! ## Invariants
 //! 1. The core imports no platform crate and does no I/O; time and randomness are arguments.
@@ -35,6 +36,9 @@ pub mod rewrite;
 
 #[cfg(feature = "edge")]
 mod edge;
+
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod scoring;
 pub mod signals;
 pub mod state;

@@ -1,0 +1,67 @@
+// The core compiled to wasm, measured in V8 (Node): the decide path on the demo config and
+// rewrite throughput on the real pages. SPEC §10 bars: decide ≤ 15 µs, rewrite ≥ 100 MB/s.
+// `make bench-wasm` builds target/wasm-node and runs this.
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { Engine } = createRequire(import.meta.url)(join(root, "target/wasm-node/vitrine.js"));
+const pages = join(root, "../shared/corpora/pages");
+const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
+const T0 = 1_763_805_600_000;
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+function timePerCall(fn, calls, batches) {
+  for (let i = 0; i < calls; i++) fn(); // warm-up
+  const per = [];
+  for (let b = 0; b < batches; b++) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) fn();
+    per.push(Number(process.hrtime.bigint() - t) / calls);
+  }
+  return median(per); // ns per call
+}
+
+// Decide path, as the native bench: a returning visitor's signed cookie with pending events.
+const demo = readFileSync(join(root, "src/config/demo.json"), "utf8");
+const engine = new Engine(demo, "2:YmVuY2gtc3RhdGUta2V5LWJlbmNoLXN0YXRlLWtleQ");
+let token = "";
+["/c/hiking", "/p/hiking-ridgeline-mid", "/?sort=price-desc", "/p/camping-dome-2p", "/c/hiking"].forEach((path, i) => {
+  token = engine.decide({ url: "https://shop.example" + path, cookie: `vt=${token}`, userAgent: UA, nowMs: T0 + i * 60_000, id: "07".repeat(16) }).stateToken;
+});
+const request = {
+  url: "https://shop.example/p/hiking-trail-runner-gtx?utm_source=mail",
+  cookie: `_ga=GA1.2.3; vt=${token}; vt_e=pc:hiking-summit-pack:hiking:189|ac:hiking-summit-pack:hiking:189|se:trail%20boots`,
+  userAgent: UA, referrer: "https://www.google.com/", country: "DE", nowMs: T0 + 3_600_000, id: "09".repeat(16),
+  items: { grid: [] },
+};
+const check = engine.decide({ ...request, explain: true });
+if (check.report.state.fresh) throw new Error("the bench cookie must verify");
+const decideNs = timePerCall(() => engine.decide(request), 200, 50);
+console.log(`decide path (wasm in V8, JS request in, slot decisions and token out): ${(decideNs / 1000).toFixed(2)} µs median per call (bar ≤ 15 µs)`);
+const leanNs = timePerCall(() => engine.decideToken(request.url, request.cookie, UA, request.nowMs, request.id), 200, 50);
+console.log(`  the same path with strings in, the token out (decideToken): ${(leanNs / 1000).toFixed(2)} µs`);
+const explainNs = timePerCall(() => engine.decide({ ...request, explain: true }), 200, 20);
+console.log(`  with the full explain report converted to JS objects: ${(explainNs / 1000).toFixed(2)} µs`);
+
+// Rewrite throughput on the real pages (hero + offer + every grid container reordered).
+const manifest = JSON.parse(readFileSync(join(pages, "manifest.json"), "utf8"));
+let totalBytes = 0, totalNs = 0;
+for (const page of manifest.pages) {
+  const html = readFileSync(join(pages, page.file), "utf8");
+  const slots = { grid: { selector: page.grid, action: "reorder", items: page.item, max_buffer_bytes: 4000000, rank: { by_attr: "class" } } };
+  if (page.hero) slots.hero = { selector: page.hero, action: "replace_inner", variants: [{ id: "h", html: "<h2>Trail-ready boots</h2>" }] };
+  if (page.offer) slots.offer = { selector: page.offer, action: "prepend", variants: [{ id: "o", html: "<p>10% off today</p>" }] };
+  const cfg = { version: 1, site: "bench", dimensions: { hiking: { half_life_hours: 72 } }, signals: [{ on: "page_view", add: { hiking: 40 } }], slots };
+  const e = new Engine(JSON.stringify(cfg));
+  const req = { url: "https://shop.example/", userAgent: UA, nowMs: T0, id: "07".repeat(16) };
+  const out = e.rewrite(html, req);
+  if (!out.includes('data-vt-applied="reorder"')) throw new Error(`${page.file}: not rewritten`);
+  const bytes = Buffer.byteLength(html);
+  const ns = timePerCall(() => e.rewrite(html, req), 3, 15);
+  totalBytes += bytes; totalNs += ns;
+  console.log(`rewrite ${page.file.padEnd(32)} ${(bytes / 1024).toFixed(0).padStart(5)} KiB  ${(bytes / ns * 1e9 / 1048576).toFixed(0).padStart(4)} MiB/s`);
+}
+console.log(`rewrite, all pages: ${(totalBytes / totalNs * 1e9 / 1048576).toFixed(0)} MiB/s (bar ≥ 100 MB/s)`);

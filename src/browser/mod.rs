@@ -1,0 +1,248 @@
+//! The browser module (feature `browser`): the only code that names wasm_bindgen / js_sys.
+//!
+//! An [`Engine`] holds one configuration. The DOM work is done by the ES module
+//! (`www/vitrine/vitrine.js`): it asks [`Engine::slots`] what to look for, collects the items of
+//! reorder slots, calls [`Engine::decide`] and applies the result. Ranking, decisions and state
+//! all come from the same core as the edge, so the same inputs give the same decisions.
+//! State is unsigned here: variants that require signed state are never shown.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use crate::config::{Config, Site};
+use crate::decide::{Choice, ItemKeys};
+use crate::pipeline::{personalize, Keys, Mode, Report, RequestInput};
+use crate::rewrite::{rewrite_str, RewritePlan};
+use crate::signals::{Geo, RequestFacts, Traits};
+
+/// The one place errors become JS values.
+fn js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// What the page knows about the request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct PageRequest {
+    url: String,
+    /// `vt=<unsigned state>; vt_e=<events>` as the module keeps them.
+    cookie: Option<String>,
+    user_agent: Option<String>,
+    referrer: Option<String>,
+    gpc: bool,
+    country: Option<String>,
+    now_ms: f64,
+    /// 32 hex digits from `crypto.getRandomValues`, used if a new state starts.
+    id: Option<String>,
+    /// Traits the page supplies (unverified).
+    traits: Option<PageTraits>,
+    /// Items of each reorder slot on the page, in DOM order.
+    items: BTreeMap<String, Vec<PageItem>>,
+    /// Also return the full explain report (scores, segments, reasons) for the debug overlay.
+    explain: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageTraits {
+    #[serde(default)]
+    purchases_90d: u32,
+    #[serde(default)]
+    aov: f64,
+    #[serde(default)]
+    tier: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PageItem {
+    sku: Option<String>,
+    attr: Option<String>,
+}
+
+/// Static description of a slot, for the DOM side.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SlotInfo<'a> {
+    name: &'a str,
+    selector: &'a str,
+    action: &'static str,
+    attribute: Option<&'a str>,
+    items: Option<&'a str>,
+    by_attr: Option<&'a str>,
+    sku_attr: Option<&'a str>,
+}
+
+/// One slot's decision, ready to apply.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SlotResult<'a> {
+    name: &'a str,
+    selector: &'a str,
+    action: &'static str,
+    attribute: Option<&'a str>,
+    /// The variant shown, `reorder`, or `None` (leave the origin content).
+    variant: Option<String>,
+    /// HTML (or attribute value) to apply, placeholders rendered and escaped.
+    content: Option<String>,
+    /// For reorder: the new order, as indices into the items sent.
+    order: Option<Vec<u32>>,
+    reason: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Decided<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<Report>,
+    segments: Vec<&'a str>,
+    /// The new unsigned state (store it; send it back as `vt=`).
+    state_token: Option<String>,
+    slots: Vec<SlotResult<'a>>,
+}
+
+/// A loaded configuration.
+#[wasm_bindgen]
+pub struct Engine {
+    config: Config,
+    /// Server-side use only (Node): verify and sign state like the edge. Browsers pass none.
+    keys: Option<Keys>,
+}
+
+fn hex_id(hex: Option<&str>) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    if let Some(h) = hex.filter(|h| h.len() == 32 && h.is_ascii()) {
+        for (i, b) in id.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap_or(0);
+        }
+    }
+    id
+}
+
+impl Engine {
+    fn mode(&self) -> Mode<'_> {
+        self.keys.as_ref().map_or(Mode::Browser, Mode::Edge)
+    }
+
+    fn site(&self, url: &str) -> Option<&Site> {
+        let host = url.split_once("://").map_or("", |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""));
+        self.config.site_for_host(host)
+    }
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Loads and validates a configuration (JSON text); errors list every mistake. `state_keys`
+    /// (`id:secret,…`) is for server-side use only: state is then signed as at the edge.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str, state_keys: Option<String>) -> Result<Engine, JsError> {
+        let config = Config::from_json(config_json).map_err(js_error)?;
+        let keys = match state_keys.filter(|k| !k.is_empty()) {
+            Some(spec) => Some(Keys::from_specs(Some(&spec), None).map_err(js_error)?.0),
+            None => None,
+        };
+        Ok(Engine { config, keys })
+    }
+
+    /// The slots of the site serving `url`: what the page should look for.
+    pub fn slots(&self, url: &str) -> Result<JsValue, JsError> {
+        let Some(site) = self.site(url) else { return Ok(JsValue::NULL) };
+        let info: Vec<SlotInfo<'_>> = site
+            .slots
+            .iter()
+            .map(|s| SlotInfo {
+                name: &s.name,
+                selector: &s.selector_source,
+                action: s.action.name(),
+                attribute: s.attribute.as_deref(),
+                items: s.items.as_ref().map(|(_, src)| src.as_str()),
+                by_attr: s.rank.as_ref().map(|r| r.by_attr.as_str()),
+                sku_attr: s.rank.as_ref().map(|r| r.sku_attr.as_str()),
+            })
+            .collect();
+        serde_wasm_bindgen::to_value(&info).map_err(js_error)
+    }
+
+    /// Decides for a page request (browser-only mode: unsigned state).
+    pub fn decide(&self, request: JsValue) -> Result<JsValue, JsError> {
+        let req: PageRequest = serde_wasm_bindgen::from_value(request).map_err(js_error)?;
+        let Some(site) = self.site(&req.url) else { return Ok(JsValue::NULL) };
+        let input = RequestInput {
+            facts: RequestFacts {
+                url: &req.url,
+                user_agent: req.user_agent.as_deref(),
+                referrer: req.referrer.as_deref(),
+                gpc: req.gpc,
+                geo: Geo { country: req.country.clone(), ..Geo::default() },
+                now_ms: req.now_ms.max(0.0) as u64,
+            },
+            cookie_header: req.cookie.as_deref(),
+            fresh_id: hex_id(req.id.as_deref()),
+            page_traits: req.traits.as_ref().map(|t| Traits { purchases_90d: t.purchases_90d, aov: t.aov, tier: t.tier.clone(), issued_at: 0 }),
+        };
+        let outcome = personalize(site, self.mode(), &input);
+        let report = req.explain.then(|| outcome.report(site));
+        let slots = outcome
+            .decisions
+            .slots
+            .iter()
+            .map(|d| {
+                let slot = &site.slots[d.slot];
+                let (variant, order) = match &d.choice {
+                    Choice::Variant(v) => (Some(slot.variants[*v].id.clone()), None),
+                    Choice::Reorder(plan) => {
+                        let items = req.items.get(&slot.name).map(Vec::as_slice).unwrap_or(&[]);
+                        let keys: Vec<ItemKeys<'_>> = items.iter().map(|i| ItemKeys { sku: i.sku.as_deref(), attr: i.attr.as_deref() }).collect();
+                        let order = plan.order(&keys).into_iter().map(|i| i as u32).collect();
+                        (Some(crate::config::REORDER_VARIANT.to_string()), Some(order))
+                    }
+                    Choice::Origin => (None, None),
+                };
+                SlotResult {
+                    name: &slot.name,
+                    selector: &slot.selector_source,
+                    action: slot.action.name(),
+                    attribute: slot.attribute.as_deref(),
+                    variant,
+                    content: d.content.as_deref().map(String::from),
+                    order,
+                    reason: d.reason.text.clone(),
+                }
+            })
+            .collect();
+        let decided = Decided { state_token: outcome.state_token.clone(), report, segments: outcome.decisions.active_segments(site), slots };
+        decided.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_error)
+    }
+
+    /// Decides for a request and returns only the new state token: the lean call for a server
+    /// that sets the cookie itself (strings in, a string out, no object conversion).
+    #[wasm_bindgen(js_name = decideToken)]
+    pub fn decide_token(&self, url: &str, cookie: &str, user_agent: &str, now_ms: f64, id: &str) -> Option<String> {
+        let site = self.site(url)?;
+        let input = RequestInput {
+            facts: RequestFacts { url, user_agent: Some(user_agent), now_ms: now_ms.max(0.0) as u64, ..RequestFacts::default() },
+            cookie_header: Some(cookie),
+            fresh_id: hex_id(Some(id)),
+            page_traits: None,
+        };
+        personalize(site, self.mode(), &input).state_token
+    }
+
+    /// Rewrites a whole HTML document for a request, as the edge would (unsigned state).
+    pub fn rewrite(&self, html: &str, request: JsValue) -> Result<String, JsError> {
+        let req: PageRequest = serde_wasm_bindgen::from_value(request).map_err(js_error)?;
+        let Some(site) = self.site(&req.url) else { return Ok(html.to_string()) };
+        let input = RequestInput {
+            facts: RequestFacts { url: &req.url, user_agent: req.user_agent.as_deref(), now_ms: req.now_ms.max(0.0) as u64, ..RequestFacts::default() },
+            cookie_header: req.cookie.as_deref(),
+            fresh_id: hex_id(req.id.as_deref()),
+            page_traits: None,
+        };
+        let outcome = personalize(site, self.mode(), &input);
+        let nonce = u64::from_le_bytes(hex_id(req.id.as_deref())[..8].try_into().unwrap_or([7; 8])) ^ 0x9e37_79b9_7f4a_7c15;
+        let plan = RewritePlan::new(site, &outcome.decisions, nonce);
+        Ok(rewrite_str(&plan, html).0)
+    }
+}
