@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: demo test bootstrap test-native test-wasm-core test-edge bench check-demo store worker size wasm-node bench-wasm
+.PHONY: demo test bootstrap test-native test-wasm-core test-edge bench check-demo store worker size wasm-node bench-wasm browser
 
 # worker-build fetches its tools from the internet unless told where they are.
 WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
@@ -15,9 +15,13 @@ bootstrap:
 demo: bootstrap store
 	wrangler dev --ip 127.0.0.1 --port 8787
 
-## The demo store's static pages (www/store).
-store:
+## The demo store's static pages (www/store), with the browser module at /vitrine/.
+store: browser
 	node www/build-store.mjs
+
+## The browser module's wasm core (no rewriter, smallest code).
+browser:
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_PANIC=abort wasm-pack build --release --target web --out-dir target/wasm-web --out-name vitrine_core --no-typescript . -- --no-default-features --features browser
 
 ## The edge worker (build/index.js + wasm); wrangler's [build] runs this too.
 worker:
@@ -44,7 +48,7 @@ size: worker
 
 # The core as a Node wasm module (release profile), for the V8 benches.
 wasm-node:
-	wasm-pack build --release --target nodejs --out-dir target/wasm-node --out-name vitrine --no-typescript . -- --no-default-features --features browser
+	wasm-pack build --release --target nodejs --out-dir target/wasm-node --out-name vitrine --no-typescript . -- --no-default-features --features browser,rewrite
 
 ## Decide path and rewrite throughput in V8 (wasm under Node).
 bench-wasm: wasm-node

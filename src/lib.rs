@@ -32,6 +32,7 @@ pub mod config;
 pub mod decide;
 pub mod facts;
 pub mod pipeline;
+#[cfg(feature = "rewrite")]
 pub mod rewrite;
 
 #[cfg(feature = "edge")]

@@ -1,7 +1,7 @@
 // Generates the demo store (www/store) served by `wrangler dev` behind the worker:
 // `/`, `/c/<category>`, `/p/<sku>`, `/search?q=`, a 404 page, a JSON feed and images.
 // Deterministic: the same input gives the same files. Run by `make store`.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -57,6 +57,7 @@ function layout({ title, body, meta = "", scripts = "" }) {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)} · Trailhead Outfitters</title>
 ${meta}<link rel="stylesheet" href="/assets/store.css">
+<script src="/vitrine/vitrine.js"></script>
 <link rel="icon" href="/assets/favicon.svg">
 </head>
 <body>
@@ -175,4 +176,16 @@ for (const [path, content] of Object.entries(pages)) {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, content);
 }
-console.log(`store: ${Object.keys(pages).length} files in ${root}`);
+// The browser module, served at /vitrine/: the loader, the ES module, its types, the wasm core
+// (built by `make browser`) and the demo's configuration.
+const www = dirname(fileURLToPath(import.meta.url));
+const wasm = join(www, "../target/wasm-web");
+const vitrine = join(root, "vitrine");
+mkdirSync(vitrine, { recursive: true });
+for (const f of ["vitrine.js", "vitrine.mjs", "vitrine.d.ts"]) copyFileSync(join(www, "vitrine", f), join(vitrine, f));
+copyFileSync(join(www, "../src/config/demo.json"), join(vitrine, "config.json"));
+for (const f of ["vitrine_core.js", "vitrine_core_bg.wasm"]) {
+  if (existsSync(join(wasm, f))) copyFileSync(join(wasm, f), join(vitrine, f));
+  else console.warn(`store: ${f} missing (run make browser)`);
+}
+console.log(`store: ${Object.keys(pages).length} files in ${root}, browser module in ${vitrine}`);

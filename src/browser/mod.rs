@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 use crate::config::{Config, Site};
 use crate::decide::{Choice, ItemKeys};
 use crate::pipeline::{personalize, Keys, Mode, Report, RequestInput};
+#[cfg(feature = "rewrite")]
 use crate::rewrite::{rewrite_str, RewritePlan};
 use crate::signals::{Geo, RequestFacts, Traits};
 
@@ -60,6 +61,13 @@ struct PageTraits {
 struct PageItem {
     sku: Option<String>,
     attr: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PageInfo<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    params: BTreeMap<&'a str, &'a str>,
 }
 
 /// Static description of a slot, for the DOM side.
@@ -165,6 +173,15 @@ impl Engine {
         serde_wasm_bindgen::to_value(&info).map_err(js_error)
     }
 
+    /// The page type and parameters the site's patterns give `url`: the DOM side records views
+    /// from `data-vt-*`/`<meta name="vt:*">` only where the URL does not already stand for one.
+    pub fn page(&self, url: &str) -> Result<JsValue, JsError> {
+        let Some(site) = self.site(url) else { return Ok(JsValue::NULL) };
+        let ctx = crate::signals::read_context(site, &RequestFacts { url, ..RequestFacts::default() });
+        let page = PageInfo { kind: &ctx.page_type, params: ctx.page_params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect() };
+        page.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_error)
+    }
+
     /// Decides for a page request (browser-only mode: unsigned state).
     pub fn decide(&self, request: JsValue) -> Result<JsValue, JsError> {
         let req: PageRequest = serde_wasm_bindgen::from_value(request).map_err(js_error)?;
@@ -230,7 +247,9 @@ impl Engine {
         personalize(site, self.mode(), &input).state_token
     }
 
-    /// Rewrites a whole HTML document for a request, as the edge would (unsigned state).
+    /// Rewrites a whole HTML document for a request, as the edge would (needs feature
+    /// `rewrite`; the browser build goes without it).
+    #[cfg(feature = "rewrite")]
     pub fn rewrite(&self, html: &str, request: JsValue) -> Result<String, JsError> {
         let req: PageRequest = serde_wasm_bindgen::from_value(request).map_err(js_error)?;
         let Some(site) = self.site(&req.url) else { return Ok(html.to_string()) };

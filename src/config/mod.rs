@@ -239,14 +239,14 @@ pub struct Segment {
 pub struct Slot {
     pub name: String,
     pub key: u16,
-    pub selector: lol_html::Selector,
+    pub selector: CompiledSelector,
     pub selector_source: String,
     pub action: Action,
     pub pick: Pick,
     pub variants: Vec<Variant>,
     pub attribute: Option<String>,
     /// For `reorder`: the compiled `<selector> <items>` selector, and `items` as written.
-    pub items: Option<(lol_html::Selector, String)>,
+    pub items: Option<(CompiledSelector, String)>,
     pub rank: Option<Rank>,
     pub when: Option<Expr>,
     pub max_buffer_bytes: u32,
@@ -586,7 +586,18 @@ fn compile_expr(src: &str, scope: &SiteScope<'_>, path: &str, errs: &mut Errors)
     }
 }
 
-fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<lol_html::Selector> {
+/// A slot selector compiled for the streaming rewriter.
+#[cfg(feature = "rewrite")]
+pub type CompiledSelector = lol_html::Selector;
+
+/// Without the rewriter (the browser build), a selector is kept as text: the browser's
+/// `querySelectorAll` checks it, and `vitrine check` has checked it before deploy.
+#[cfg(not(feature = "rewrite"))]
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledSelector(pub String);
+
+#[cfg(feature = "rewrite")]
+fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<CompiledSelector> {
     match src.parse::<lol_html::Selector>() {
         Ok(s) => Some(s),
         Err(e) => {
@@ -595,6 +606,21 @@ fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<lol_html::
             None
         }
     }
+}
+
+#[cfg(not(feature = "rewrite"))]
+fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<CompiledSelector> {
+    if src.trim().is_empty() {
+        errs.push(path, format!("invalid selector '{src}': the selector is empty"));
+        return None;
+    }
+    Some(CompiledSelector(src.to_string()))
+}
+
+/// Stands in for a selector that failed to parse (the site is then rejected anyway).
+fn placeholder_selector() -> Option<CompiledSelector> {
+    let mut sink = Errors::default();
+    parse_selector("vt-invalid", "", &mut sink)
 }
 
 fn finite(x: f64) -> bool {
@@ -788,6 +814,7 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
     }
     for (name, sd) in &doc.slots {
         let path = join(&p("slots"), name);
+        let Some(fallback) = placeholder_selector() else { continue };
         if !valid_name(name) {
             errs.push(&path, format!("'{name}' is not a valid slot name (letters, digits, '_' and '-')"));
         }
@@ -972,13 +999,13 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         slots.push(Slot {
             name: name.clone(),
             key: stable_key(name),
-            selector: selector.unwrap_or_else(|| "vt-invalid".parse().expect("fallback selector")),
+            selector: selector.unwrap_or(fallback),
             selector_source: sd.selector.clone(),
             action: sd.action,
             pick: sd.pick,
             variants,
             attribute: sd.attribute.clone(),
-            items: items.map(|(s, src)| (s, src)),
+            items,
             rank,
             when,
             max_buffer_bytes: sd.max_buffer_bytes.unwrap_or(doc.limits.max_buffer_bytes),

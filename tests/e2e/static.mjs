@@ -1,0 +1,58 @@
+// A static server for browser-only mode: /vitrine/* from www/store/vitrine, and a plain page
+// that has only the script tag (no worker in front).
+import { createServer } from "node:http";
+import { readFileSync, existsSync } from "node:fs";
+import { join, dirname, extname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".html": "text/html; charset=utf-8", ".css": "text/css", ".ts": "text/plain" };
+
+export const PLAIN_PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Plain page</title>
+<script src="/vitrine/vitrine.js"></script>
+<style>body{font:16px system-ui;margin:0}.hero{height:240px;padding:24px;background:#f5f5f4}.offer{height:40px}.grid{display:grid;grid-template-columns:repeat(4,1fr);gap:8px;list-style:none;padding:0}.grid li{height:60px;border:1px solid #ddd}</style>
+</head><body>
+<script>
+  // Records, at every frame before it is painted, what the hero shows if it is visible.
+  window.__heroFrames = [];
+  (function watch() {
+    const hero = document.querySelector("[data-vt-slot=hero]");
+    if (hero) {
+      const visible = getComputedStyle(hero).visibility !== "hidden";
+      window.__heroFrames.push(visible ? hero.textContent.trim().slice(0, 40) : null);
+    }
+    if (window.__heroFrames.length < 120) requestAnimationFrame(watch);
+  })();
+  window.__shifts = [];
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__shifts.push({ value: e.value, sources: e.sources.map((s) => s.node && s.node.closest && s.node.closest("[data-vt-slot]") ? s.node.closest("[data-vt-slot]").dataset.vtSlot : null) }); }).observe({ type: "layout-shift", buffered: true });
+</script>
+<section class="hero" data-vt-slot="hero"><h1>Generic hero</h1></section>
+<div class="offer" data-vt-slot="offer">Free returns</div>
+<ul class="grid" data-vt-slot="grid">
+  <li data-vt-item data-vt-sku="running-road-racer" data-vt-category="running">Road Racer</li>
+  <li data-vt-item data-vt-sku="camping-dome-2p" data-vt-category="camping">Dome 2P</li>
+  <li data-vt-item data-vt-sku="hiking-ridgeline-mid" data-vt-category="hiking">Ridgeline Mid</li>
+  <li data-vt-item data-vt-sku="hiking-summit-pack" data-vt-category="hiking">Summit Pack</li>
+</ul>
+<div data-vt-slot="cta"></div>
+</body></html>`;
+
+export function startStatic() {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    if (url.pathname.startsWith("/vitrine/")) {
+      const file = join(ROOT, "www/store", url.pathname);
+      if (existsSync(file)) {
+        res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" });
+        return res.end(readFileSync(file));
+      }
+    } else if (url.pathname === "/" || url.pathname === "/plain.html") {
+      res.writeHead(200, { "content-type": TYPES[".html"] });
+      return res.end(PLAIN_PAGE);
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  return new Promise((r) => server.listen(0, "127.0.0.1", () => r({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((c) => server.close(c)) })));
+}

@@ -1,0 +1,44 @@
+// Types of Vitrine's browser module (www/vitrine/vitrine.mjs).
+
+export type VitrineEvent =
+  | { type: "category_view"; category: string }
+  | { type: "product_view" | "product_click" | "add_to_cart" | "purchase"; sku: string; category?: string; price?: number | string }
+  | { type: "search"; query: string }
+  | { type: "filter"; filter: string; value?: string };
+
+export interface InitOptions {
+  /** Where vitrine_core_bg.wasm and config.json are served (default: next to the module). */
+  base?: string;
+  /** URL of the site configuration (JSON). */
+  config?: string;
+  /** Personalize the page as soon as the DOM is ready (browser-only mode). */
+  auto?: boolean;
+  /** Traits the page knows (unverified: never unlock variants that require signed state). */
+  traits?: { purchases90d?: number; aov?: number; tier?: string };
+}
+
+export interface SlotDecision {
+  name: string;
+  selector: string;
+  action: "replace_inner" | "replace" | "insert_before" | "insert_after" | "prepend" | "append" | "set_attribute" | "remove" | "reorder";
+  attribute: string | null;
+  /** The variant shown, "reorder", or null for the origin content. */
+  variant: string | null;
+  content: string | null;
+  order: number[] | null;
+  reason: string;
+}
+
+export interface Decision {
+  stateToken: string | null;
+  segments: string[];
+  slots: SlotDecision[];
+  /** With decide({ explain: true }): scores, segments, reasons, exposures, issues. */
+  report?: unknown;
+}
+
+export function init(options?: InitOptions): Promise<unknown>;
+export function track(event: VitrineEvent): void;
+export function decide(options?: { explain?: boolean }): Decision | null;
+export function apply(decision?: Decision): number;
+export function refresh(): Decision | null;

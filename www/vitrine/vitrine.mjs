@@ -1,0 +1,260 @@
+// Vitrine's browser module: click-stream capture, browser-only personalization, debug overlay.
+//
+// - Behind the edge worker (slots carry data-vt-applied): records interactions into the `vt_e`
+//   cookie so the next navigation reflects them; never re-applies a slot.
+// - Without the worker: keeps the (unsigned) state in localStorage, decides with the same Rust
+//   core compiled to wasm, and swaps the slots, moving existing nodes for `reorder`.
+// API for single-page apps: init(options), track(event), decide(), apply(decision), refresh().
+import wasmInit, { Engine } from "./vitrine_core.js";
+
+const STATE_KEY = "vitrine:vt";
+const MAX_EVENTS = 16;
+const MAX_EVENTS_COOKIE = 3000;
+const EVENT_CODES = { category_view: "cv", product_view: "pv", product_click: "pc", add_to_cart: "ac", purchase: "pu", search: "se", filter: "fi" };
+
+let engine = null;
+let options = {};
+let capturing = false;
+let lastDecision = null;
+
+const gpc = () => navigator.globalPrivacyControl === true;
+const edgeMode = () => document.querySelector("[data-vt-applied]") !== null;
+
+function randomId() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function readCookie(name) {
+  const m = document.cookie.match(new RegExp("(?:^|;\\s*)" + name + "=([^;]*)"));
+  return m ? m[1] : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The click stream (`vt_e`): newest first, bounded, each field percent-encoded.
+
+function encodeEvent(e) {
+  const code = EVENT_CODES[e.type];
+  if (!code) throw new Error(`vitrine: unknown event type '${e.type}'`);
+  const f = (v) => (v === undefined || v === null ? "" : encodeURIComponent(String(v)));
+  switch (e.type) {
+    case "category_view": return `${code}:${f(e.category)}`;
+    case "search": return `${code}:${f(e.query)}`;
+    case "filter": return `${code}:${f(e.filter)}:${f(e.value)}`;
+    default: return `${code}:${f(e.sku)}:${f(e.category)}:${f(e.price)}`;
+  }
+}
+
+function pendingEvents() {
+  const raw = readCookie("vt_e");
+  return raw ? raw.split("|").filter(Boolean) : [];
+}
+
+function writeEvents(list) {
+  let kept = list.slice(0, MAX_EVENTS);
+  while (kept.join("|").length > MAX_EVENTS_COOKIE) kept.pop();
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = kept.length
+    ? `vt_e=${kept.join("|")}; Path=/; Max-Age=1800; SameSite=Lax${secure}`
+    : `vt_e=; Path=/; Max-Age=0; SameSite=Lax${secure}`;
+}
+
+/** Records an event for the next decision: {type, sku?, category?, price?, query?, filter?, value?}. */
+export function track(event) {
+  if (gpc()) return;
+  writeEvents([encodeEvent(event), ...pendingEvents()]);
+}
+
+function itemEvent(type, el) {
+  const d = el.dataset;
+  return { type, sku: d.vtSku, category: d.vtCategory, price: d.vtPrice };
+}
+
+function installCapture() {
+  if (capturing) return;
+  capturing = true;
+  document.addEventListener("click", (ev) => {
+    const target = ev.target instanceof Element ? ev.target : null;
+    if (!target) return;
+    const cart = target.closest("[data-vt-add-to-cart]");
+    if (cart) return track(itemEvent("add_to_cart", cart));
+    const link = target.closest("a[href]");
+    const item = link && (link.closest("[data-vt-item]") || (link.matches("[data-vt-sku]") ? link : null));
+    if (item && item.dataset.vtSku) track(itemEvent("product_click", item));
+  }, true);
+  document.addEventListener("submit", (ev) => {
+    const form = ev.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    const input = form.querySelector("input[name=q], input[type=search]");
+    if (input && input.value.trim() && (form.matches("[data-vt-search], [role=search]") || input.name === "q")) {
+      track({ type: "search", query: input.value.trim().slice(0, 200) });
+    }
+  }, true);
+  document.addEventListener("change", (ev) => {
+    const el = ev.target instanceof Element ? ev.target.closest("[data-vt-filter]") : null;
+    if (el) track({ type: "filter", filter: el.dataset.vtFilter || el.name, value: el.value });
+  }, true);
+}
+
+/** Views the page states in data-vt-* / <meta name="vt:*"> that its URL does not already mean. */
+function domViewEvents() {
+  const page = engine.page(location.href) || { type: "other" };
+  const meta = (n) => document.querySelector(`meta[name="vt:${n}"]`)?.content;
+  const product = document.querySelector("[data-vt-product]");
+  const sku = product?.dataset.vtSku || meta("sku");
+  const category = product?.dataset.vtCategory || meta("category");
+  const price = product?.dataset.vtPrice || meta("price");
+  const events = [];
+  if (sku && page.type !== "product") events.push(encodeEvent({ type: "product_view", sku, category, price }));
+  else if (!sku && category && page.type !== "category") events.push(encodeEvent({ type: "category_view", category }));
+  return events;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deciding and applying (browser-only mode)
+
+function topLevelItems(container, selector) {
+  const all = [...container.querySelectorAll(selector)];
+  return all.filter((el) => !all.some((other) => other !== el && other.contains(el)));
+}
+
+/** Decides for the current page (does not touch the DOM). */
+export function decide({ explain = false } = {}) {
+  if (!engine) throw new Error("vitrine: call init() first");
+  const slots = engine.slots(location.href) || [];
+  const items = {};
+  for (const s of slots) {
+    if (s.action !== "reorder") continue;
+    const container = document.querySelector(s.selector);
+    items[s.name] = container ? topLevelItems(container, s.items).map((el) => ({ sku: el.getAttribute(s.skuAttr), attr: el.getAttribute(s.byAttr) })) : [];
+  }
+  const state = gpc() ? null : localStorage.getItem(STATE_KEY);
+  const events = gpc() ? [] : [...domViewEvents(), ...pendingEvents()];
+  const cookie = [state ? `vt=${state}` : "", events.length ? `vt_e=${events.join("|")}` : ""].filter(Boolean).join("; ");
+  lastDecision = engine.decide({
+    url: location.href, cookie, userAgent: navigator.userAgent, referrer: document.referrer || undefined,
+    gpc: gpc(), nowMs: Date.now(), id: randomId(), items, explain, traits: options.traits,
+  });
+  return lastDecision;
+}
+
+function decodeEntities(html) {
+  const t = document.createElement("textarea");
+  t.innerHTML = html;
+  return t.value;
+}
+
+/** Applies a decision to the slots the edge has not decided; returns the number of slots changed. */
+export function apply(decision = lastDecision) {
+  if (!decision) return 0;
+  let changed = 0;
+  for (const s of decision.slots) {
+    for (const el of document.querySelectorAll(s.selector)) {
+      if (el.hasAttribute("data-vt-applied")) continue;
+      const label = s.variant || "origin";
+      const html = s.content ?? "";
+      if (s.variant) {
+        changed++;
+        switch (s.action) {
+          case "replace_inner": el.innerHTML = html; break;
+          case "replace": el.outerHTML = html; continue;
+          case "insert_before": el.insertAdjacentHTML("beforebegin", html); break;
+          case "insert_after": el.insertAdjacentHTML("afterend", html); break;
+          case "prepend": el.insertAdjacentHTML("afterbegin", html); break;
+          case "append": el.insertAdjacentHTML("beforeend", html); break;
+          case "set_attribute": el.setAttribute(s.attribute, decodeEntities(html)); break;
+          case "remove": el.remove(); continue;
+          case "reorder": {
+            const slot = (engine.slots(location.href) || []).find((x) => x.name === s.name);
+            const items = topLevelItems(el, slot.items);
+            if (s.order && s.order.length === items.length) {
+              // Move the existing nodes: each item's place is kept by a marker.
+              const marks = items.map((it) => { const c = document.createComment(""); it.before(c); return c; });
+              s.order.forEach((from, to) => marks[to].replaceWith(items[from]));
+            }
+            break;
+          }
+        }
+      }
+      el.setAttribute("data-vt-applied", label);
+    }
+  }
+  return changed;
+}
+
+/** Re-decides and re-applies (after a route change in a single-page app). */
+export function refresh() {
+  if (!engine || edgeMode()) return null;
+  for (const el of document.querySelectorAll("[data-vt-applied]")) el.removeAttribute("data-vt-applied");
+  const debug = new URLSearchParams(location.search).has("vt-debug");
+  const decision = decide({ explain: debug });
+  if (!decision) return null;
+  apply(decision);
+  if (!gpc() && decision.stateToken) {
+    localStorage.setItem(STATE_KEY, decision.stateToken);
+    writeEvents([]);
+  }
+  if (debug) overlay(decision);
+  return decision;
+}
+
+/**
+ * Loads the wasm core and the site configuration; installs click-stream capture. With
+ * `auto`, personalizes the page (browser-only mode) as soon as the DOM is ready.
+ * Options: {base, config (URL of the JSON config), auto, traits}.
+ */
+export async function init(opts = {}) {
+  options = opts;
+  const base = opts.base || new URL(".", import.meta.url).href;
+  const [config] = await Promise.all([
+    fetch(opts.config || base + "config.json").then((r) => { if (!r.ok) throw new Error(`vitrine: config ${r.status}`); return r.text(); }),
+    wasmInit({ module_or_path: base + "vitrine_core_bg.wasm" }),
+  ]);
+  engine = new Engine(config);
+  if (!gpc()) installCapture();
+  if (opts.auto) {
+    if (document.readyState === "loading") await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
+    if (edgeMode()) {
+      // The edge decided this page and counted its view: only record what the DOM says
+      // beyond the URL, for the next request.
+      if (!gpc()) { const views = domViewEvents(); if (views.length) writeEvents([...views, ...pendingEvents()]); }
+      if (new URLSearchParams(location.search).has("vt-debug")) overlay(null);
+    } else {
+      refresh();
+    }
+  }
+  return engine;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debug overlay (?vt-debug)
+
+function overlay(decision) {
+  document.getElementById("vt-debug")?.remove();
+  const box = document.createElement("aside");
+  box.id = "vt-debug";
+  box.style.cssText = "position:fixed;right:12px;bottom:12px;width:380px;max-height:80vh;overflow:auto;z-index:2147483647;background:#111827;color:#f9fafb;font:12px/1.45 ui-monospace,monospace;padding:14px;border-radius:10px;box-shadow:0 8px 30px rgba(0,0,0,.35)";
+  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+  let html = `<strong style="font-size:13px">Vitrine</strong> <span style="opacity:.7">${decision ? "browser-only mode" : "decided at the edge"}</span>`;
+  if (decision && decision.report) {
+    const r = decision.report;
+    html += `<h4 style="margin:10px 0 4px">Scores</h4>`;
+    for (const [dim, v] of Object.entries(r.state ? r.state.scores : {})) {
+      html += `<div style="display:flex;gap:6px;align-items:center"><span style="width:70px">${esc(dim)}</span><span style="flex:1;background:#374151;height:8px;border-radius:4px"><span data-vt-bar="${esc(dim)}" style="display:block;height:8px;border-radius:4px;background:#34d399;width:${Math.min(100, v)}%"></span></span><span style="width:44px;text-align:right">${v}</span></div>`;
+    }
+    html += `<h4 style="margin:10px 0 4px">Segments</h4><div>${r.segments.length ? r.segments.map(esc).join(", ") : "none"}</div>`;
+    html += `<h4 style="margin:10px 0 4px">Slots</h4>`;
+    for (const d of r.decisions) {
+      html += `<div style="margin-bottom:6px"><b>${esc(d.slot)}</b> → ${esc(d.variant || "origin")}${d.arm ? ` <i>(${esc(d.arm)})</i>` : ""}<div style="opacity:.8">${esc(d.reason.text)}</div></div>`;
+    }
+  } else {
+    html += `<h4 style="margin:10px 0 4px">Slots</h4>`;
+    for (const el of document.querySelectorAll("[data-vt-slot][data-vt-applied], [data-vt-applied]")) {
+      html += `<div><b>${esc(el.dataset.vtSlot || el.tagName.toLowerCase())}</b> → ${esc(el.dataset.vtApplied)}</div>`;
+    }
+    html += `<p style="opacity:.7">Scores and reasons of edge decisions: the x-vitrine-explain response header (with the debug token).</p>`;
+  }
+  box.innerHTML = html;
+  document.body.appendChild(box);
+}
