@@ -37,6 +37,7 @@ export interface Decision {
   report?: unknown;
 }
 
+/** Resolves once capture is live; `<html data-vt-ready>` is set then too. */
 export function init(options?: InitOptions): Promise<unknown>;
 export function track(event: VitrineEvent): void;
 export function decide(options?: { explain?: boolean }): Decision | null;

@@ -224,6 +224,8 @@ export async function init(opts = {}) {
       refresh();
     }
   }
+  // Capture is live: sites (and tests) can wait for this before relying on it.
+  document.documentElement.setAttribute("data-vt-ready", "");
   return engine;
 }
 

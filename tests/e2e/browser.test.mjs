@@ -1,0 +1,162 @@
+// End-to-end in Debian's headless Chromium (playwright-core): the demo store through the edge
+// worker in `wrangler dev`, and a plain static page that has only the script tag.
+// Screenshots go to tests/artifacts/ (ignored by git). Run by `make test-e2e`.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { ROOT, UA, DEBUG_TOKEN, startWorker, freePort, mintCookie } from "../edge/harness.mjs";
+import { startStatic } from "./static.mjs";
+
+const ARTIFACTS = join(ROOT, "tests/artifacts");
+mkdirSync(ARTIFACTS, { recursive: true });
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+});
+after(async () => {
+  await browser?.close();
+});
+
+const heroVariant = (page) => page.getAttribute("[data-vt-slot=hero]", "data-vt-applied");
+const gridSkus = (page) => page.$$eval("[data-vt-slot=grid] [data-vt-item]", (els) => els.map((e) => e.dataset.vtSku));
+
+describe("the demo store through the worker", () => {
+  let w;
+  before(async () => {
+    w = await startWorker({ config: "tests/edge/demo.wrangler.toml", port: await freePort(), inspectorPort: await freePort(), vars: { VITRINE_DEBUG_TOKEN: DEBUG_TOKEN } });
+  });
+  after(() => w?.stop());
+
+  it("clicking two hiking products and adding one to the cart changes the home page", async () => {
+    // NOTE: a regular Chrome user agent: the edge treats "HeadlessChrome" as a bot.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, userAgent: UA });
+    // Visitor 07…07 is in the hero holdout's treatment arm (a random one is in control 1 in 10).
+    await context.addCookies([{ name: "vt", value: mintCookie("07".repeat(16), ["/about"]), url: w.base, httpOnly: true }]);
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(w.base + "/");
+    assert.equal(await heroVariant(page), "origin");
+    assert.match(await page.textContent("[data-vt-slot=hero] h1"), /Gear for every trail/);
+    await page.screenshot({ path: join(ARTIFACTS, "demo-before.png") });
+
+    // Two hiking products, clicked in the grid (the module records the clicks in vt_e).
+    const ready = () => page.waitForSelector("html[data-vt-ready]", { state: "attached" });
+    for (const sku of ["hiking-ridgeline-mid", "hiking-summit-pack"]) {
+      await ready();
+      await page.click(`[data-vt-slot=grid] [data-vt-sku="${sku}"] a`);
+      await page.waitForURL(`**/p/${sku}`);
+    }
+    await ready();
+    // Each click was folded by the edge on the navigation it caused, and cleared; the
+    // add-to-cart waits in vt_e for the next request.
+    await page.click("[data-vt-add-to-cart]");
+    const events = (await context.cookies(w.base)).find((c) => c.name === "vt_e");
+    assert.equal(events && events.value, "ac:hiking-summit-pack:hiking:179");
+
+    await context.setExtraHTTPHeaders({ "x-vitrine-debug": DEBUG_TOKEN });
+    const response = await page.goto(w.base + "/");
+    const report = JSON.parse(response.headers()["x-vitrine-explain"]);
+    // 2 product views (12 each, from the URLs) + 2 clicks (4 each) + add to cart (30) = 62,
+    // less a few minutes of decay.
+    const hiking = report.state.scores.hiking;
+    assert.ok(hiking > 61.9 && hiking <= 62, `hiking=${hiking}`);
+    assert.equal(await heroVariant(page), "hero-trail");
+    assert.match(await page.textContent("[data-vt-slot=hero] h1"), /Trail-ready boots/);
+    const skus = await gridSkus(page);
+    assert.ok(skus.slice(0, 8).every((s) => s.startsWith("hiking-")), `grid starts ${skus.slice(0, 8)}`);
+    assert.equal(await page.getAttribute("body", "data-vt-theme"), "hiking");
+    // The events were folded by the edge and cleared in its response.
+    assert.equal((await context.cookies(w.base)).find((c) => c.name === "vt_e"), undefined);
+    // No double work: the edge decided every slot; the module keeps no browser-only state.
+    assert.equal(await page.evaluate(() => localStorage.getItem("vitrine:vt")), null);
+    assert.deepEqual(errors, []);
+    await page.screenshot({ path: join(ARTIFACTS, "demo-after.png") });
+    await context.close();
+  });
+});
+
+describe("a plain page with only the script tag (no worker)", () => {
+  let s;
+  // Visitor 07…07 (hero holdout treatment): its state, unsigned as the browser keeps it.
+  const signed = mintCookie("07".repeat(16), ["/about"]);
+  const unsigned = Buffer.from(signed, "base64url").subarray(1, -16).toString("base64url");
+  const pinned = async (opts = {}) => {
+    const context = await browser.newContext(opts);
+    await context.addInitScript((token) => { if (!localStorage.getItem("vitrine:vt")) localStorage.setItem("vitrine:vt", token); }, unsigned);
+    return context;
+  };
+  before(async () => {
+    s = await startStatic();
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  it("a qualifying visitor never sees the generic hero, and the slots do not shift", async () => {
+    const context = await pinned({ viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(s.url + "/?utm_campaign=trail-spring");
+    await page.waitForFunction(() => document.querySelector("[data-vt-slot=hero]").hasAttribute("data-vt-applied"), null, { timeout: 10_000 });
+    await page.waitForTimeout(300);
+    const frames = await page.evaluate(() => window.__heroFrames);
+    const shown = frames.filter((f) => f !== null);
+    assert.ok(shown.length > 0, "the hero was shown");
+    assert.ok(shown.every((f) => f.includes("Trail-ready")), `a frame showed: ${[...new Set(shown)]}`);
+    const shifts = await page.evaluate(() => window.__shifts);
+    const slotShift = shifts.filter((e) => e.sources.some((x) => x !== null)).reduce((a, e) => a + e.value, 0);
+    assert.equal(slotShift, 0, JSON.stringify(shifts));
+    // Reorder moved the existing nodes; state is kept, unsigned, in localStorage.
+    assert.deepEqual(await gridSkus(page), ["hiking-ridgeline-mid", "hiking-summit-pack", "running-road-racer", "camping-dome-2p"]);
+    assert.ok(await page.evaluate(() => localStorage.getItem("vitrine:vt")));
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  it("the state carries over: a later visit without the campaign is still personalized", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(s.url + "/?utm_campaign=trail-spring");
+    await page.waitForFunction(() => document.querySelector("[data-vt-slot=hero]").hasAttribute("data-vt-applied"));
+    await page.goto(s.url + "/");
+    await page.waitForFunction(() => document.querySelector("[data-vt-slot=hero]").hasAttribute("data-vt-applied"));
+    // hiking=25 < 30 without the campaign: the hero is the generic one, but the grid still leads with hiking.
+    assert.equal(await heroVariant(page), "origin");
+    assert.deepEqual((await gridSkus(page)).slice(0, 2), ["hiking-ridgeline-mid", "hiking-summit-pack"]);
+    await context.close();
+  });
+
+  it("the debug overlay explains every decision", async () => {
+    const context = await pinned({ viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    await page.goto(s.url + "/?utm_campaign=trail-spring&vt-debug");
+    await page.waitForSelector("#vt-debug");
+    const text = await page.textContent("#vt-debug");
+    assert.match(text, /hero → hero-trail/);
+    assert.match(text, /segment trail_campaign \(query\.utm_campaign='trail-spring' ~ 'trail-\*'\)/);
+    assert.match(text, /grid → reorder/);
+    assert.match(text, /trail_campaign/);
+    const width = await page.$eval("[data-vt-bar=hiking]", (el) => el.style.width);
+    assert.equal(width, "25%");
+    await page.screenshot({ path: join(ARTIFACTS, "debug-overlay.png") });
+    await context.close();
+  });
+
+  it("Global Privacy Control: context-only, no state stored", async () => {
+    const context = await browser.newContext();
+    await context.addInitScript(() => Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true }));
+    const page = await context.newPage();
+    await page.goto(s.url + "/?utm_campaign=trail-spring");
+    await page.waitForFunction(() => document.querySelector("[data-vt-slot=hero]").hasAttribute("data-vt-applied"));
+    assert.equal(await heroVariant(page), "hero-trail", "the campaign is context");
+    assert.equal(await page.evaluate(() => localStorage.getItem("vitrine:vt")), null);
+    assert.equal(await page.getAttribute("[data-vt-slot=grid]", "data-vt-applied"), "origin", "no behavioral reorder");
+    await context.close();
+  });
+});
