@@ -1,4 +1,5 @@
 //! The `vitrine` command, run as a process.
+#![cfg(not(target_arch = "wasm32"))] // native suite: files, processes, proptest
 
 use std::process::Command;
 

@@ -1,4 +1,5 @@
 //! Broken configurations: each must be rejected with its precise message and JSON path.
+#![cfg(not(target_arch = "wasm32"))] // native suite: files, processes, proptest
 
 use serde_json::{json, Value};
 use vitrine::config::Config;

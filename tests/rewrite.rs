@@ -3,6 +3,7 @@
 //!
 //! `VITRINE_BLESS=1 cargo test --test rewrite golden` rewrites `expected.html` files — then read
 //! the diff: each case's `info.json` says what it must show.
+#![cfg(not(target_arch = "wasm32"))] // native suite: files, processes, proptest
 
 mod common;
 

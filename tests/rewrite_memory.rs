@@ -1,6 +1,7 @@
 //! Memory of the streaming rewriter does not grow with page size (outside a buffered `reorder`
 //! section). A counting allocator measures the peak heap while pages of 1 MB and 32 MB stream
 //! through in 16 KiB chunks. One test per binary: the allocator is process-wide.
+#![cfg(not(target_arch = "wasm32"))] // native suite: files, processes, proptest
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

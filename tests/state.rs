@@ -1,5 +1,6 @@
 //! The signed visitor state: codec round-trips, adversarial cookies, rotation, decay, sessions,
 //! size budget, and deterministic bucketing.
+#![cfg(not(target_arch = "wasm32"))] // native suite: files, processes, proptest
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! The one harness integration suites share: the demo site, fixed keys, and a request runner.
 #![allow(dead_code)]
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
 use vitrine::config::{Config, DEMO_CONFIG};
+use vitrine::signals::{seal_traits, Traits};
 use vitrine::signals::{Geo, RequestFacts};
 use vitrine::state::Keyring;
 use vitrine::{personalize, Keys, Mode, Outcome, RequestInput, Site};
@@ -86,6 +90,64 @@ pub fn journey<'s>(site: &'s Site, keys: &Keys, urls: &[&str], extra_cookie: &st
         let o = Req::new(url).cookie(&cookie).at(T0 + i as u64 * 60_000).run(site, Mode::Edge(keys));
         token = o.state_token.clone();
         out.push(o);
+    }
+    out
+}
+
+/// Runs one golden decision vector (`tests/data/decisions/*.json`): its requests, in order,
+/// carrying the state cookie; returns `[{report, cookie, clear_events}]` per request.
+pub fn run_vector(doc: &Value, site: &vitrine::Site, keys: &Keys) -> Vec<Value> {
+    let mode = match doc["mode"].as_str() {
+        Some("browser") => Mode::Browser,
+        _ => Mode::Edge(keys),
+    };
+    let mut token: Option<String> = None;
+    let mut out = Vec::new();
+    for r in doc["requests"].as_array().expect("requests") {
+        let now_ms = T0 + r["at_min"].as_u64().unwrap_or(0) * 60_000;
+        let mut cookie: Vec<String> = Vec::new();
+        let mut page_traits = None;
+        if r["carry"].as_bool().unwrap_or(true) {
+            if let Some(t) = &token {
+                let t = if r["tamper"].as_bool().unwrap_or(false) {
+                    let mut raw = URL_SAFE_NO_PAD.decode(t).unwrap();
+                    let last = raw.len() - 1;
+                    raw[last] ^= 1;
+                    URL_SAFE_NO_PAD.encode(raw)
+                } else {
+                    t.clone()
+                };
+                cookie.push(format!("vt={t}"));
+            }
+        }
+        if let Some(e) = r["events"].as_str() {
+            cookie.push(format!("vt_e={e}"));
+        }
+        if let Some(t) = r.get("traits").filter(|t| t.is_object()) {
+            let traits = Traits {
+                purchases_90d: t["purchases_90d"].as_u64().unwrap() as u32,
+                aov: t["aov"].as_f64().unwrap(),
+                tier: t["tier"].as_str().unwrap_or("").into(),
+                issued_at: (now_ms / 1000) as u32,
+            };
+            match mode {
+                Mode::Edge(k) => cookie.push(format!("vt_t={}", seal_traits(&traits, k.traits.as_ref().unwrap()))),
+                Mode::Browser => page_traits = Some(traits),
+            }
+        }
+        if let Some(c) = r["cookie"].as_str() {
+            cookie.push(c.to_string());
+        }
+        let mut req = Req::new(r["url"].as_str().unwrap()).cookie(&cookie.join("; ")).at(now_ms);
+        req.id = [r["id"].as_u64().unwrap_or(7) as u8; 16];
+        req.gpc = r["gpc"].as_bool().unwrap_or(false);
+        req.country = r["country"].as_str().map(String::from);
+        req.page_traits = page_traits;
+        let o = req.run(site, mode);
+        if o.state_token.is_some() {
+            token = o.state_token.clone();
+        }
+        out.push(json!({"report": o.report(site), "cookie": o.state_token, "clear_events": o.had_events}));
     }
     out
 }
