@@ -17,6 +17,7 @@ demo: bootstrap store
 
 ## The demo store's static pages (www/store), with the browser module at /vitrine/.
 store: browser
+	cargo build --quiet --features cli
 	node www/build-store.mjs
 
 ## The browser module's wasm core (no rewriter, smallest code).

@@ -26,7 +26,7 @@ function timePerCall(fn, calls, batches) {
 
 // Decide path, as the native bench: a returning visitor's signed cookie with pending events.
 const demo = readFileSync(join(root, "src/config/demo.json"), "utf8");
-const engine = new Engine(demo, "2:YmVuY2gtc3RhdGUta2V5LWJlbmNoLXN0YXRlLWtleQ");
+const engine = Engine.fromJson(demo, "2:YmVuY2gtc3RhdGUta2V5LWJlbmNoLXN0YXRlLWtleQ");
 let token = "";
 ["/c/hiking", "/p/hiking-ridgeline-mid", "/?sort=price-desc", "/p/camping-dome-2p", "/c/hiking"].forEach((path, i) => {
   token = engine.decide({ url: "https://shop.example" + path, cookie: `vt=${token}`, userAgent: UA, nowMs: T0 + i * 60_000, id: "07".repeat(16) }).stateToken;
@@ -55,7 +55,7 @@ for (const page of manifest.pages) {
   if (page.hero) slots.hero = { selector: page.hero, action: "replace_inner", variants: [{ id: "h", html: "<h2>Trail-ready boots</h2>" }] };
   if (page.offer) slots.offer = { selector: page.offer, action: "prepend", variants: [{ id: "o", html: "<p>10% off today</p>" }] };
   const cfg = { version: 1, site: "bench", dimensions: { hiking: { half_life_hours: 72 } }, signals: [{ on: "page_view", add: { hiking: 40 } }], slots };
-  const e = new Engine(JSON.stringify(cfg));
+  const e = Engine.fromJson(JSON.stringify(cfg));
   const req = { url: "https://shop.example/", userAgent: UA, nowMs: T0, id: "07".repeat(16) };
   const out = e.rewrite(html, req);
   if (!out.includes('data-vt-applied="reorder"')) throw new Error(`${page.file}: not rewritten`);

@@ -109,3 +109,17 @@ fn decide_walks_a_journey() {
     assert_eq!(code, 2);
     assert!(out.contains("--visitor-id needs 32 hex digits, got 'xyz'"), "{out}");
 }
+
+#[test]
+fn compile_writes_what_the_browser_loads() {
+    let out = std::env::temp_dir().join(format!("vitrine-compiled-{}.bin", std::process::id()));
+    let (code, text) = vitrine(&["compile", "src/config/demo.json", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    let bytes = std::fs::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    assert!(text.contains(&format!("{} bytes, 1 site(s)", bytes.len())), "{text}");
+    let cfg = vitrine::Config::from_compiled(&bytes).unwrap();
+    assert_eq!(cfg.sites[0].name, "trailhead-demo");
+    let (code, text) = vitrine(&["compile", "tests/data/lint/no-such.json", "-o", "/dev/null"]);
+    assert_eq!(code, 2, "{text}");
+}

@@ -46,6 +46,34 @@ fn golden_decision_vectors() {
     assert!(failures.is_empty(), "{} vector(s) differ (VITRINE_BLESS=1 rewrites them):\n{}", failures.len(), failures.join("\n"));
 }
 
+#[test]
+fn golden_vectors_through_a_compiled_config() {
+    // What the browser module loads (`vitrine compile`) decides exactly as the JSON it came from.
+    let json = vitrine::config::Config::from_json(vitrine::config::DEMO_CONFIG).unwrap();
+    let compiled = vitrine::config::Config::from_compiled(&json.to_compiled()).unwrap();
+    let site = &compiled.sites[0];
+    let keys = keys();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/decisions");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(Value::Array(run_vector(&doc, site, &keys)), doc["expected"], "{}", path.display());
+    }
+}
+
+#[test]
+fn compiled_configs_are_checked() {
+    use vitrine::config::Config;
+    let bytes = Config::from_json(vitrine::config::DEMO_CONFIG).unwrap().to_compiled();
+    let err = |b: &[u8]| Config::from_compiled(b).unwrap_err().to_string();
+    assert_eq!(err(b"{\"version\": 1}"), "not a compiled Vitrine configuration");
+    assert_eq!(err(&bytes[..5]), "compiled configuration is truncated");
+    let mut other = bytes.clone();
+    other[5] = b'9';
+    assert!(err(&other).starts_with("compiled by vitrine 9"), "{}", err(&other));
+    assert!(err(&bytes[..bytes.len() - 10]).starts_with("compiled configuration is damaged"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Behaviour
 

@@ -101,6 +101,24 @@ proptest! {
     }
 
     #[test]
+    fn any_bytes_as_compiled_config_error_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..600), cut in 0usize..6000, flip in any::<u8>()) {
+        let _ = vitrine::Config::from_compiled(&bytes);
+        // A real compiled config, cut or with a byte changed: an error or a config, never a panic.
+        let mut real = vitrine::Config::from_json(vitrine::config::DEMO_CONFIG).unwrap().to_compiled();
+        real.truncate(cut.max(1).min(real.len()));
+        let _ = vitrine::Config::from_compiled(&real);
+        let mut altered = vitrine::Config::from_json(vitrine::config::DEMO_CONFIG).unwrap().to_compiled();
+        let i = cut % altered.len();
+        altered[i] ^= flip;
+        if let Ok(cfg) = vitrine::Config::from_compiled(&altered) {
+            // If it still loads, deciding with it must not panic either.
+            let site = &cfg.sites[0];
+            let k = keys();
+            let _ = Req::new("/c/hiking").run(site, vitrine::Mode::Edge(&k));
+        }
+    }
+
+    #[test]
     fn any_text_as_config_errors_cleanly(text in ".{0,300}") {
         let _ = vitrine::Config::from_json(&text);
     }

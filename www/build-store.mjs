@@ -1,6 +1,7 @@
 // Generates the demo store (www/store) served by `wrangler dev` behind the worker:
 // `/`, `/c/<category>`, `/p/<sku>`, `/search?q=`, a 404 page, a JSON feed and images.
 // Deterministic: the same input gives the same files. Run by `make store`.
+import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -183,7 +184,8 @@ const wasm = join(www, "../target/wasm-web");
 const vitrine = join(root, "vitrine");
 mkdirSync(vitrine, { recursive: true });
 for (const f of ["vitrine.js", "vitrine.mjs", "vitrine.d.ts"]) copyFileSync(join(www, "vitrine", f), join(vitrine, f));
-copyFileSync(join(www, "../src/config/demo.json"), join(vitrine, "config.json"));
+// The compiled demo configuration (the browser module carries no JSON parser).
+execFileSync(join(www, "../target/debug/vitrine"), ["compile", join(www, "../src/config/demo.json"), "-o", join(vitrine, "config.bin")], { stdio: "ignore" });
 for (const f of ["vitrine_core.js", "vitrine_core_bg.wasm"]) {
   if (existsSync(join(wasm, f))) copyFileSync(join(wasm, f), join(vitrine, f));
   else console.warn(`store: ${f} missing (run make browser)`);

@@ -26,6 +26,13 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Validate a configuration and write its compiled form (what the browser module loads).
+    Compile {
+        config: String,
+        /// Output file (the demo serves it as /vitrine/config.bin).
+        #[arg(short, long)]
+        output: String,
+    },
     /// Print the JSON Schema of the configuration format.
     Schema,
     /// Print a new random key (`id:base64url`) for VITRINE_STATE_KEYS or VITRINE_TRAITS_KEYS.
@@ -184,6 +191,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 cfg.sites.len()
             );
             Ok(if errors > 0 || (deny_warnings && warnings > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Compile { config, output } => {
+            let cfg = Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
+            let bytes = cfg.to_compiled();
+            std::fs::write(&output, &bytes).map_err(|e| format!("cannot write {output}: {e}"))?;
+            println!("{output}: {} bytes, {} site(s)", bytes.len(), cfg.sites.len());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&vitrine::config::json_schema()).map_err(|e| e.to_string())?);

@@ -130,6 +130,14 @@ fn hex_id(hex: Option<&str>) -> [u8; 16] {
 }
 
 impl Engine {
+    fn with_keys(config: Config, state_keys: Option<String>) -> Result<Engine, JsError> {
+        let keys = match state_keys.filter(|k| !k.is_empty()) {
+            Some(spec) => Some(Keys::from_specs(Some(&spec), None).map_err(js_error)?.0),
+            None => None,
+        };
+        Ok(Engine { config, keys })
+    }
+
     fn mode(&self) -> Mode<'_> {
         self.keys.as_ref().map_or(Mode::Browser, Mode::Edge)
     }
@@ -142,16 +150,21 @@ impl Engine {
 
 #[wasm_bindgen]
 impl Engine {
-    /// Loads and validates a configuration (JSON text); errors list every mistake. `state_keys`
-    /// (`id:secret,…`) is for server-side use only: state is then signed as at the edge.
+    /// Loads a compiled configuration (`vitrine compile`). `state_keys` (`id:secret,…`) is for
+    /// server-side use only: state is then signed as at the edge. Browsers pass none.
     #[wasm_bindgen(constructor)]
-    pub fn new(config_json: &str, state_keys: Option<String>) -> Result<Engine, JsError> {
+    pub fn new(compiled: &[u8], state_keys: Option<String>) -> Result<Engine, JsError> {
+        let config = Config::from_compiled(compiled).map_err(js_error)?;
+        Engine::with_keys(config, state_keys)
+    }
+
+    /// Loads a configuration from its JSON text, with every mistake reported. Only in the
+    /// server-side build (feature `rewrite`): the browser build carries no JSON parser.
+    #[cfg(feature = "rewrite")]
+    #[wasm_bindgen(js_name = fromJson)]
+    pub fn from_json(config_json: &str, state_keys: Option<String>) -> Result<Engine, JsError> {
         let config = Config::from_json(config_json).map_err(js_error)?;
-        let keys = match state_keys.filter(|k| !k.is_empty()) {
-            Some(spec) => Some(Keys::from_specs(Some(&spec), None).map_err(js_error)?.0),
-            None => None,
-        };
-        Ok(Engine { config, keys })
+        Engine::with_keys(config, state_keys)
     }
 
     /// The slots of the site serving `url`: what the page should look for.
@@ -165,7 +178,7 @@ impl Engine {
                 selector: &s.selector_source,
                 action: s.action.name(),
                 attribute: s.attribute.as_deref(),
-                items: s.items.as_ref().map(|(_, src)| src.as_str()),
+                items: s.items.as_deref(),
                 by_attr: s.rank.as_ref().map(|r| r.by_attr.as_str()),
                 sku_attr: s.rank.as_ref().map(|r| r.sku_attr.as_str()),
             })

@@ -17,8 +17,10 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// A compiled, type-checked condition.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Expr {
     Const(bool),
     /// A boolean variable (a segment, `gpc`, `session.is_new`, …).
@@ -36,20 +38,20 @@ pub enum Expr {
 }
 
 /// One side of a comparison.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Operand {
     Var(Var),
     Lit(Literal),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Literal {
     Num(f64),
     Str(String),
     Bool(bool),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CmpOp {
     Eq,
     Ne,
@@ -93,7 +95,7 @@ impl CmpOp {
 }
 
 /// A resolved name. Indices point into the compiled site (dimensions, segments).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Var {
     Score(usize),
     TopDimension,
@@ -116,14 +118,14 @@ pub enum Var {
     Event(EventField),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TraitField {
     Purchases90d,
     Aov,
     Tier,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GeoField {
     Country,
     Region,
@@ -132,7 +134,7 @@ pub enum GeoField {
 }
 
 /// Fields of the event a signal is evaluated for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventField {
     Sku,
     Category,

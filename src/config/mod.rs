@@ -13,6 +13,8 @@ mod template;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 #[cfg(not(feature = "config-paths"))]
 use serde::Deserialize as _;
 
@@ -104,6 +106,43 @@ impl Config {
         errs.finish(Config { sites })
     }
 
+    /// The compiled form of this configuration: validated, expressions compiled, ready to use
+    /// without a JSON parser (the browser module loads this). Bound to this version of Vitrine.
+    ///
+    /// Layout: `VTC1`, a length-prefixed crate version, then the sites in postcard encoding.
+    pub fn to_compiled(&self) -> Vec<u8> {
+        let version = env!("CARGO_PKG_VERSION").as_bytes();
+        let mut out = COMPILED_MAGIC.to_vec();
+        out.push(version.len() as u8);
+        out.extend_from_slice(version);
+        // NOTE: serializing owned, finite data into a Vec cannot fail.
+        out.extend(postcard::to_allocvec(&self.sites).unwrap_or_default());
+        out
+    }
+
+    /// Loads a compiled configuration ([`Config::to_compiled`]). Never panics: a file of another
+    /// version, a truncated or altered one is an error.
+    pub fn from_compiled(bytes: &[u8]) -> Result<Config, ConfigErrors> {
+        let fail = |message: String| ConfigErrors(vec![ConfigError { path: String::new(), message }]);
+        let rest = bytes.strip_prefix(COMPILED_MAGIC.as_slice()).ok_or_else(|| fail("not a compiled Vitrine configuration".into()))?;
+        let (&len, rest) = rest.split_first().ok_or_else(|| fail("compiled configuration is truncated".into()))?;
+        let (version, body) = (rest.get(..usize::from(len)), rest.get(usize::from(len)..));
+        let (Some(version), Some(body)) = (version, body) else { return Err(fail("compiled configuration is truncated".into())) };
+        if version != env!("CARGO_PKG_VERSION").as_bytes() {
+            return Err(fail(format!(
+                "compiled by vitrine {}, this is {}: compile it again (vitrine compile)",
+                String::from_utf8_lossy(version),
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        let mut sites: Vec<Site> = postcard::from_bytes(body).map_err(|e| fail(format!("compiled configuration is damaged: {e}")))?;
+        let mut errs = Errors::default();
+        for (i, site) in sites.iter_mut().enumerate() {
+            relink(site, &format!("sites[{i}]"), &mut errs);
+        }
+        errs.finish(Config { sites })
+    }
+
     /// The site serving `host` (port ignored): an exact name first, then `*.domain`, then `*`.
     pub fn site_for_host(&self, host: &str) -> Option<&Site> {
         let host = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
@@ -112,6 +151,58 @@ impl Config {
         by(&|h| h == host)
             .or_else(|| by(&|h| h.strip_prefix("*.").is_some_and(|d| host.ends_with(d) && host.len() > d.len() + 1 && host.as_bytes()[host.len() - d.len() - 1] == b'.')))
             .or_else(|| by(&|h| h == "*"))
+    }
+}
+
+const COMPILED_MAGIC: &[u8; 4] = b"VTC1";
+
+/// Rebuilds what a compiled configuration does not carry (selectors) and checks every index,
+/// so that nothing read from a file can make a later lookup fail.
+fn relink(site: &mut Site, path: &str, errs: &mut Errors) {
+    let (dims, segs, slots, exps, pols) = (site.dimensions.len(), site.segments.len(), site.slots.len(), site.experiments.len(), site.policies.len());
+    let mut bad = |what: &str| errs.push(path, format!("compiled configuration has an invalid {what} reference"));
+    let mut vars = Vec::new();
+    let exprs = site
+        .segments
+        .iter()
+        .map(|s| &s.expr)
+        .chain(site.signals.iter().filter_map(|s| s.when.as_ref()))
+        .chain(site.policies.iter().filter_map(|p| p.when.as_ref()))
+        .chain(site.slots.iter().filter_map(|s| s.when.as_ref()))
+        .chain(site.slots.iter().flat_map(|s| s.variants.iter().filter_map(|v| v.when.as_ref())));
+    for e in exprs {
+        e.vars(&mut vars);
+    }
+    for v in site.slots.iter().flat_map(|s| s.variants.iter()).flat_map(|v| v.html.iter().chain(v.value.iter())) {
+        v.vars(&mut vars);
+    }
+    if vars.iter().any(|v| matches!(v, Var::Score(i) if *i >= dims) || matches!(v, Var::Segment(i) if *i >= segs)) {
+        bad("variable");
+    }
+    let mut order = site.segment_order.clone();
+    order.sort_unstable();
+    if order != (0..segs).collect::<Vec<_>>() {
+        bad("segment order");
+    }
+    if site.signals.iter().any(|s| s.add.iter().any(|(d, _)| *d >= dims))
+        || site.slots.iter().any(|s| s.variants.iter().any(|v| v.dimension.is_some_and(|d| d >= dims)))
+        || site.slots.iter().any(|s| s.rank.as_ref().is_some_and(|r| r.key_sources.len() != r.keys.len() || r.key_sources.iter().any(|(d, _)| d.is_some_and(|d| d >= dims))))
+    {
+        bad("dimension");
+    }
+    if site.slots.iter().any(|s| s.experiment.is_some_and(|e| e >= exps)) || site.experiments.iter().any(|e| e.slots.iter().any(|s| *s >= slots)) {
+        bad("experiment");
+    }
+    if site.slots.iter().any(|s| s.policies.iter().chain(s.variants.iter().flat_map(|v| v.policies.iter())).any(|p| *p >= pols)) {
+        bad("policy");
+    }
+    for slot in &mut site.slots {
+        let spath = format!("{path}.slots.{}", slot.name);
+        slot.selector = parse_selector(&slot.selector_source, &format!("{spath}.selector"), errs);
+        slot.items_selector = match &slot.items {
+            Some(items) => parse_selector(&format!("{} {items}", slot.selector_source), &format!("{spath}.items"), errs),
+            None => None,
+        };
     }
 }
 
@@ -181,7 +272,7 @@ fn compile_site_value(value: &serde_json::Value, base: &str, errs: &mut Errors) 
 // Compiled model
 
 /// A validated site: everything the request path needs, precompiled.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Site {
     pub name: String,
     pub hosts: Vec<String>,
@@ -197,11 +288,9 @@ pub struct Site {
     pub policies: Vec<Policy>,
     pub privacy: Privacy,
     pub limits: Limits,
-    /// The document this site was compiled from (for lint and schema tools).
-    pub doc: SiteDoc,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dimension {
     pub name: String,
     /// Stable key stored in the state cookie ([`stable_key`] of the name).
@@ -211,14 +300,14 @@ pub struct Dimension {
     pub cap: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PageType {
     pub pattern: PathPattern,
     pub kind: String,
     pub search_param: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Signal {
     pub on: EventKind,
     pub when: Option<Expr>,
@@ -228,25 +317,30 @@ pub struct Signal {
     pub add_category: Option<i32>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Segment {
     pub name: String,
     pub source: String,
     pub expr: Expr,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Slot {
     pub name: String,
     pub key: u16,
-    pub selector: CompiledSelector,
+    /// Compiled from `selector_source` at load (and again when a compiled config is read).
+    #[serde(skip)]
+    pub selector: Option<CompiledSelector>,
     pub selector_source: String,
     pub action: Action,
     pub pick: Pick,
     pub variants: Vec<Variant>,
     pub attribute: Option<String>,
-    /// For `reorder`: the compiled `<selector> <items>` selector, and `items` as written.
-    pub items: Option<(CompiledSelector, String)>,
+    /// For `reorder`: the item selector as written.
+    pub items: Option<String>,
+    /// For `reorder`: the compiled `<selector> <items>` selector.
+    #[serde(skip)]
+    pub items_selector: Option<CompiledSelector>,
     pub rank: Option<Rank>,
     pub when: Option<Expr>,
     pub max_buffer_bytes: u32,
@@ -262,7 +356,7 @@ pub struct Slot {
 /// Variant id used for exposures and policies of `reorder` slots.
 pub const REORDER_VARIANT: &str = "reorder";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Variant {
     pub id: String,
     pub when: Option<Expr>,
@@ -275,7 +369,7 @@ pub struct Variant {
     pub policies: Vec<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rank {
     pub by_attr: String,
     pub sku_attr: String,
@@ -290,7 +384,7 @@ pub struct Rank {
     pub key_sources: Vec<(Option<usize>, i32)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Experiment {
     pub name: String,
     pub slots: Vec<usize>,
@@ -298,7 +392,7 @@ pub struct Experiment {
     pub control_bp: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Policy {
     pub deny: bool,
     pub target: String,
@@ -306,13 +400,13 @@ pub struct Policy {
     pub reason: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Privacy {
     pub honor_gpc: bool,
     pub state_max_age_secs: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Limits {
     pub max_events: usize,
     /// Hundredths of a point.
@@ -617,12 +711,6 @@ fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<CompiledSe
     Some(CompiledSelector(src.to_string()))
 }
 
-/// Stands in for a selector that failed to parse (the site is then rejected anyway).
-fn placeholder_selector() -> Option<CompiledSelector> {
-    let mut sink = Errors::default();
-    parse_selector("vt-invalid", "", &mut sink)
-}
-
 fn finite(x: f64) -> bool {
     x.is_finite()
 }
@@ -814,7 +902,6 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
     }
     for (name, sd) in &doc.slots {
         let path = join(&p("slots"), name);
-        let Some(fallback) = placeholder_selector() else { continue };
         if !valid_name(name) {
             errs.push(&path, format!("'{name}' is not a valid slot name (letters, digits, '_' and '-')"));
         }
@@ -831,8 +918,7 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
                 None
             }
             (Some(src), true) => parse_selector(src, &format!("{path}.items"), errs)
-                .and_then(|_| parse_selector(&format!("{} {src}", sd.selector), &format!("{path}.items"), errs))
-                .map(|s| (s, src.clone())),
+                .and_then(|_| parse_selector(&format!("{} {src}", sd.selector), &format!("{path}.items"), errs)),
             (None, true) => {
                 errs.push(format!("{path}.items"), "reorder needs an item selector");
                 None
@@ -999,13 +1085,14 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         slots.push(Slot {
             name: name.clone(),
             key: stable_key(name),
-            selector: selector.unwrap_or(fallback),
+            selector,
             selector_source: sd.selector.clone(),
             action: sd.action,
             pick: sd.pick,
             variants,
             attribute: sd.attribute.clone(),
-            items,
+            items: if items.is_some() { sd.items.clone() } else { None },
+            items_selector: items,
             rank,
             when,
             max_buffer_bytes: sd.max_buffer_bytes.unwrap_or(doc.limits.max_buffer_bytes),
@@ -1096,7 +1183,6 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             recent_items: usize::from(l.recent_items.min(16)),
             session_idle_secs: l.session_idle_minutes.clamp(1, 1440) * 60,
         },
-        doc,
     }
 }
 

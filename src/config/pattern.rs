@@ -4,13 +4,15 @@
 //! `{name}` captures. A capture takes the shortest text up to the literal that follows it (or
 //! the rest of the segment when nothing follows), and never an empty string.
 
-#[derive(Debug, Clone, PartialEq)]
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Part {
     Lit(String),
     Param(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathPattern {
     segments: Vec<Vec<Part>>,
 }

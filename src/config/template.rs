@@ -6,16 +6,18 @@
 
 use std::borrow::Cow;
 
+use serde::{Deserialize, Serialize};
+
 use super::expr::{write_num, Facts, Scope, Type, Value, Var};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Part {
     Lit(String),
     Var(Var),
 }
 
 /// Trusted HTML from the config, with escaped placeholders.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Template {
     source: String,
     parts: Vec<Part>,
@@ -44,6 +46,11 @@ impl Template {
             parts.push(Part::Lit(rest.to_string()));
         }
         Ok(Template { source: src.to_string(), parts })
+    }
+
+    /// Every variable the template's placeholders read.
+    pub fn vars(&self, out: &mut Vec<Var>) {
+        out.extend(self.parts.iter().filter_map(|p| if let Part::Var(v) = p { Some(v.clone()) } else { None }));
     }
 
     /// The template as written.

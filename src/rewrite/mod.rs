@@ -139,6 +139,9 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
         let nonce = plan.nonce;
         let mut reorder_index = 0u32;
         for op in &plan.ops {
+            let (Op::Variant { slot, .. } | Op::Mark { slot, .. } | Op::Reorder { slot, .. }) = op;
+            // Compiled at load; absent only if a compiled config could not be relinked.
+            let Some(selector) = slot.selector.as_ref() else { continue };
             match op {
                 Op::Variant { slot, label, content } => {
                     let slot: &'s Slot = slot;
@@ -166,15 +169,14 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                         Ok(())
                     };
                     settings = settings.append_element_content_handler((
-                        Cow::Borrowed(&slot.selector),
+                        Cow::Borrowed(selector),
                         ElementContentHandlers::default().element(handler),
                     ));
                 }
-                Op::Mark { slot, label } => {
-                    let slot: &'s Slot = slot;
+                Op::Mark { label, .. } => {
                     let label: &'static str = label;
                     settings = settings.append_element_content_handler((
-                        Cow::Borrowed(&slot.selector),
+                        Cow::Borrowed(selector),
                         ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
                             applied(el, label);
                             Ok(())
@@ -187,7 +189,7 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                     reorder_index += 1;
                     let (start, end) = (sentinel(nonce, Mark::ContainerStart, index), sentinel(nonce, Mark::ContainerEnd, index));
                     settings = settings.append_element_content_handler((
-                        Cow::Borrowed(&slot.selector),
+                        Cow::Borrowed(selector),
                         ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
                             if el.can_have_content() && !el.is_self_closing() {
                                 applied(el, "reorder");
@@ -197,7 +199,7 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                             Ok(())
                         }),
                     ));
-                    let Some((items, _)) = &slot.items else { continue };
+                    let Some(items) = &slot.items_selector else { continue };
                     let (by_attr, sku_attr) = (rank.rank.by_attr.as_str(), rank.rank.sku_attr.as_str());
                     let shared = shared.clone();
                     settings = settings.append_element_content_handler((

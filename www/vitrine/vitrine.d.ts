@@ -7,9 +7,9 @@ export type VitrineEvent =
   | { type: "filter"; filter: string; value?: string };
 
 export interface InitOptions {
-  /** Where vitrine_core_bg.wasm and config.json are served (default: next to the module). */
+  /** Where vitrine_core_bg.wasm and config.bin are served (default: next to the module). */
   base?: string;
-  /** URL of the site configuration (JSON). */
+  /** URL of the compiled site configuration (`vitrine compile site.json -o config.bin`). */
   config?: string;
   /** Personalize the page as soon as the DOM is ready (browser-only mode). */
   auto?: boolean;

@@ -202,16 +202,16 @@ export function refresh() {
 /**
  * Loads the wasm core and the site configuration; installs click-stream capture. With
  * `auto`, personalizes the page (browser-only mode) as soon as the DOM is ready.
- * Options: {base, config (URL of the JSON config), auto, traits}.
+ * Options: {base, config (URL of the compiled config, `vitrine compile`), auto, traits}.
  */
 export async function init(opts = {}) {
   options = opts;
   const base = opts.base || new URL(".", import.meta.url).href;
   const [config] = await Promise.all([
-    fetch(opts.config || base + "config.json").then((r) => { if (!r.ok) throw new Error(`vitrine: config ${r.status}`); return r.text(); }),
+    fetch(opts.config || base + "config.bin").then((r) => { if (!r.ok) throw new Error(`vitrine: config ${r.status}`); return r.arrayBuffer(); }),
     wasmInit({ module_or_path: base + "vitrine_core_bg.wasm" }),
   ]);
-  engine = new Engine(config);
+  engine = new Engine(new Uint8Array(config));
   if (!gpc()) installCapture();
   if (opts.auto) {
     if (document.readyState === "loading") await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
