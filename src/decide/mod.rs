@@ -332,13 +332,13 @@ fn pick_variant(input: &DecideInput<'_, '_>, env: &Env<'_>, active: &[bool], slo
         }
     };
     let Some(i) = chosen else {
-        let text = match blocked {
-            Some(b) => format!("no eligible variant ({b})"),
-            None if slot.pick == Pick::BestScore && !eligible.is_empty() => "no variant's dimension has a score yet".into(),
-            None => "no variant matched".into(),
-        };
-        let code = if text.contains("blocked") || text.contains("requires") { ReasonCode::Blocked } else { ReasonCode::NoMatch };
-        return Err(Reason { code, text });
+        return Err(match blocked {
+            Some(b) => Reason { code: ReasonCode::Blocked, text: format!("no eligible variant ({b})") },
+            None if slot.pick == Pick::BestScore && !eligible.is_empty() => {
+                Reason { code: ReasonCode::NoMatch, text: "no variant's dimension has a score yet".into() }
+            }
+            None => Reason { code: ReasonCode::NoMatch, text: "no variant matched".into() },
+        });
     };
     let v = &slot.variants[i];
     let mut text = String::with_capacity(96);

@@ -30,7 +30,7 @@ const COUNTRY_HEADER: &str = "x-vitrine-country";
 const MEMORY_HEADER: &str = "x-vitrine-memory";
 /// With a valid debug token and `VITRINE_TEST_PANIC=1`: panic (tests the fail-open wrapper).
 const PANIC_HEADER: &str = "x-vitrine-test-panic";
-/// Seconds a configuration read from Workers KV is used before it is read again.
+/// Milliseconds a configuration read from Workers KV is used before it is read again.
 const KV_TTL_MS: u64 = 60_000;
 
 const BUNDLED_CONFIG: &str = include_str!(concat!(env!("OUT_DIR"), "/bundled-config.json"));
