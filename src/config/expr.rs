@@ -996,7 +996,7 @@ mod tests {
     fn renders_numbers() {
         assert_eq!(render_num(42.0), "42");
         assert_eq!(render_num(42.5), "42.5");
-        assert_eq!(render_num(3.14159), "3.14");
+        assert_eq!(render_num(1.23456), "1.23");
         assert_eq!(render_num(33.99), "33.99");
         assert_eq!(render_num(0.05), "0.05");
         assert_eq!(render_num(-2.5), "-2.5");

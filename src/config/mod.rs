@@ -15,8 +15,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-#[cfg(not(feature = "config-paths"))]
-use serde::Deserialize as _;
 
 pub use lint::{lint, Finding, Severity};
 pub use model::{Action, Affinity, EventKind, Pick, SiteDoc, Suppress};

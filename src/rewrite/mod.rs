@@ -99,13 +99,15 @@ pub struct RewriteStats {
 }
 
 type Sink<'s, O> = Rc<RefCell<ReorderSink<'s, O>>>;
+/// lol_html's output goes through this closure into the reorder sink.
+type Forward<'s> = Box<dyn FnMut(&[u8]) + 's>;
 
 /// A streaming rewriter: `write` chunks as they arrive, `end` once; output goes to `out`.
 ///
 /// It borrows only the site (`'s`): per-request content is copied into its handlers, so a
 /// rewriter can outlive the plan it was built from (the edge's response stream needs that).
 pub struct Rewriter<'s, O: FnMut(&[u8]) + 's> {
-    inner: Option<HtmlRewriter<'s, Box<dyn FnMut(&[u8]) + 's>>>,
+    inner: Option<HtmlRewriter<'s, Forward<'s>>>,
     sink: Sink<'s, O>,
     shared: Rc<RefCell<Shared>>,
     bailed_out: Option<String>,
@@ -221,7 +223,7 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
             }
         }
         let forward = sink.clone();
-        let output: Box<dyn FnMut(&[u8]) + 's> = Box::new(move |chunk: &[u8]| {
+        let output: Forward<'s> = Box::new(move |chunk: &[u8]| {
             if let Ok(mut s) = forward.try_borrow_mut() {
                 s.handle(chunk);
             }
