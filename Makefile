@@ -32,6 +32,7 @@ worker:
 test: bootstrap test-native test-wasm-core test-wasm test-edge test-e2e
 
 test-native:
+	cargo clippy --quiet --features cli --all-targets -- -D warnings
 	cargo test --features cli --all-targets
 
 # The core builds for wasm32 with no platform crate (STYLE invariant 1).
