@@ -24,9 +24,13 @@ store: browser
 browser:
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_PANIC=abort wasm-pack build --release --target web --out-dir target/wasm-web --out-name vitrine_core --no-typescript . -- --no-default-features --features browser
 
-## The edge worker (build/index.js + wasm); wrangler's [build] runs this too.
+## The edge worker (build/index.js + wasm) with the compiled site config ($(VITRINE_CONFIG));
+## wrangler's [build] runs this too.
+VITRINE_CONFIG ?= src/config/demo.json
 worker:
-	$(WORKER_BUILD_ENV) worker-build --profile wasm --no-default-features --features edge
+	cargo build --quiet --features cli
+	mkdir -p build && ./target/debug/vitrine compile $(VITRINE_CONFIG) -o build/config.bin
+	VITRINE_COMPILED_CONFIG=$(CURDIR)/build/config.bin $(WORKER_BUILD_ENV) worker-build --profile wasm --no-default-features --features edge
 
 ## Runs every test suite.
 test: bootstrap test-native test-wasm-core test-wasm test-edge test-e2e

@@ -33,7 +33,8 @@ const PANIC_HEADER: &str = "x-vitrine-test-panic";
 /// Milliseconds a configuration read from Workers KV is used before it is read again.
 const KV_TTL_MS: u64 = 60_000;
 
-const BUNDLED_CONFIG: &str = include_str!(concat!(env!("OUT_DIR"), "/bundled-config.json"));
+/// The compiled configuration bundled at build time (`make worker`); empty if none was given.
+const BUNDLED_CONFIG: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundled-config.bin"));
 
 thread_local! {
     // One isolate runs one request at a time on one thread; these live as long as the isolate.
@@ -43,8 +44,8 @@ thread_local! {
 
 struct Loaded {
     config: &'static Config,
-    /// The text it came from, to notice a change in KV.
-    text: String,
+    /// The bytes it came from, to notice a change in KV.
+    bytes: Vec<u8>,
     checked_at: u64,
 }
 
@@ -185,29 +186,30 @@ async fn config(env: &Env) -> std::result::Result<&'static Config, String> {
             return Ok(config);
         }
     }
-    let text = match &kv {
-        Some(store) => match store.get("config").text().await {
-            Ok(Some(t)) => t,
-            Ok(None) => BUNDLED_CONFIG.to_string(),
+    let bytes = match &kv {
+        Some(store) => match store.get("config").bytes().await {
+            Ok(Some(b)) => b,
+            Ok(None) => BUNDLED_CONFIG.to_vec(),
             Err(e) => {
                 console_error!("vitrine: reading config from KV failed ({e}); using the bundled config");
-                BUNDLED_CONFIG.to_string()
+                BUNDLED_CONFIG.to_vec()
             }
         },
-        None => BUNDLED_CONFIG.to_string(),
+        None => BUNDLED_CONFIG.to_vec(),
     };
-    let unchanged = CONFIG.with(|c| c.try_borrow().ok().and_then(|c| c.as_ref().filter(|l| l.text == text).map(|l| l.config)));
+    let unchanged = CONFIG.with(|c| c.try_borrow().ok().and_then(|c| c.as_ref().filter(|l| l.bytes == bytes).map(|l| l.config)));
     let config = match unchanged {
         Some(c) => c,
         None => {
-            let parsed = Config::from_json(&text).map_err(|e| format!("invalid configuration:\n{e}"))?;
-            // NOTE: leaked once per isolate, and again only when the KV text changes.
+            // A compiled configuration (`vitrine compile`): no JSON parsing at the edge.
+            let parsed = Config::from_compiled(&bytes).map_err(|e| format!("invalid configuration:\n{e}"))?;
+            // NOTE: leaked once per isolate, and again only when the KV value changes.
             &*Box::leak(Box::new(parsed))
         }
     };
     CONFIG.with(|c| {
         if let Ok(mut slot) = c.try_borrow_mut() {
-            *slot = Some(Loaded { config, text, checked_at: now });
+            *slot = Some(Loaded { config, bytes, checked_at: now });
         }
     });
     Ok(config)

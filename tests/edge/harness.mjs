@@ -104,7 +104,10 @@ export async function startOrigin() {
 export async function startWorker({ config, port, inspectorPort, vars = {}, kvConfig = null, timeoutMs = 120_000 }) {
   const persist = mkdtempSync(join(tmpdir(), "vitrine-edge-"));
   if (kvConfig) {
-    execFileSync(join(BIN, "wrangler"), ["kv", "key", "put", "config", "--path", kvConfig, "--binding", "VITRINE_CONFIG_KV", "--local", "--persist-to", persist, "-c", config], {
+    // KV holds the compiled configuration, as the worker reads it.
+    const compiled = join(persist, "config.bin");
+    execFileSync(join(ROOT, "target/debug/vitrine"), ["compile", kvConfig, "-o", compiled], { cwd: ROOT, stdio: "ignore" });
+    execFileSync(join(BIN, "wrangler"), ["kv", "key", "put", "config", "--path", compiled, "--binding", "VITRINE_CONFIG_KV", "--local", "--persist-to", persist, "-c", config], {
       cwd: ROOT, stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     });
   }
