@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::expr::{CmpOp, Expr, Literal, Operand, Var};
-use super::{join, Config, Pick, Site, Slot};
+use super::compile::join;
+use super::{Config, Pick, Site, Slot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
