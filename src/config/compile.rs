@@ -3,6 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+#[cfg(not(feature = "config-paths"))]
+use serde::Deserialize as _;
+
 use super::expr::{self, EventField, Expr, GeoField, Scope, TraitField, Type, Var};
 use super::model::{Action, Affinity, EventKind, Pick, SiteDoc};
 use super::{
