@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=VITRINE_COMPILED_CONFIG");
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("bundled-config.bin");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("bundled-config.bin");
     let bytes = match std::env::var("VITRINE_COMPILED_CONFIG") {
         Ok(path) if !path.is_empty() => {
             println!("cargo:rerun-if-changed={path}");

@@ -20,15 +20,31 @@ fn bench(c: &mut Criterion) {
     };
     // A returning visitor with a few scores, recent items and counters.
     let mut token = String::new();
-    for (i, url) in ["/c/hiking", "/p/hiking-ridgeline-mid", "/?sort=price-desc", "/p/camping-dome-2p", "/c/hiking"].iter().enumerate() {
+    for (i, url) in [
+        "/c/hiking",
+        "/p/hiking-ridgeline-mid",
+        "/?sort=price-desc",
+        "/p/camping-dome-2p",
+        "/c/hiking",
+    ]
+    .iter()
+    .enumerate()
+    {
         let cookie = format!("vt={token}");
         let input = RequestInput {
-            facts: RequestFacts { url, user_agent: Some(UA), now_ms: T0 + i as u64 * 60_000, ..RequestFacts::default() },
+            facts: RequestFacts {
+                url,
+                user_agent: Some(UA),
+                now_ms: T0 + i as u64 * 60_000,
+                ..RequestFacts::default()
+            },
             cookie_header: Some(&cookie),
             fresh_id: [7; 16],
             page_traits: None,
         };
-        token = personalize(&site, Mode::Edge(&keys), &input).state_token.unwrap();
+        token = personalize(&site, Mode::Edge(&keys), &input)
+            .state_token
+            .unwrap();
     }
     let cookie = format!("_ga=GA1.2.3; vt={token}; vt_e=pc:hiking-summit-pack:hiking:189|ac:hiking-summit-pack:hiking:189|se:trail%20boots");
     let url = "https://shop.example/p/hiking-trail-runner-gtx?utm_source=mail";
@@ -38,7 +54,10 @@ fn bench(c: &mut Criterion) {
             user_agent: Some(UA),
             referrer: Some("https://www.google.com/"),
             gpc: false,
-            geo: Geo { country: Some("DE".into()), ..Geo::default() },
+            geo: Geo {
+                country: Some("DE".into()),
+                ..Geo::default()
+            },
             now_ms: T0 + 3_600_000,
         },
         cookie_header: Some(&cookie),
@@ -47,11 +66,22 @@ fn bench(c: &mut Criterion) {
     };
     let check = personalize(&site, Mode::Edge(&keys), &input);
     assert!(!check.fresh, "the bench cookie must verify");
-    assert!(check.decisions.slots.iter().any(|d| !matches!(d.choice, vitrine::decide::Choice::Origin)));
+    assert!(check
+        .decisions
+        .slots
+        .iter()
+        .any(|d| !matches!(d.choice, vitrine::decide::Choice::Origin)));
 
-    c.bench_function("decide_path_demo", |b| b.iter(|| personalize(black_box(&site), Mode::Edge(&keys), black_box(&input))));
-    let fresh = RequestInput { cookie_header: None, ..input.clone() };
-    c.bench_function("decide_path_new_visitor", |b| b.iter(|| personalize(black_box(&site), Mode::Edge(&keys), black_box(&fresh))));
+    c.bench_function("decide_path_demo", |b| {
+        b.iter(|| personalize(black_box(&site), Mode::Edge(&keys), black_box(&input)))
+    });
+    let fresh = RequestInput {
+        cookie_header: None,
+        ..input.clone()
+    };
+    c.bench_function("decide_path_new_visitor", |b| {
+        b.iter(|| personalize(black_box(&site), Mode::Edge(&keys), black_box(&fresh)))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -17,23 +17,33 @@ fn tag_items(html: &str, grid: &str, item: &str) -> String {
     let sel = format!("{grid} {item}");
     lol_html::rewrite_str(
         html,
-        lol_html::RewriteStrSettings::new().with_strict(false).append_element_content_handler(lol_html::element!(sel, |el| {
-            el.set_attribute("data-vt-category", ["hiking", "running", "camping", "climbing"][n.get() % 4])?;
-            n.set(n.get() + 1);
-            Ok(())
-        })),
+        lol_html::RewriteStrSettings::new()
+            .with_strict(false)
+            .append_element_content_handler(lol_html::element!(sel, |el| {
+                el.set_attribute(
+                    "data-vt-category",
+                    ["hiking", "running", "camping", "climbing"][n.get() % 4],
+                )?;
+                n.set(n.get() + 1);
+                Ok(())
+            })),
     )
     .unwrap()
 }
 
 fn bench(c: &mut Criterion) {
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(format!("{PAGES}/manifest.json")).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{PAGES}/manifest.json")).unwrap())
+            .unwrap();
     let (keys, _) = Keys::from_specs(None, None).unwrap();
     let mut group = c.benchmark_group("rewrite");
     for page in manifest["pages"].as_array().unwrap() {
         let file = page["file"].as_str().unwrap();
         let raw = std::fs::read(format!("{PAGES}/{file}")).unwrap();
-        let (grid, item) = (page["grid"].as_str().unwrap(), page["item"].as_str().unwrap());
+        let (grid, item) = (
+            page["grid"].as_str().unwrap(),
+            page["item"].as_str().unwrap(),
+        );
         let html = tag_items(&String::from_utf8_lossy(&raw), grid, item);
         let mut slots = json!({"grid": {"selector": grid, "action": "reorder", "items": item, "max_buffer_bytes": 4_000_000}});
         if let Some(h) = page["hero"].as_str() {
@@ -46,7 +56,15 @@ fn bench(c: &mut Criterion) {
             "dimensions": {"hiking": {"half_life_hours": 72}, "camping": {"half_life_hours": 72}},
             "signals": [{"on": "page_view", "add": {"hiking": 40, "camping": 10}}], "slots": slots});
         let site = Config::from_json(&doc.to_string()).unwrap().sites.remove(0);
-        let input = RequestInput { facts: RequestFacts { url: "/", user_agent: Some("Mozilla/5.0 Chrome"), now_ms: 1_763_805_600_000, ..RequestFacts::default() }, ..RequestInput::default() };
+        let input = RequestInput {
+            facts: RequestFacts {
+                url: "/",
+                user_agent: Some("Mozilla/5.0 Chrome"),
+                now_ms: 1_763_805_600_000,
+                ..RequestFacts::default()
+            },
+            ..RequestInput::default()
+        };
         let outcome = personalize(&site, Mode::Edge(&keys), &input);
         let plan = RewritePlan::new(&site, &outcome.decisions, 7);
         // Check once that the page is really rewritten.
@@ -56,7 +74,10 @@ fn bench(c: &mut Criterion) {
             rw.write(html.as_bytes());
             rw.end()
         };
-        assert!(stats.reordered >= 1 && stats.fallbacks == 0 && stats.bailed_out.is_none(), "{file}: {stats:?}");
+        assert!(
+            stats.reordered >= 1 && stats.fallbacks == 0 && stats.bailed_out.is_none(),
+            "{file}: {stats:?}"
+        );
         group.throughput(Throughput::Bytes(html.len() as u64));
         group.bench_function(file, |b| {
             b.iter(|| {

@@ -39,9 +39,13 @@ impl Facts for Env<'_> {
     fn value(&self, var: &Var) -> Value<'_> {
         match var {
             Var::Score(i) => Value::Num(self.state.map_or(0.0, |s| s.points(*i))),
-            Var::TopDimension => self.top.map_or(Value::Missing, |i| Value::Str(&self.site.dimensions[i].name)),
+            Var::TopDimension => self.top.map_or(Value::Missing, |i| {
+                Value::Str(&self.site.dimensions[i].name)
+            }),
             Var::Visits => Value::Num(self.state.map_or(0.0, |s| f64::from(s.visits))),
-            Var::SessionPageViews => Value::Num(self.state.map_or(0.0, |s| f64::from(s.session_views))),
+            Var::SessionPageViews => {
+                Value::Num(self.state.map_or(0.0, |s| f64::from(s.session_views)))
+            }
             Var::SessionIsNew => Value::Bool(self.state.is_none_or(session_is_new)),
             Var::Trait(t) => match (self.traits, t) {
                 (None, _) => Value::Missing,

@@ -28,7 +28,10 @@ pub struct Keys {
 impl Keys {
     /// Parses key lists (`id:secret[,id:secret]`); `None` means the public development key,
     /// and the flag returned says so, for a clear warning at startup.
-    pub fn from_specs(state: Option<&str>, traits: Option<&str>) -> Result<(Keys, bool), state::seal::KeyError> {
+    pub fn from_specs(
+        state: Option<&str>,
+        traits: Option<&str>,
+    ) -> Result<(Keys, bool), state::seal::KeyError> {
         let dev = state.is_none();
         let keys = Keys {
             state: Keyring::parse(state.unwrap_or(DEV_STATE_KEYS))?,
@@ -96,16 +99,35 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
 
     if ctx.gpc && site.privacy.honor_gpc {
         // Context-only: no state read or written, no events folded, no traits.
-        let decisions = decide::decide(&DecideInput { site, ctx: &ctx, state: None, traits: None, trust: Trust::Anonymous });
+        let decisions = decide::decide(&DecideInput {
+            site,
+            ctx: &ctx,
+            state: None,
+            traits: None,
+            trust: Trust::Anonymous,
+        });
         let had_events = !signals::cookie_values(header, signals::EVENTS_COOKIE).is_empty();
-        return Outcome { ctx, trust: Trust::Anonymous, state: None, decisions, state_token: None, had_events, rotated: false, fresh: true, issues };
+        return Outcome {
+            ctx,
+            trust: Trust::Anonymous,
+            state: None,
+            decisions,
+            state_token: None,
+            had_events,
+            rotated: false,
+            fresh: true,
+            issues,
+        };
     }
 
     let protection = match mode {
         Mode::Edge(keys) => Protection::Signed(&keys.state),
         Mode::Browser => Protection::Unsigned,
     };
-    let values: Vec<&str> = signals::cookie_values(header, signals::STATE_COOKIE).into_iter().filter(|v| !v.is_empty()).collect();
+    let values: Vec<&str> = signals::cookie_values(header, signals::STATE_COOKIE)
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .collect();
     let loaded = state::open(&values, protection, site, now, input.fresh_id);
     if let Some(issue) = loaded.issue {
         issues.push(issue.code());
@@ -122,14 +144,19 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
     }
     scoring::fold(site, &mut st, &ctx, &request_events, Source::Request);
 
-    let traits = match (mode, signals::cookie_values(header, signals::TRAITS_COOKIE).first()) {
-        (Mode::Edge(keys), Some(token)) => match signals::open_traits(token, keys.traits.as_ref(), now) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                issues.push(e.code());
-                None
+    let traits = match (
+        mode,
+        signals::cookie_values(header, signals::TRAITS_COOKIE).first(),
+    ) {
+        (Mode::Edge(keys), Some(token)) => {
+            match signals::open_traits(token, keys.traits.as_ref(), now) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    issues.push(e.code());
+                    None
+                }
             }
-        },
+        }
         (Mode::Browser, _) => input.page_traits.clone(),
         (Mode::Edge(_), None) => None,
     };
@@ -137,7 +164,13 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
         Mode::Edge(_) => Trust::Signed,
         Mode::Browser => Trust::Unsigned,
     };
-    let decisions = decide::decide(&DecideInput { site, ctx: &ctx, state: Some(&st), traits: traits.as_ref(), trust });
+    let decisions = decide::decide(&DecideInput {
+        site,
+        ctx: &ctx,
+        state: Some(&st),
+        traits: traits.as_ref(),
+        trust,
+    });
     decide::record(site, &mut st, &decisions);
     let token = state::seal(&st, protection, site);
     Outcome {
@@ -213,10 +246,24 @@ impl Outcome<'_> {
                 rotated: self.rotated,
                 visits: s.visits,
                 session_views: s.session_views,
-                scores: site.dimensions.iter().enumerate().map(|(i, d)| (d.name.clone(), s.points(i))).collect(),
-                recent: s.recent.iter().map(|r| format!("{}:{}", r.kind.name(), r.sku)).collect(),
+                scores: site
+                    .dimensions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (d.name.clone(), s.points(i)))
+                    .collect(),
+                recent: s
+                    .recent
+                    .iter()
+                    .map(|r| format!("{}:{}", r.kind.name(), r.sku))
+                    .collect(),
             }),
-            segments: self.decisions.active_segments(site).into_iter().map(String::from).collect(),
+            segments: self
+                .decisions
+                .active_segments(site)
+                .into_iter()
+                .map(String::from)
+                .collect(),
             decisions: self
                 .decisions
                 .slots
@@ -247,15 +294,41 @@ impl Report {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         if let Some(s) = &self.state {
-            let scores: Vec<String> =
-                s.scores.iter().filter(|(_, v)| **v > 0.0).map(|(k, v)| format!("{k}={}", render_num(*v))).collect();
-            out.push_str(&format!("visits={} scores: {}\n", s.visits, if scores.is_empty() { "none".into() } else { scores.join(", ") }));
+            let scores: Vec<String> = s
+                .scores
+                .iter()
+                .filter(|(_, v)| **v > 0.0)
+                .map(|(k, v)| format!("{k}={}", render_num(*v)))
+                .collect();
+            out.push_str(&format!(
+                "visits={} scores: {}\n",
+                s.visits,
+                if scores.is_empty() {
+                    "none".into()
+                } else {
+                    scores.join(", ")
+                }
+            ));
         }
-        out.push_str(&format!("segments: {}\n", if self.segments.is_empty() { "none".into() } else { self.segments.join(", ") }));
+        out.push_str(&format!(
+            "segments: {}\n",
+            if self.segments.is_empty() {
+                "none".into()
+            } else {
+                self.segments.join(", ")
+            }
+        ));
         for d in &self.decisions {
             match (&d.variant, d.reason.code) {
-                (Some(_), decide::ReasonCode::Matched) => out.push_str(&format!("{} → {}\n", d.slot, d.reason.text)),
-                (v, _) => out.push_str(&format!("{} → {}: {}\n", d.slot, v.as_deref().unwrap_or("origin"), d.reason.text)),
+                (Some(_), decide::ReasonCode::Matched) => {
+                    out.push_str(&format!("{} → {}\n", d.slot, d.reason.text))
+                }
+                (v, _) => out.push_str(&format!(
+                    "{} → {}: {}\n",
+                    d.slot,
+                    v.as_deref().unwrap_or("origin"),
+                    d.reason.text
+                )),
             }
         }
         if !self.issues.is_empty() {

@@ -10,7 +10,8 @@ fn vitrine(args: &[&str]) -> (i32, String) {
         .env_remove("VITRINE_STATE_KEYS")
         .output()
         .expect("vitrine runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -18,7 +19,10 @@ fn vitrine(args: &[&str]) -> (i32, String) {
 fn demo_config_passes_check() {
     let (code, out) = vitrine(&["check", "src/config/demo.json", "--deny-warnings"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("src/config/demo.json: 1 site(s), 0 error(s), 0 warning(s)"), "{out}");
+    assert!(
+        out.contains("src/config/demo.json: 1 site(s), 0 error(s), 0 warning(s)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -49,8 +53,17 @@ fn check_reports_load_errors_and_fails() {
     let dir = std::env::temp_dir().join(format!("vitrine-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("broken.json");
-    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/demo.json")).unwrap();
-    std::fs::write(&path, demo.replace("\"when\": \"hiker || trail_campaign\"", "\"when\": \"hikr || trail_campaign\"")).unwrap();
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/demo.json"))
+            .unwrap();
+    std::fs::write(
+        &path,
+        demo.replace(
+            "\"when\": \"hiker || trail_campaign\"",
+            "\"when\": \"hikr || trail_campaign\"",
+        ),
+    )
+    .unwrap();
     let (code, out) = vitrine(&["check", path.to_str().unwrap()]);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(code, 1, "{out}");
@@ -66,7 +79,14 @@ fn schema_describes_the_config() {
     assert_eq!(code, 0);
     let schema: serde_json::Value = serde_json::from_str(&out).expect("schema is JSON");
     let text = schema.to_string();
-    for needle in ["\"dimensions\"", "\"half_life_hours\"", "\"replace_inner\"", "\"first_match\"", "\"control_percent\"", "\"honor_gpc\""] {
+    for needle in [
+        "\"dimensions\"",
+        "\"half_life_hours\"",
+        "\"replace_inner\"",
+        "\"first_match\"",
+        "\"control_percent\"",
+        "\"honor_gpc\"",
+    ] {
         assert!(text.contains(needle), "schema lacks {needle}");
     }
 }
@@ -78,13 +98,33 @@ fn keygen_and_signed_traits_drive_a_decision() {
     let key = key.trim().to_string();
     assert!(key.starts_with("4:") && key.len() > 40, "{key}");
     let out = Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .args(["sign-traits", "--keys", &key, "--purchases", "4", "--aov", "210", "--tier", "gold"])
+        .args([
+            "sign-traits",
+            "--keys",
+            &key,
+            "--purchases",
+            "4",
+            "--aov",
+            "210",
+            "--tier",
+            "gold",
+        ])
         .output()
         .unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .args(["decide", "--config", "src/config/demo.json", "--cookie", &format!("vt_t={token}"), "/"])
-        .env("VITRINE_STATE_KEYS", "1:c3RhdGUta2V5LXN0YXRlLWtleS1zdGF0ZS1rZXk")
+        .args([
+            "decide",
+            "--config",
+            "src/config/demo.json",
+            "--cookie",
+            &format!("vt_t={token}"),
+            "/",
+        ])
+        .env(
+            "VITRINE_STATE_KEYS",
+            "1:c3RhdGUta2V5LXN0YXRlLWtleS1zdGF0ZS1rZXk",
+        )
         .env("VITRINE_TRAITS_KEYS", &key)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -97,27 +137,68 @@ fn keygen_and_signed_traits_drive_a_decision() {
 fn decide_walks_a_journey() {
     // Visitor 07…07 is in the treatment arm of hero-holdout (bucket 7674 ≥ 1000).
     let id = "07".repeat(16);
-    let (code, out) = vitrine(&["decide", "--config", "src/config/demo.json", "--visitor-id", &id, "/c/hiking", "/p/hiking-a", "/p/hiking-b", "/"]);
+    let (code, out) = vitrine(&[
+        "decide",
+        "--config",
+        "src/config/demo.json",
+        "--visitor-id",
+        &id,
+        "/c/hiking",
+        "/p/hiking-a",
+        "/p/hiking-b",
+        "/",
+    ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("using the public development key"), "{out}");
-    assert!(out.lines().filter(|l| l.starts_with("hero → hero-trail")).count() >= 2, "{out}");
+    assert!(
+        out.lines()
+            .filter(|l| l.starts_with("hero → hero-trail"))
+            .count()
+            >= 2,
+        "{out}"
+    );
     assert!(out.contains("Cookie: vt="), "{out}");
     // Visitor 09…09 is in the control arm (bucket 14).
-    let (_, out) = vitrine(&["decide", "--config", "src/config/demo.json", "--visitor-id", &"09".repeat(16), "/?utm_campaign=trail-x"]);
+    let (_, out) = vitrine(&[
+        "decide",
+        "--config",
+        "src/config/demo.json",
+        "--visitor-id",
+        &"09".repeat(16),
+        "/?utm_campaign=trail-x",
+    ]);
     assert!(out.contains("hero → origin: control arm of hero-holdout (bucket 14 < 1000); origin content instead of hero-trail"), "{out}");
-    let (code, out) = vitrine(&["decide", "--config", "src/config/demo.json", "--visitor-id", "xyz", "/"]);
+    let (code, out) = vitrine(&[
+        "decide",
+        "--config",
+        "src/config/demo.json",
+        "--visitor-id",
+        "xyz",
+        "/",
+    ]);
     assert_eq!(code, 2);
-    assert!(out.contains("--visitor-id needs 32 hex digits, got 'xyz'"), "{out}");
+    assert!(
+        out.contains("--visitor-id needs 32 hex digits, got 'xyz'"),
+        "{out}"
+    );
 }
 
 #[test]
 fn compile_writes_what_the_browser_loads() {
     let out = std::env::temp_dir().join(format!("vitrine-compiled-{}.bin", std::process::id()));
-    let (code, text) = vitrine(&["compile", "src/config/demo.json", "-o", out.to_str().unwrap()]);
+    let (code, text) = vitrine(&[
+        "compile",
+        "src/config/demo.json",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{text}");
     let bytes = std::fs::read(&out).unwrap();
     std::fs::remove_file(&out).unwrap();
-    assert!(text.contains(&format!("{} bytes, 1 site(s)", bytes.len())), "{text}");
+    assert!(
+        text.contains(&format!("{} bytes, 1 site(s)", bytes.len())),
+        "{text}"
+    );
     let cfg = vitrine::Config::from_compiled(&bytes).unwrap();
     assert_eq!(cfg.sites[0].name, "trailhead-demo");
     let (code, text) = vitrine(&["compile", "tests/data/lint/no-such.json", "-o", "/dev/null"]);

@@ -23,7 +23,9 @@ fn base() -> Value {
 /// Sets the value at a JSON pointer (creating object keys as needed) and returns the document.
 fn with(mut doc: Value, pointer: &str, v: Value) -> Value {
     let (parent, key) = pointer.rsplit_once('/').unwrap();
-    let target = doc.pointer_mut(parent).unwrap_or_else(|| panic!("no parent at {parent}"));
+    let target = doc
+        .pointer_mut(parent)
+        .unwrap_or_else(|| panic!("no parent at {parent}"));
     match target {
         Value::Object(m) => {
             m.insert(key.to_string(), v);
@@ -51,7 +53,11 @@ fn errors(doc: &Value) -> Vec<String> {
 /// The one check of this suite: the document fails with exactly this error among its errors.
 fn check(doc: Value, expected: &str) {
     let errs = errors(&doc);
-    assert!(errs.iter().any(|e| e == expected), "expected error\n  {expected}\ngot\n  {}", errs.join("\n  "));
+    assert!(
+        errs.iter().any(|e| e == expected),
+        "expected error\n  {expected}\ngot\n  {}",
+        errs.join("\n  ")
+    );
 }
 
 #[test]
@@ -62,18 +68,31 @@ fn base_is_valid() {
 #[test]
 fn unknown_segment_in_variant() {
     let doc = with(base(), "/slots/hero/variants/0/when", json!("hikr"));
-    check(doc, "slots.hero.variants[0].when: unknown segment 'hikr' (did you mean 'hiker'?) (column 1)");
+    check(
+        doc,
+        "slots.hero.variants[0].when: unknown segment 'hikr' (did you mean 'hiker'?) (column 1)",
+    );
 }
 
 #[test]
 fn unknown_segment_later_in_expression() {
-    let doc = with(base(), "/slots/hero/variants/0/when", json!("hiker && !returnin"));
-    check(doc, "slots.hero.variants[0].when: unknown segment 'returnin' (column 11)");
+    let doc = with(
+        base(),
+        "/slots/hero/variants/0/when",
+        json!("hiker && !returnin"),
+    );
+    check(
+        doc,
+        "slots.hero.variants[0].when: unknown segment 'returnin' (column 11)",
+    );
 }
 
 #[test]
 fn type_error_in_segment() {
-    check(with(base(), "/segments/hiker", json!("score.hiking >= 'high'")), "segments.hiker: cannot compare number with string (column 14)");
+    check(
+        with(base(), "/segments/hiker", json!("score.hiking >= 'high'")),
+        "segments.hiker: cannot compare number with string (column 14)",
+    );
 }
 
 #[test]
@@ -94,7 +113,10 @@ fn unknown_dimension_literal() {
 
 #[test]
 fn syntax_error_column() {
-    check(with(base(), "/segments/hiker", json!("score.hiking >= 30 &&")), "segments.hiker: expected a name or a value, found the end (column 22)");
+    check(
+        with(base(), "/segments/hiker", json!("score.hiking >= 30 &&")),
+        "segments.hiker: expected a name or a value, found the end (column 22)",
+    );
 }
 
 #[test]
@@ -107,7 +129,10 @@ fn bad_selector() {
 
 #[test]
 fn unsupported_version() {
-    check(with(base(), "/version", json!(2)), "version: unsupported version 2 (this build reads version 1)");
+    check(
+        with(base(), "/version", json!(2)),
+        "version: unsupported version 2 (this build reads version 1)",
+    );
 }
 
 #[test]
@@ -122,63 +147,111 @@ fn negative_half_life() {
 fn wrong_json_type() {
     let errs = errors(&with(base(), "/dimensions/hiking/cap", json!("high")));
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].starts_with("dimensions.hiking.cap: invalid type: string \"high\", expected f64"), "{errs:?}");
+    assert!(
+        errs[0].starts_with("dimensions.hiking.cap: invalid type: string \"high\", expected f64"),
+        "{errs:?}"
+    );
 }
 
 #[test]
 fn unknown_field() {
     let errs = errors(&with(base(), "/slots/hero/variants/0/whn", json!("hiker")));
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].starts_with("slots.hero.variants[0].whn: unknown field `whn`, expected one of `id`, `when`"), "{errs:?}");
+    assert!(
+        errs[0].starts_with(
+            "slots.hero.variants[0].whn: unknown field `whn`, expected one of `id`, `when`"
+        ),
+        "{errs:?}"
+    );
 }
 
 #[test]
 fn signal_unknown_dimension() {
-    let doc = with(base(), "/signals/0", json!({"on": "category_view", "add": {"hikking": 5}}));
-    check(doc, "signals[0].add.hikking: unknown dimension 'hikking' (did you mean 'hiking'?)");
+    let doc = with(
+        base(),
+        "/signals/0",
+        json!({"on": "category_view", "add": {"hikking": 5}}),
+    );
+    check(
+        doc,
+        "signals[0].add.hikking: unknown dimension 'hikking' (did you mean 'hiking'?)",
+    );
 }
 
 #[test]
 fn signal_field_not_on_event() {
-    let doc = with(base(), "/signals/0", json!({"on": "category_view", "where": "price > 100", "add": {"hiking": 5}}));
-    check(doc, "signals[0].where: 'price' is not a field of category_view events (column 1)");
+    let doc = with(
+        base(),
+        "/signals/0",
+        json!({"on": "category_view", "where": "price > 100", "add": {"hiking": 5}}),
+    );
+    check(
+        doc,
+        "signals[0].where: 'price' is not a field of category_view events (column 1)",
+    );
 }
 
 #[test]
 fn signal_reads_segment() {
-    let doc = with(base(), "/signals/0", json!({"on": "page_view", "where": "hiker", "add": {"hiking": 5}}));
+    let doc = with(
+        base(),
+        "/signals/0",
+        json!({"on": "page_view", "where": "hiker", "add": {"hiking": 5}}),
+    );
     check(doc, "signals[0].where: unknown name 'hiker' (page_view signals read event fields, page, query and scores; segments are evaluated after scoring) (column 1)");
 }
 
 #[test]
 fn reorder_without_items() {
     let mut doc = base();
-    doc["slots"]["grid"].as_object_mut().unwrap().remove("items");
+    doc["slots"]["grid"]
+        .as_object_mut()
+        .unwrap()
+        .remove("items");
     check(doc, "slots.grid.items: reorder needs an item selector");
 }
 
 #[test]
 fn duplicate_variant_id() {
-    let doc = with(base(), "/slots/hero/variants/1", json!({"id": "a", "html": "<i>b</i>"}));
+    let doc = with(
+        base(),
+        "/slots/hero/variants/1",
+        json!({"id": "a", "html": "<i>b</i>"}),
+    );
     check(doc, "slots.hero.variants[1].id: duplicate variant id 'a'");
 }
 
 #[test]
 fn replace_without_html() {
-    let doc = with(base(), "/slots/hero/variants/0", json!({"id": "a", "when": "hiker"}));
+    let doc = with(
+        base(),
+        "/slots/hero/variants/0",
+        json!({"id": "a", "when": "hiker"}),
+    );
     check(doc, "slots.hero.variants[0].html: replace_inner needs html");
 }
 
 #[test]
 fn experiment_unknown_slot() {
-    let doc = with(base(), "/experiments", json!({"x": {"slots": ["heroo"], "control_percent": 10}}));
+    let doc = with(
+        base(),
+        "/experiments",
+        json!({"x": {"slots": ["heroo"], "control_percent": 10}}),
+    );
     check(doc, "experiments.x.slots[0]: unknown slot 'heroo'");
 }
 
 #[test]
 fn experiment_percent_out_of_range() {
-    let doc = with(base(), "/experiments", json!({"x": {"slots": ["hero"], "control_percent": 150}}));
-    check(doc, "experiments.x.control_percent: must be within 0–100, got 150");
+    let doc = with(
+        base(),
+        "/experiments",
+        json!({"x": {"slots": ["hero"], "control_percent": 150}}),
+    );
+    check(
+        doc,
+        "experiments.x.control_percent: must be within 0–100, got 150",
+    );
 }
 
 #[test]
@@ -188,43 +261,70 @@ fn slot_in_two_experiments() {
         "/experiments",
         json!({"x": {"slots": ["hero"], "control_percent": 10}, "y": {"slots": ["hero"], "control_percent": 10}}),
     );
-    check(doc, "experiments.y.slots[0]: slot 'hero' is already in experiment 'x'");
+    check(
+        doc,
+        "experiments.y.slots[0]: slot 'hero' is already in experiment 'x'",
+    );
 }
 
 #[test]
 fn policy_bad_target() {
-    let doc = with(base(), "/policies", json!([{"deny": "hero", "reason": "r"}]));
-    check(doc, "policies[0].deny: target 'hero' must be 'slot:variant' (globs allowed)");
+    let doc = with(
+        base(),
+        "/policies",
+        json!([{"deny": "hero", "reason": "r"}]),
+    );
+    check(
+        doc,
+        "policies[0].deny: target 'hero' must be 'slot:variant' (globs allowed)",
+    );
 }
 
 #[test]
 fn policy_matches_no_slot() {
-    let doc = with(base(), "/policies", json!([{"deny": "offer:*", "reason": "r"}]));
+    let doc = with(
+        base(),
+        "/policies",
+        json!([{"deny": "offer:*", "reason": "r"}]),
+    );
     check(doc, "policies[0].deny: 'offer:*' matches no slot");
 }
 
 #[test]
 fn segment_cycle() {
-    let doc = with(with(base(), "/segments/a", json!("b || hiker")), "/segments/b", json!("a"));
+    let doc = with(
+        with(base(), "/segments/a", json!("b || hiker")),
+        "/segments/b",
+        json!("a"),
+    );
     check(doc, "segments.a: segments form a cycle: a -> b -> a");
 }
 
 #[test]
 fn weighted_without_weight() {
     let doc = with(base(), "/slots/hero/pick", json!("weighted"));
-    check(doc, "slots.hero.variants[0].weight: weighted pick needs a weight on every variant");
+    check(
+        doc,
+        "slots.hero.variants[0].weight: weighted pick needs a weight on every variant",
+    );
 }
 
 #[test]
 fn best_score_without_dimension() {
     let doc = with(base(), "/slots/hero/pick", json!("best_score"));
-    check(doc, "slots.hero.variants[0].dimension: best_score pick needs a dimension on every variant");
+    check(
+        doc,
+        "slots.hero.variants[0].dimension: best_score pick needs a dimension on every variant",
+    );
 }
 
 #[test]
 fn bad_path_pattern() {
     let doc = with(base(), "/page_types/0/path", json!("/c/{category"));
-    check(doc, "page_types[0].path: unclosed '{' in path pattern '/c/{category'");
+    check(
+        doc,
+        "page_types[0].path: unclosed '{' in path pattern '/c/{category'",
+    );
 }
 
 #[test]
@@ -238,7 +338,10 @@ fn unknown_page_parameter() {
 #[test]
 fn set_attribute_without_attribute() {
     let doc = with(base(), "/slots/hero/action", json!("set_attribute"));
-    check(doc, "slots.hero.attribute: set_attribute needs an attribute name");
+    check(
+        doc,
+        "slots.hero.attribute: set_attribute needs an attribute name",
+    );
 }
 
 #[test]
@@ -248,13 +351,19 @@ fn duplicate_hosts_across_sites() {
     let mut b = base();
     b["site"] = json!("b");
     b["hosts"] = json!(["shop.example"]);
-    check(json!({"sites": [a, b]}), "sites[1].hosts: host 'shop.example' is already served by site 't'");
+    check(
+        json!({"sites": [a, b]}),
+        "sites[1].hosts: host 'shop.example' is already served by site 't'",
+    );
 }
 
 #[test]
 fn multi_site_paths_are_prefixed() {
     let b = with(base(), "/segments/hiker", json!("score.hikng > 1"));
-    check(json!({"sites": [base(), b]}), "sites[1].segments.hiker: unknown dimension 'hikng' (did you mean 'hiking'?) (column 1)");
+    check(
+        json!({"sites": [base(), b]}),
+        "sites[1].segments.hiker: unknown dimension 'hikng' (did you mean 'hiking'?) (column 1)",
+    );
 }
 
 #[test]
@@ -264,12 +373,23 @@ fn invalid_json() {
         Ok(_) => vec![],
     };
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].starts_with("invalid JSON: EOF while parsing a value at line 1 column 14"), "{errs:?}");
+    assert!(
+        errs[0].starts_with("invalid JSON: EOF while parsing a value at line 1 column 14"),
+        "{errs:?}"
+    );
 }
 
 #[test]
 fn every_mistake_is_reported_at_once() {
-    let doc = with(with(with(base(), "/version", json!(3)), "/segments/hiker", json!("scor.hiking > 1")), "/slots/hero/selector", json!("##"));
+    let doc = with(
+        with(
+            with(base(), "/version", json!(3)),
+            "/segments/hiker",
+            json!("scor.hiking > 1"),
+        ),
+        "/slots/hero/selector",
+        json!("##"),
+    );
     let errs = errors(&doc);
     assert_eq!(errs.len(), 3, "{errs:#?}");
 }
@@ -285,7 +405,11 @@ fn host_selection() {
     assert_eq!(cfg.site_for_host("shop.example:8787").unwrap().name, "t");
     assert_eq!(cfg.site_for_host("eu.shop.example").unwrap().name, "t");
     assert_eq!(cfg.site_for_host("SHOP.EXAMPLE.").unwrap().name, "t");
-    assert_eq!(cfg.site_for_host("evilshop.example").unwrap().name, "fallback");
-    let only = Config::from_json(&with(base(), "/hosts", json!(["shop.example"])).to_string()).unwrap();
+    assert_eq!(
+        cfg.site_for_host("evilshop.example").unwrap().name,
+        "fallback"
+    );
+    let only =
+        Config::from_json(&with(base(), "/hosts", json!(["shop.example"])).to_string()).unwrap();
     assert!(only.site_for_host("other.example").is_none());
 }

@@ -23,7 +23,10 @@ fn golden_decision_vectors() {
     let keys = keys();
     let bless = std::env::var_os("VITRINE_BLESS").is_some();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/decisions");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert!(files.len() >= 10, "expected the golden vectors in {dir}");
     let mut failures = Vec::new();
@@ -43,7 +46,12 @@ fn golden_decision_vectors() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} vector(s) differ (VITRINE_BLESS=1 rewrites them):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} vector(s) differ (VITRINE_BLESS=1 rewrites them):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -57,20 +65,34 @@ fn golden_vectors_through_a_compiled_config() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(Value::Array(run_vector(&doc, site, &keys)), doc["expected"], "{}", path.display());
+        assert_eq!(
+            Value::Array(run_vector(&doc, site, &keys)),
+            doc["expected"],
+            "{}",
+            path.display()
+        );
     }
 }
 
 #[test]
 fn compiled_configs_are_checked() {
     use vitrine::config::Config;
-    let bytes = Config::from_json(vitrine::config::DEMO_CONFIG).unwrap().to_compiled();
+    let bytes = Config::from_json(vitrine::config::DEMO_CONFIG)
+        .unwrap()
+        .to_compiled();
     let err = |b: &[u8]| Config::from_compiled(b).unwrap_err().to_string();
-    assert_eq!(err(b"{\"version\": 1}"), "not a compiled Vitrine configuration");
+    assert_eq!(
+        err(b"{\"version\": 1}"),
+        "not a compiled Vitrine configuration"
+    );
     assert_eq!(err(&bytes[..5]), "compiled configuration is truncated");
     let mut other = bytes.clone();
     other[5] = b'9';
-    assert!(err(&other).starts_with("compiled by vitrine 9"), "{}", err(&other));
+    assert!(
+        err(&other).starts_with("compiled by vitrine 9"),
+        "{}",
+        err(&other)
+    );
     assert!(err(&bytes[..bytes.len() - 10]).starts_with("compiled configuration is damaged"));
 }
 
@@ -81,16 +103,47 @@ fn compiled_configs_are_checked() {
 fn the_page_after_a_click_reflects_it() {
     let site = demo();
     let k = keys();
-    let steps = journey(&site, &k, &["/", "/c/hiking", "/p/hiking-ridgeline-mid", "/p/hiking-summit-pack", "/"], "");
-    assert_eq!(shown(&site, &steps[0], "hero"), None, "a new visitor sees the generic hero");
-    assert_eq!(shown(&site, &steps[3], "hero").as_deref(), Some("hero-trail"), "the product page that made a hiker already shows it");
-    assert_eq!(shown(&site, &steps[4], "hero").as_deref(), Some("hero-trail"));
+    let steps = journey(
+        &site,
+        &k,
+        &[
+            "/",
+            "/c/hiking",
+            "/p/hiking-ridgeline-mid",
+            "/p/hiking-summit-pack",
+            "/",
+        ],
+        "",
+    );
+    assert_eq!(
+        shown(&site, &steps[0], "hero"),
+        None,
+        "a new visitor sees the generic hero"
+    );
+    assert_eq!(
+        shown(&site, &steps[3], "hero").as_deref(),
+        Some("hero-trail"),
+        "the product page that made a hiker already shows it"
+    );
+    assert_eq!(
+        shown(&site, &steps[4], "hero").as_deref(),
+        Some("hero-trail")
+    );
     assert_eq!(shown(&site, &steps[4], "grid").as_deref(), Some("reorder"));
     let report = steps[4].report(&site);
     let hero = report.decisions.iter().find(|d| d.slot == "hero").unwrap();
-    assert_eq!(hero.reason.text, "hero-trail: segment hiker (score.hiking=33.99 ≥ 30, top_dimension='hiking')");
+    assert_eq!(
+        hero.reason.text,
+        "hero-trail: segment hiker (score.hiking=33.99 ≥ 30, top_dimension='hiking')"
+    );
     let recent = &report.state.as_ref().unwrap().recent;
-    assert_eq!(recent, &vec!["viewed:hiking-summit-pack".to_string(), "viewed:hiking-ridgeline-mid".to_string()]);
+    assert_eq!(
+        recent,
+        &vec![
+            "viewed:hiking-summit-pack".to_string(),
+            "viewed:hiking-ridgeline-mid".to_string()
+        ]
+    );
 }
 
 #[test]
@@ -98,17 +151,26 @@ fn forged_events_buy_no_more_than_clicking() {
     let site = demo();
     let k = keys();
     let hiking = site.dimension_index("hiking").unwrap();
-    let one = Event { sku: Some("x".into()), category: Some("hiking".into()), price: Some(10.0), ..Event::new(EventKind::AddToCart) };
+    let one = Event {
+        sku: Some("x".into()),
+        category: Some("hiking".into()),
+        price: Some(10.0),
+        ..Event::new(EventKind::AddToCart)
+    };
     // 10,000 events: far beyond the cookie bound, ignored whole.
     let many = encode_events(&vec![one.clone(); 10_000]);
-    let o = Req::new("/").cookie(&format!("vt_e={many}")).run(&site, Mode::Edge(&k));
+    let o = Req::new("/")
+        .cookie(&format!("vt_e={many}"))
+        .run(&site, Mode::Edge(&k));
     assert_eq!(o.state.as_ref().unwrap().scores[hiking], 0);
     assert!(o.issues.contains(&"events_oversized"));
     assert!(o.had_events, "the events cookie is cleared in the response");
     // Within the bound, the gain per dimension per request is capped at limits.max_event_gain.
     let some = encode_events(&vec![one; 100]);
     assert!(some.len() < 4096);
-    let o = Req::new("/").cookie(&format!("vt_e={some}")).run(&site, Mode::Edge(&k));
+    let o = Req::new("/")
+        .cookie(&format!("vt_e={some}"))
+        .run(&site, Mode::Edge(&k));
     assert_eq!(o.state.as_ref().unwrap().points(hiking), 60.0);
 }
 
@@ -116,9 +178,17 @@ fn forged_events_buy_no_more_than_clicking() {
 fn gpc_reads_and_writes_no_state() {
     let site = demo();
     let k = keys();
-    let steps = journey(&site, &k, &["/c/hiking", "/c/hiking", "/c/hiking", "/p/hiking-a"], "");
+    let steps = journey(
+        &site,
+        &k,
+        &["/c/hiking", "/c/hiking", "/c/hiking", "/p/hiking-a"],
+        "",
+    );
     let token = steps.last().unwrap().state_token.clone().unwrap();
-    assert_eq!(shown(&site, steps.last().unwrap(), "hero").as_deref(), Some("hero-trail"));
+    assert_eq!(
+        shown(&site, steps.last().unwrap(), "hero").as_deref(),
+        Some("hero-trail")
+    );
     let mut req = Req::new("/").cookie(&format!("vt={token}; vt_e=cv:hiking"));
     req.gpc = true;
     let o = req.run(&site, Mode::Edge(&k));
@@ -132,38 +202,82 @@ fn gpc_reads_and_writes_no_state() {
 fn holdout_control_sees_origin_and_is_exposed() {
     let site = demo();
     let k = keys();
-    let control = Req::new("/?utm_campaign=trail-x").id([9; 16]).run(&site, Mode::Edge(&k));
+    let control = Req::new("/?utm_campaign=trail-x")
+        .id([9; 16])
+        .run(&site, Mode::Edge(&k));
     assert_eq!(shown(&site, &control, "hero"), None);
     let ex = control.decisions.exposures(&site);
     let hero = ex.iter().find(|e| e.slot == "hero").unwrap();
-    assert_eq!((hero.variant.as_str(), hero.arm), ("hero-trail", Some(vitrine::decide::Arm::Control)));
+    assert_eq!(
+        (hero.variant.as_str(), hero.arm),
+        ("hero-trail", Some(vitrine::decide::Arm::Control))
+    );
     assert_eq!(hero.experiment.as_deref(), Some("hero-holdout"));
-    let treated = Req::new("/?utm_campaign=trail-x").id([7; 16]).run(&site, Mode::Edge(&k));
-    assert_eq!(shown(&site, &treated, "hero").as_deref(), Some("hero-trail"));
+    let treated = Req::new("/?utm_campaign=trail-x")
+        .id([7; 16])
+        .run(&site, Mode::Edge(&k));
+    assert_eq!(
+        shown(&site, &treated, "hero").as_deref(),
+        Some("hero-trail")
+    );
 }
 
 #[test]
 fn signed_state_requirement() {
     let site = demo();
     let k = keys();
-    let traits = seal_traits(&Traits { purchases_90d: 5, aov: 300.0, tier: "gold".into(), issued_at: (T0 / 1000) as u32 }, k.traits.as_ref().unwrap());
+    let traits = seal_traits(
+        &Traits {
+            purchases_90d: 5,
+            aov: 300.0,
+            tier: "gold".into(),
+            issued_at: (T0 / 1000) as u32,
+        },
+        k.traits.as_ref().unwrap(),
+    );
     let cookie = format!("vt_t={traits}");
     let edge = Req::new("/").cookie(&cookie).run(&site, Mode::Edge(&k));
     assert_eq!(shown(&site, &edge, "offer").as_deref(), Some("loyal-10"));
     // Browser-only mode: the page's traits make the visitor loyal, but the variant needs signed state.
     let mut req = Req::new("/");
-    req.page_traits = Some(Traits { purchases_90d: 5, aov: 300.0, tier: "gold".into(), issued_at: 0 });
+    req.page_traits = Some(Traits {
+        purchases_90d: 5,
+        aov: 300.0,
+        tier: "gold".into(),
+        issued_at: 0,
+    });
     let browser = req.run(&site, Mode::Browser);
-    assert!(browser.report(&site).segments.contains(&"loyal_high_value".to_string()));
+    assert!(browser
+        .report(&site)
+        .segments
+        .contains(&"loyal_high_value".to_string()));
     assert_eq!(shown(&site, &browser, "offer"), None);
-    let offer = browser.report(&site).decisions.into_iter().find(|d| d.slot == "offer").unwrap();
-    assert_eq!(offer.reason.text, "no eligible variant (loyal-10 requires signed state)");
+    let offer = browser
+        .report(&site)
+        .decisions
+        .into_iter()
+        .find(|d| d.slot == "offer")
+        .unwrap();
+    assert_eq!(
+        offer.reason.text,
+        "no eligible variant (loyal-10 requires signed state)"
+    );
     // And a signed-looking traits cookie is not read in browser mode at all.
     let browser = Req::new("/").cookie(&cookie).run(&site, Mode::Browser);
     assert_eq!(shown(&site, &browser, "offer"), None);
     // Forged traits (signed with another key) are ignored.
-    let forged = seal_traits(&Traits { purchases_90d: 5, aov: 300.0, tier: "gold".into(), issued_at: (T0 / 1000) as u32 }, &k.state);
-    let o = Req::new("/").cookie(&format!("vt_t={forged}")).run(&site, Mode::Edge(&k));
+    let forged = seal_traits(
+        &Traits {
+            purchases_90d: 5,
+            aov: 300.0,
+            tier: "gold".into(),
+            issued_at: (T0 / 1000) as u32,
+        },
+        &k.state,
+    );
+    let o = Req::new("/")
+        .cookie(&format!("vt_t={forged}"))
+        .run(&site, Mode::Edge(&k));
     assert_eq!(shown(&site, &o, "offer"), None);
     assert!(o.issues.contains(&"traits_unknown_key"));
 }
@@ -179,7 +293,10 @@ fn frequency_cap_holds_per_session() {
     assert_eq!(shown_count, 3, "{offers:?}");
     let last = steps.last().unwrap().report(&site);
     let offer = last.decisions.iter().find(|d| d.slot == "offer").unwrap();
-    assert_eq!(offer.reason.text, "frequency cap: shown 3 of 3 times this session");
+    assert_eq!(
+        offer.reason.text,
+        "frequency cap: shown 3 of 3 times this session"
+    );
 }
 
 #[test]
@@ -187,31 +304,70 @@ fn policy_overrides_everything() {
     let site = demo();
     let k = keys();
     let steps = journey(&site, &k, &["/?sort=price-desc", "/?sort=price-desc"], "");
-    assert_eq!(shown(&site, &steps[1], "offer").as_deref(), Some("premium-freeship"));
+    assert_eq!(
+        shown(&site, &steps[1], "offer").as_deref(),
+        Some("premium-freeship")
+    );
     let token = steps[1].state_token.clone().unwrap();
-    let mut req = Req::new("/").cookie(&format!("vt={token}")).at(T0 + 120_000);
+    let mut req = Req::new("/")
+        .cookie(&format!("vt={token}"))
+        .at(T0 + 120_000);
     req.country = Some("XX".into());
     let o = req.run(&site, Mode::Edge(&k));
     assert_eq!(shown(&site, &o, "offer"), None);
-    let offer = o.report(&site).decisions.into_iter().find(|d| d.slot == "offer").unwrap();
-    assert_eq!(offer.reason.text, "no eligible variant (premium-freeship blocked by policy: regulated market: no promotions)");
+    let offer = o
+        .report(&site)
+        .decisions
+        .into_iter()
+        .find(|d| d.slot == "offer")
+        .unwrap();
+    assert_eq!(
+        offer.reason.text,
+        "no eligible variant (premium-freeship blocked by policy: regulated market: no promotions)"
+    );
 }
 
 #[test]
 fn suppressed_items_sink_and_ties_stay_stable() {
     let site = demo();
     let k = keys();
-    let events = encode_events(&[Event { sku: Some("camping-dome-2p".into()), category: Some("camping".into()), price: Some(199.0), ..Event::new(EventKind::Purchase) }]);
-    let o = Req::new("/").cookie(&format!("vt_e={events}")).run(&site, Mode::Edge(&k));
-    let grid = o.decisions.slots.iter().find(|d| site.slots[d.slot].name == "grid").unwrap();
-    let vitrine::decide::Choice::Reorder(plan) = &grid.choice else { panic!("grid is not reordered: {:?}", grid.reason) };
+    let events = encode_events(&[Event {
+        sku: Some("camping-dome-2p".into()),
+        category: Some("camping".into()),
+        price: Some(199.0),
+        ..Event::new(EventKind::Purchase)
+    }]);
+    let o = Req::new("/")
+        .cookie(&format!("vt_e={events}"))
+        .run(&site, Mode::Edge(&k));
+    let grid = o
+        .decisions
+        .slots
+        .iter()
+        .find(|d| site.slots[d.slot].name == "grid")
+        .unwrap();
+    let vitrine::decide::Choice::Reorder(plan) = &grid.choice else {
+        panic!("grid is not reordered: {:?}", grid.reason)
+    };
     assert_eq!(plan.suppressed, vec!["camping-dome-2p".to_string()]);
     use vitrine::decide::ItemKeys;
     let items = [
-        ItemKeys { sku: Some("camping-dome-2p"), attr: Some("camping") },
-        ItemKeys { sku: Some("running-a"), attr: Some("running") },
-        ItemKeys { sku: Some("camping-b"), attr: Some("camping") },
-        ItemKeys { sku: Some("running-c"), attr: Some("running") },
+        ItemKeys {
+            sku: Some("camping-dome-2p"),
+            attr: Some("camping"),
+        },
+        ItemKeys {
+            sku: Some("running-a"),
+            attr: Some("running"),
+        },
+        ItemKeys {
+            sku: Some("camping-b"),
+            attr: Some("camping"),
+        },
+        ItemKeys {
+            sku: Some("running-c"),
+            attr: Some("running"),
+        },
     ];
     assert_eq!(plan.order(&items), vec![2, 1, 3, 0]);
 }
@@ -229,8 +385,18 @@ fn bots_are_classified() {
 fn decisions_are_deterministic() {
     let site = demo();
     let k = keys();
-    let a = journey(&site, &k, &["/c/running", "/p/running-x", "/search?q=marathon"], "vt_e=pc:running-y:running:120");
-    let b = journey(&site, &k, &["/c/running", "/p/running-x", "/search?q=marathon"], "vt_e=pc:running-y:running:120");
+    let a = journey(
+        &site,
+        &k,
+        &["/c/running", "/p/running-x", "/search?q=marathon"],
+        "vt_e=pc:running-y:running:120",
+    );
+    let b = journey(
+        &site,
+        &k,
+        &["/c/running", "/p/running-x", "/search?q=marathon"],
+        "vt_e=pc:running-y:running:120",
+    );
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.state_token, y.state_token);
         assert_eq!(x.report(&site), y.report(&site));

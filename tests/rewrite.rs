@@ -34,7 +34,12 @@ impl Rng {
 }
 
 /// Rewrites `input` fed in random chunks (1–`max` bytes) chosen by `seed`.
-fn rewrite_chunked(plan: &RewritePlan<'_>, input: &[u8], seed: u64, max: u64) -> (Vec<u8>, RewriteStats) {
+fn rewrite_chunked(
+    plan: &RewritePlan<'_>,
+    input: &[u8],
+    seed: u64,
+    max: u64,
+) -> (Vec<u8>, RewriteStats) {
     let mut out = Vec::new();
     let stats = {
         let mut rw = Rewriter::new(plan, |c: &[u8]| out.extend_from_slice(c));
@@ -75,15 +80,23 @@ fn load_site(dir: &Path, info: &Value) -> Site {
 fn golden_triplets_under_random_chunking() {
     let bless = std::env::var_os("VITRINE_BLESS").is_some();
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rewrite"));
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     assert!(cases.len() >= 6);
     let keys = keys();
     for dir in cases {
-        let info: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("info.json")).unwrap()).unwrap();
+        let info: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("info.json")).unwrap()).unwrap();
         let src = std::fs::read(dir.join("src.html")).unwrap();
         let site = load_site(&dir, &info);
-        let mut urls: Vec<&str> = info["journey"].as_array().map(|a| a.iter().map(|u| u.as_str().unwrap()).collect()).unwrap_or_default();
+        let mut urls: Vec<&str> = info["journey"]
+            .as_array()
+            .map(|a| a.iter().map(|u| u.as_str().unwrap()).collect())
+            .unwrap_or_default();
         urls.push(info["url"].as_str().unwrap());
         let steps = journey(&site, &keys, &urls, "");
         let outcome = steps.last().unwrap();
@@ -96,11 +109,22 @@ fn golden_triplets_under_random_chunking() {
             let mut info = info.clone();
             info["decisions"] = json!(outcome.report(&site).summary().lines().collect::<Vec<_>>());
             info["stats"] = json!({"reordered": stats.reordered, "fallbacks": stats.fallbacks});
-            std::fs::write(dir.join("info.json"), serde_json::to_string_pretty(&info).unwrap() + "\n").unwrap();
+            std::fs::write(
+                dir.join("info.json"),
+                serde_json::to_string_pretty(&info).unwrap() + "\n",
+            )
+            .unwrap();
             continue;
         }
-        let expected = std::fs::read(&expected_path).unwrap_or_else(|_| panic!("no {} (VITRINE_BLESS=1 writes it)", expected_path.display()));
-        assert!(whole == expected, "{}: whole-document rewrite differs from expected.html:\n{}", dir.display(), String::from_utf8_lossy(&whole));
+        let expected = std::fs::read(&expected_path).unwrap_or_else(|_| {
+            panic!("no {} (VITRINE_BLESS=1 writes it)", expected_path.display())
+        });
+        assert!(
+            whole == expected,
+            "{}: whole-document rewrite differs from expected.html:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&whole)
+        );
         assert_eq!(
             json!({"reordered": stats.reordered, "fallbacks": stats.fallbacks}),
             info["stats"],
@@ -127,7 +151,12 @@ fn golden_triplets_under_random_chunking() {
 fn html5lib_inputs() -> Vec<(String, String)> {
     let dir = PathBuf::from(SHARED).join("html5lib-tests/tokenizer");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (the shared corpora must sit beside the repo)", dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the shared corpora must sit beside the repo)",
+                dir.display()
+            )
+        })
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "test"))
         .collect();
@@ -135,13 +164,18 @@ fn html5lib_inputs() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for f in files {
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
-        let Some(tests) = doc["tests"].as_array() else { continue };
+        let Some(tests) = doc["tests"].as_array() else {
+            continue;
+        };
         for (i, t) in tests.iter().enumerate() {
             let mut input = t["input"].as_str().unwrap_or("").to_string();
             if t["doubleEscaped"].as_bool().unwrap_or(false) {
                 input = unescape(&input);
             }
-            out.push((format!("{}#{i}", f.file_name().unwrap().to_string_lossy()), input));
+            out.push((
+                format!("{}#{i}", f.file_name().unwrap().to_string_lossy()),
+                input,
+            ));
         }
     }
     out
@@ -155,7 +189,12 @@ fn unescape(s: &str) -> String {
         if c == '\\' && chars.peek() == Some(&'u') {
             chars.next();
             let hex: String = chars.by_ref().take(4).collect();
-            out.push(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32).unwrap_or('\u{fffd}'));
+            out.push(
+                u32::from_str_radix(&hex, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{fffd}'),
+            );
         } else {
             out.push(c);
         }
@@ -170,7 +209,10 @@ fn site_with_slots(slots: Value) -> Site {
         "signals": [{"on": "page_view", "add": {"a": 5}}],
         "slots": slots
     });
-    Config::from_json(&doc.to_string()).unwrap_or_else(|e| panic!("{e}")).sites.remove(0)
+    Config::from_json(&doc.to_string())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .sites
+        .remove(0)
 }
 
 #[test]
@@ -185,10 +227,17 @@ fn html5lib_inputs_pass_through_byte_identical_when_nothing_matches() {
     assert!(inputs.len() > 1000, "only {} inputs", inputs.len());
     for (i, (name, input)) in inputs.iter().enumerate() {
         let (out, stats) = rewrite_all(&plan, input.as_bytes());
-        assert!(out == input.as_bytes(), "{name}: output differs from input\ninput:  {input:?}\noutput: {:?}", String::from_utf8_lossy(&out));
+        assert!(
+            out == input.as_bytes(),
+            "{name}: output differs from input\ninput:  {input:?}\noutput: {:?}",
+            String::from_utf8_lossy(&out)
+        );
         assert_eq!(stats.bailed_out, None, "{name}");
         let (out, _) = rewrite_chunked(&plan, input.as_bytes(), i as u64, 5);
-        assert!(out == input.as_bytes(), "{name}: differs under chunking (seed {i})");
+        assert!(
+            out == input.as_bytes(),
+            "{name}: differs under chunking (seed {i})"
+        );
     }
 }
 
@@ -208,7 +257,10 @@ fn html5lib_inputs_never_crash_with_matching_selectors() {
         let (out, stats) = rewrite_chunked(&plan, input.as_bytes(), i as u64, 7);
         bailed += usize::from(stats.bailed_out.is_some());
         // Valid UTF-8 in, valid UTF-8 out: no chunk boundary ever splits a character.
-        assert!(std::str::from_utf8(&out).is_ok(), "input {i}: output is not UTF-8");
+        assert!(
+            std::str::from_utf8(&out).is_ok(),
+            "input {i}: output is not UTF-8"
+        );
     }
     assert_eq!(bailed, 0, "lol_html bailed out on some inputs");
 }
@@ -225,9 +277,15 @@ fn manifest() -> Vec<Value> {
 /// Annotates every grid item with `data-test-key="<n>"` (document order), using lol_html as an
 /// independent reader; returns the annotated page and the number of items.
 fn str_settings<'h, 's>(
-    handlers: Vec<(std::borrow::Cow<'s, lol_html::Selector>, lol_html::ElementContentHandlers<'h>)>,
+    handlers: Vec<(
+        std::borrow::Cow<'s, lol_html::Selector>,
+        lol_html::ElementContentHandlers<'h>,
+    )>,
 ) -> lol_html::RewriteStrSettings<'h, 's> {
-    handlers.into_iter().fold(lol_html::RewriteStrSettings::new().with_strict(false), |s, h| s.append_element_content_handler(h))
+    handlers.into_iter().fold(
+        lol_html::RewriteStrSettings::new().with_strict(false),
+        |s, h| s.append_element_content_handler(h),
+    )
 }
 
 fn annotate(html: &str, grid: &str, item: &str) -> (String, usize) {
@@ -292,7 +350,11 @@ fn normalize(html: &str, page: &Value) -> (String, Vec<String>, BTreeMap<String,
         }),
         lol_html::text!(item_sel.clone(), |t| {
             if let Some(k) = current.borrow().last() {
-                texts.borrow_mut().entry(k.clone()).or_default().push_str(t.as_str());
+                texts
+                    .borrow_mut()
+                    .entry(k.clone())
+                    .or_default()
+                    .push_str(t.as_str());
             }
             Ok(())
         }),
@@ -315,9 +377,14 @@ fn real_pages_keep_every_item_and_every_byte_outside_the_slots() {
         let grid = page["grid"].as_str().unwrap();
         let item = page["item"].as_str().unwrap();
         let (annotated, n) = annotate(&html, grid, item);
-        assert!(n >= page["items_expected"].as_u64().unwrap() as usize, "{file}: {n} items found");
+        assert!(
+            n >= page["items_expected"].as_u64().unwrap() as usize,
+            "{file}: {n} items found"
+        );
         // Rank by the annotation, reversed: every container's items must come out in reverse.
-        let boost: serde_json::Map<String, Value> = (0..n).map(|i| (i.to_string(), json!(i as f64 / 10.0))).collect();
+        let boost: serde_json::Map<String, Value> = (0..n)
+            .map(|i| (i.to_string(), json!(i as f64 / 10.0)))
+            .collect();
         let mut slots = json!({
             "grid": {"selector": grid, "action": "reorder", "items": item, "max_buffer_bytes": 4_000_000,
                      "rank": {"by_attr": "data-test-key", "affinity": "none", "boost": boost}}
@@ -333,15 +400,24 @@ fn real_pages_keep_every_item_and_every_byte_outside_the_slots() {
         let plan = RewritePlan::new(&site, &o.decisions, NONCE);
         let (out, stats) = rewrite_chunked(&plan, annotated.as_bytes(), n as u64, 4096);
         assert_eq!(stats.bailed_out, None, "{file}");
-        assert_eq!(stats.fallbacks, 0, "{file}: a container fell back to origin order");
+        assert_eq!(
+            stats.fallbacks, 0,
+            "{file}: a container fell back to origin order"
+        );
         assert!(stats.reordered >= 1, "{file}: nothing reordered");
         let out = String::from_utf8(out).unwrap();
-        assert!(out.contains("<h2>Personal hero</h2>") || page["hero"].is_null(), "{file}: hero not replaced");
+        assert!(
+            out.contains("<h2>Personal hero</h2>") || page["hero"].is_null(),
+            "{file}: hero not replaced"
+        );
         assert!(out.contains("<p>10% off</p>"), "{file}: offer not inserted");
 
         let (norm_in, keys_in, texts_in) = normalize(&annotated, &page);
         let (norm_out, keys_out, texts_out) = normalize(&out, &page);
-        assert!(norm_in == norm_out, "{file}: bytes outside the touched sections differ");
+        assert!(
+            norm_in == norm_out,
+            "{file}: bytes outside the touched sections differ"
+        );
         let mut sorted = keys_out.clone();
         sorted.sort_by_key(|k| k.parse::<usize>().unwrap());
         assert_eq!(sorted, keys_in, "{file}: items lost or duplicated");
@@ -354,14 +430,26 @@ fn real_pages_keep_every_item_and_every_byte_outside_the_slots() {
 fn rewrite_str_matches_streaming() {
     let site = Config::from_json(DEMO_CONFIG).unwrap().sites.remove(0);
     let k = keys();
-    let steps = journey(&site, &k, &["/c/camping", "/c/camping", "/c/camping", "/"], "");
+    let steps = journey(
+        &site,
+        &k,
+        &["/c/camping", "/c/camping", "/c/camping", "/"],
+        "",
+    );
     let plan = RewritePlan::new(&site, &steps[3].decisions, NONCE);
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rewrite/demo_hiker/src.html")).unwrap();
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/rewrite/demo_hiker/src.html"
+    ))
+    .unwrap();
     let (a, _) = rewrite_str(&plan, &src);
     let (b, _) = rewrite_chunked(&plan, src.as_bytes(), 42, 13);
     assert_eq!(a.as_bytes(), &b[..]);
     assert!(a.contains("data-vt-applied=\"hero-camp\""));
     let grid = a.find("data-vt-slot=\"grid\"").unwrap();
     let first_item = grid + a[grid..].find("data-vt-item").unwrap();
-    assert!(a[first_item..].starts_with("data-vt-item data-vt-sku=\"camping-dome-2p\""), "camping leads the grid");
+    assert!(
+        a[first_item..].starts_with("data-vt-item data-vt-sku=\"camping-dome-2p\""),
+        "camping leads the grid"
+    );
 }

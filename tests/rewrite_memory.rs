@@ -44,7 +44,9 @@ fn page_chunks(filler_bytes: usize) -> impl Iterator<Item = Vec<u8>> {
     // Lazily: one 16 KiB chunk alive at a time, as from a network stream.
     std::iter::once(head.into_bytes())
         .chain((0..n).map(move |_| block.clone().into_bytes()))
-        .chain(std::iter::once(b"<footer>end</footer></body></html>".to_vec()))
+        .chain(std::iter::once(
+            b"<footer>end</footer></body></html>".to_vec(),
+        ))
 }
 
 fn peak_for(filler: usize) -> (usize, usize) {
@@ -59,7 +61,15 @@ fn peak_for(filler: usize) -> (usize, usize) {
     });
     let site = Config::from_json(&doc.to_string()).unwrap().sites.remove(0);
     let (keys, _) = Keys::from_specs(None, None).unwrap();
-    let input = RequestInput { facts: RequestFacts { url: "/", user_agent: Some("Mozilla/5.0"), now_ms: 1_763_805_600_000, ..RequestFacts::default() }, ..RequestInput::default() };
+    let input = RequestInput {
+        facts: RequestFacts {
+            url: "/",
+            user_agent: Some("Mozilla/5.0"),
+            now_ms: 1_763_805_600_000,
+            ..RequestFacts::default()
+        },
+        ..RequestInput::default()
+    };
     let outcome = personalize(&site, Mode::Edge(&keys), &input);
     let plan = RewritePlan::new(&site, &outcome.decisions, 99);
     let mut written = 0usize;
@@ -83,6 +93,9 @@ fn peak_memory_is_independent_of_page_size() {
     assert!(large_out > 32 << 20 && small_out > 1 << 20);
     // Chunk buffers are allocated by the test itself (16 KiB each, freed as they go).
     assert!(small < 1 << 20, "peak {small} bytes for a 1 MB page");
-    assert!(large <= small + 64 * 1024, "peak grew from {small} to {large} bytes between 1 MB and 32 MB pages");
+    assert!(
+        large <= small + 64 * 1024,
+        "peak grew from {small} to {large} bytes between 1 MB and 32 MB pages"
+    );
     eprintln!("peak heap: {small} bytes (1 MB page), {large} bytes (32 MB page)");
 }

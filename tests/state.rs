@@ -9,7 +9,9 @@ use base64::Engine;
 use proptest::prelude::*;
 use vitrine::config::MAX_SKU_LEN;
 use vitrine::decide::bucket;
-use vitrine::state::{self, decay, ItemKind, Keyring, Protection, RecentItem, SlotCounter, StateIssue, VisitorState};
+use vitrine::state::{
+    self, decay, ItemKind, Keyring, Protection, RecentItem, SlotCounter, StateIssue, VisitorState,
+};
 use vitrine::Mode;
 
 use common::*;
@@ -27,21 +29,31 @@ fn arb_state(dims: usize, slots: usize) -> impl Strategy<Value = VisitorState> {
         prop::collection::vec((any::<u8>(), any::<u16>()), slots),
         any::<u8>(),
     )
-        .prop_map(|(id, first, span, idle, visits, views, scores, recent, counters, consent)| VisitorState {
-            id,
-            first_seen: first,
-            last_seen: first + span,
-            session_start: first + span - idle.min(span),
-            visits,
-            session_views: views,
-            scores,
-            recent: recent
-                .into_iter()
-                .map(|(k, sku)| RecentItem { kind: ItemKind::from_byte(k).unwrap(), sku })
-                .collect(),
-            counters: counters.into_iter().map(|(session, total)| SlotCounter { session, total }).collect(),
-            consent,
-        })
+        .prop_map(
+            |(id, first, span, idle, visits, views, scores, recent, counters, consent)| {
+                VisitorState {
+                    id,
+                    first_seen: first,
+                    last_seen: first + span,
+                    session_start: first + span - idle.min(span),
+                    visits,
+                    session_views: views,
+                    scores,
+                    recent: recent
+                        .into_iter()
+                        .map(|(k, sku)| RecentItem {
+                            kind: ItemKind::from_byte(k).unwrap(),
+                            sku,
+                        })
+                        .collect(),
+                    counters: counters
+                        .into_iter()
+                        .map(|(session, total)| SlotCounter { session, total })
+                        .collect(),
+                    consent,
+                }
+            },
+        )
 }
 
 proptest! {
@@ -145,27 +157,52 @@ fn every_rejection_has_its_reason() {
     let k = keys();
     let s = VisitorState::fresh(&site, [1; 16], 1_000);
     let good = state::seal(&s, Protection::Signed(&k.state), &site);
-    let open = |values: &[&str]| state::open(values, Protection::Signed(&k.state), &site, 1_000, [2; 16]);
+    let open =
+        |values: &[&str]| state::open(values, Protection::Signed(&k.state), &site, 1_000, [2; 16]);
     assert_eq!(open(&[&good]).issue, None);
     assert_eq!(open(&[]).issue, None);
     assert_eq!(open(&["%%%"]).issue, Some(StateIssue::BadBase64));
     assert_eq!(open(&[&good[..10]]).issue, Some(StateIssue::Truncated));
     // A cookie cut short by a proxy: valid base64, but the tag no longer matches.
     let raw = URL_SAFE_NO_PAD.decode(&good).unwrap();
-    assert_eq!(open(&[&URL_SAFE_NO_PAD.encode(&raw[..raw.len() - 3])]).issue, Some(StateIssue::BadMac));
-    assert_eq!(open(&[&"A".repeat(1001)]).issue, Some(StateIssue::Oversized));
+    assert_eq!(
+        open(&[&URL_SAFE_NO_PAD.encode(&raw[..raw.len() - 3])]).issue,
+        Some(StateIssue::BadMac)
+    );
+    assert_eq!(
+        open(&[&"A".repeat(1001)]).issue,
+        Some(StateIssue::Oversized)
+    );
     assert_eq!(open(&[&good, &good]).issue, Some(StateIssue::Duplicated));
     let stranger = Keyring::parse("9:c29tZS1vdGhlci1zZWNyZXQtc29tZS1vdGhlci1zZWNyZXQ").unwrap();
-    assert_eq!(open(&[&stranger.seal(&state::encode(&s, &site))]).issue, Some(StateIssue::UnknownKey));
+    assert_eq!(
+        open(&[&stranger.seal(&state::encode(&s, &site))]).issue,
+        Some(StateIssue::UnknownKey)
+    );
     let mut v2 = state::encode(&s, &site);
     v2[0] = 2;
-    assert_eq!(open(&[&k.state.seal(&v2)]).issue, Some(StateIssue::UnknownVersion));
+    assert_eq!(
+        open(&[&k.state.seal(&v2)]).issue,
+        Some(StateIssue::UnknownVersion)
+    );
     let mut trailing = state::encode(&s, &site);
     trailing.push(0);
-    assert_eq!(open(&[&k.state.seal(&trailing)]).issue, Some(StateIssue::Malformed));
+    assert_eq!(
+        open(&[&k.state.seal(&trailing)]).issue,
+        Some(StateIssue::Malformed)
+    );
     let cut = state::encode(&s, &site);
-    assert_eq!(open(&[&k.state.seal(&cut[..cut.len() - 2])]).issue, Some(StateIssue::Truncated));
-    let old = state::open(&[&good], Protection::Signed(&k.state), &site, 1_000 + 31 * 86_400, [2; 16]);
+    assert_eq!(
+        open(&[&k.state.seal(&cut[..cut.len() - 2])]).issue,
+        Some(StateIssue::Truncated)
+    );
+    let old = state::open(
+        &[&good],
+        Protection::Signed(&k.state),
+        &site,
+        1_000 + 31 * 86_400,
+        [2; 16],
+    );
     assert_eq!(old.issue, Some(StateIssue::Expired));
     // Every failure yields a fresh, usable state with the fresh id.
     let bad = open(&["%%%"]);
@@ -176,18 +213,36 @@ fn every_rejection_has_its_reason() {
 #[test]
 fn previous_key_is_accepted_and_resigned() {
     let site = demo();
-    let old = vitrine::Keys { state: Keyring::parse(OLD_STATE_KEYS).unwrap(), traits: None };
+    let old = vitrine::Keys {
+        state: Keyring::parse(OLD_STATE_KEYS).unwrap(),
+        traits: None,
+    };
     let first = Req::new("/c/hiking").run(&site, Mode::Edge(&old));
     let token = first.state_token.unwrap();
     let k = keys();
-    let second = Req::new("/").cookie(&format!("vt={token}")).at(T0 + 60_000).run(&site, Mode::Edge(&k));
+    let second = Req::new("/")
+        .cookie(&format!("vt={token}"))
+        .at(T0 + 60_000)
+        .run(&site, Mode::Edge(&k));
     assert!(second.rotated);
     assert!(!second.fresh);
-    assert_eq!(second.state.as_ref().unwrap().points(site.dimension_index("hiking").unwrap()), 10.0);
+    assert_eq!(
+        second
+            .state
+            .as_ref()
+            .unwrap()
+            .points(site.dimension_index("hiking").unwrap()),
+        10.0
+    );
     // The new cookie is sealed with the current key only.
     let current_only = Keyring::parse(STATE_KEYS.split(',').next().unwrap()).unwrap();
-    assert!(current_only.open(second.state_token.as_ref().unwrap()).is_ok());
-    assert!(Keyring::parse(OLD_STATE_KEYS).unwrap().open(second.state_token.as_ref().unwrap()).is_err());
+    assert!(current_only
+        .open(second.state_token.as_ref().unwrap())
+        .is_ok());
+    assert!(Keyring::parse(OLD_STATE_KEYS)
+        .unwrap()
+        .open(second.state_token.as_ref().unwrap())
+        .is_err());
 }
 
 #[test]
@@ -217,7 +272,10 @@ fn decay_and_caps_through_the_pipeline() {
     assert!(last.points(hiking) > 99.0, "{}", last.points(hiking));
     // Three days later (one half-life) the score has halved before this request's view is added.
     let token = steps.last().unwrap().state_token.clone().unwrap();
-    let later = Req::new("/").cookie(&format!("vt={token}")).at(T0 + 11 * 60_000 + 72 * 3_600_000).run(&site, Mode::Edge(&k));
+    let later = Req::new("/")
+        .cookie(&format!("vt={token}"))
+        .at(T0 + 11 * 60_000 + 72 * 3_600_000)
+        .run(&site, Mode::Edge(&k));
     let expect = f64::from(decay(last.scores[hiking], 72 * 3600, 72.0 * 3600.0)) / 100.0;
     assert_eq!(later.state.unwrap().points(hiking), expect);
     assert!((expect - last.points(hiking) / 2.0).abs() < 0.02);
@@ -229,7 +287,14 @@ fn sessions_start_after_thirty_idle_minutes() {
     let k = keys();
     let first = Req::new("/").run(&site, Mode::Edge(&k));
     let token = first.state_token.unwrap();
-    let at = |mins: u64| Req::new("/").cookie(&format!("vt={token}")).at(T0 + mins * 60_000).run(&site, Mode::Edge(&k)).state.unwrap();
+    let at = |mins: u64| {
+        Req::new("/")
+            .cookie(&format!("vt={token}"))
+            .at(T0 + mins * 60_000)
+            .run(&site, Mode::Edge(&k))
+            .state
+            .unwrap()
+    };
     assert_eq!(at(29).visits, 1);
     assert_eq!(at(29).session_views, 2);
     assert_eq!(at(31).visits, 2);
@@ -243,10 +308,17 @@ fn cookie_size_budget() {
     // 16 dimensions and 8 recent items of the longest SKU: the typical budget is 600 bytes.
     let mut doc: serde_json::Value = serde_json::from_str(vitrine::config::DEMO_CONFIG).unwrap();
     for i in 0..9 {
-        doc["dimensions"][format!("extra{i}")] = serde_json::json!({"half_life_hours": 24, "cap": 1000});
-        doc["signals"].as_array_mut().unwrap().push(serde_json::json!({"on": "page_view", "add": {format!("extra{i}"): 1}}));
+        doc["dimensions"][format!("extra{i}")] =
+            serde_json::json!({"half_life_hours": 24, "cap": 1000});
+        doc["signals"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"on": "page_view", "add": {format!("extra{i}"): 1}}));
     }
-    let big = vitrine::Config::from_json(&doc.to_string()).unwrap().sites.remove(0);
+    let big = vitrine::Config::from_json(&doc.to_string())
+        .unwrap()
+        .sites
+        .remove(0);
     assert_eq!(big.dimensions.len(), 16);
     let mut s = VisitorState::fresh(&big, [0xab; 16], 1_763_805_600);
     s.visits = 1_000;
@@ -256,35 +328,84 @@ fn cookie_size_budget() {
         *score = 9_000 + i as u32;
     }
     for i in 0..8 {
-        s.remember(ItemKind::Viewed, &format!("{i}{}", "x".repeat(MAX_SKU_LEN - 1)), 8);
+        s.remember(
+            ItemKind::Viewed,
+            &format!("{i}{}", "x".repeat(MAX_SKU_LEN - 1)),
+            8,
+        );
     }
     for c in &mut s.counters {
-        *c = SlotCounter { session: 3, total: 300 };
+        *c = SlotCounter {
+            session: 3,
+            total: 300,
+        };
     }
     let token = state::seal(&s, Protection::Signed(&k.state), &big);
     let cookie = format!("vt={token}");
-    assert!(cookie.len() <= 600, "typical cookie is {} bytes", cookie.len());
-    assert_eq!(state::open(&[&token], Protection::Signed(&k.state), &big, s.last_seen, [0; 16]).state, s);
+    assert!(
+        cookie.len() <= 600,
+        "typical cookie is {} bytes",
+        cookie.len()
+    );
+    assert_eq!(
+        state::open(
+            &[&token],
+            Protection::Signed(&k.state),
+            &big,
+            s.last_seen,
+            [0; 16]
+        )
+        .state,
+        s
+    );
 
     // Worst case (32 dimensions, 16 recent items, every counter): never more than 1,024 bytes,
     // and the oldest recent items are the ones dropped.
     let mut doc: serde_json::Value = serde_json::from_str(vitrine::config::DEMO_CONFIG).unwrap();
     doc["limits"] = serde_json::json!({"recent_items": 16});
     for i in 0..25 {
-        doc["dimensions"][format!("d{i}")] = serde_json::json!({"half_life_hours": 24, "cap": 1000});
+        doc["dimensions"][format!("d{i}")] =
+            serde_json::json!({"half_life_hours": 24, "cap": 1000});
     }
-    let huge = vitrine::Config::from_json(&doc.to_string()).unwrap().sites.remove(0);
+    let huge = vitrine::Config::from_json(&doc.to_string())
+        .unwrap()
+        .sites
+        .remove(0);
     let mut s = VisitorState::fresh(&huge, [0xcd; 16], 1_763_805_600);
     s.scores.iter_mut().for_each(|x| *x = 99_999);
-    s.counters.iter_mut().for_each(|c| *c = SlotCounter { session: 200, total: 60_000 });
+    s.counters.iter_mut().for_each(|c| {
+        *c = SlotCounter {
+            session: 200,
+            total: 60_000,
+        }
+    });
     for i in 0..16 {
-        s.remember(ItemKind::Purchased, &format!("{i:02}{}", "y".repeat(MAX_SKU_LEN - 2)), 16);
+        s.remember(
+            ItemKind::Purchased,
+            &format!("{i:02}{}", "y".repeat(MAX_SKU_LEN - 2)),
+            16,
+        );
     }
     let token = state::seal(&s, Protection::Signed(&k.state), &huge);
-    assert!(format!("vt={token}").len() <= 1024, "worst case is {} bytes", token.len() + 3);
-    let back = state::open(&[&token], Protection::Signed(&k.state), &huge, s.last_seen, [0; 16]).state;
+    assert!(
+        format!("vt={token}").len() <= 1024,
+        "worst case is {} bytes",
+        token.len() + 3
+    );
+    let back = state::open(
+        &[&token],
+        Protection::Signed(&k.state),
+        &huge,
+        s.last_seen,
+        [0; 16],
+    )
+    .state;
     assert!(back.recent.len() < 16);
-    assert_eq!(back.recent[..], s.recent[..back.recent.len()], "newest items are kept");
+    assert_eq!(
+        back.recent[..],
+        s.recent[..back.recent.len()],
+        "newest items are kept"
+    );
     let _ = site;
 }
 
@@ -312,11 +433,25 @@ fn bucketing_is_stable_and_balanced() {
             control += 1;
         }
         let b = bucket(&id, "slot:cta");
-        arms[if b < 5_000 { 0 } else if b < 8_000 { 1 } else { 2 }] += 1;
+        arms[if b < 5_000 {
+            0
+        } else if b < 8_000 {
+            1
+        } else {
+            2
+        }] += 1;
     }
     let pct = |c: u32| f64::from(c) * 100.0 / f64::from(n);
-    assert!((pct(control) - 10.0).abs() <= 1.0, "control {}%", pct(control));
+    assert!(
+        (pct(control) - 10.0).abs() <= 1.0,
+        "control {}%",
+        pct(control)
+    );
     for (count, weight) in arms.iter().zip([50.0, 30.0, 20.0]) {
-        assert!((pct(*count) - weight).abs() <= 1.0, "arm {}% for weight {weight}", pct(*count));
+        assert!(
+            (pct(*count) - weight).abs() <= 1.0,
+            "arm {}% for weight {weight}",
+            pct(*count)
+        );
     }
 }

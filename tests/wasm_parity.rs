@@ -12,19 +12,55 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// Every vector file, embedded (the browser has no file system).
 const VECTORS: &[(&str, &str)] = &[
-    ("bargain_allow_policy", include_str!("data/decisions/bargain_allow_policy.json")),
-    ("campaign_landing", include_str!("data/decisions/campaign_landing.json")),
-    ("events_cookie", include_str!("data/decisions/events_cookie.json")),
-    ("forged_events", include_str!("data/decisions/forged_events.json")),
-    ("frequency_cap", include_str!("data/decisions/frequency_cap.json")),
+    (
+        "bargain_allow_policy",
+        include_str!("data/decisions/bargain_allow_policy.json"),
+    ),
+    (
+        "campaign_landing",
+        include_str!("data/decisions/campaign_landing.json"),
+    ),
+    (
+        "events_cookie",
+        include_str!("data/decisions/events_cookie.json"),
+    ),
+    (
+        "forged_events",
+        include_str!("data/decisions/forged_events.json"),
+    ),
+    (
+        "frequency_cap",
+        include_str!("data/decisions/frequency_cap.json"),
+    ),
     ("gpc", include_str!("data/decisions/gpc.json")),
-    ("hiker_journey", include_str!("data/decisions/hiker_journey.json")),
-    ("holdout_control", include_str!("data/decisions/holdout_control.json")),
-    ("loyal_traits", include_str!("data/decisions/loyal_traits.json")),
-    ("loyal_traits_browser", include_str!("data/decisions/loyal_traits_browser.json")),
-    ("regulated_market", include_str!("data/decisions/regulated_market.json")),
-    ("search_terms", include_str!("data/decisions/search_terms.json")),
-    ("tampered_cookie", include_str!("data/decisions/tampered_cookie.json")),
+    (
+        "hiker_journey",
+        include_str!("data/decisions/hiker_journey.json"),
+    ),
+    (
+        "holdout_control",
+        include_str!("data/decisions/holdout_control.json"),
+    ),
+    (
+        "loyal_traits",
+        include_str!("data/decisions/loyal_traits.json"),
+    ),
+    (
+        "loyal_traits_browser",
+        include_str!("data/decisions/loyal_traits_browser.json"),
+    ),
+    (
+        "regulated_market",
+        include_str!("data/decisions/regulated_market.json"),
+    ),
+    (
+        "search_terms",
+        include_str!("data/decisions/search_terms.json"),
+    ),
+    (
+        "tampered_cookie",
+        include_str!("data/decisions/tampered_cookie.json"),
+    ),
 ];
 
 #[wasm_bindgen_test]
@@ -35,14 +71,21 @@ fn golden_vectors_match_native_in_the_browser() {
     for (name, text) in VECTORS {
         let doc: Value = serde_json::from_str(text).unwrap();
         let actual = Value::Array(common::run_vector(&doc, &site, &keys));
-        assert!(doc["expected"] == actual, "{name}: wasm result differs from native:\n{}", serde_json::to_string_pretty(&actual).unwrap());
+        assert!(
+            doc["expected"] == actual,
+            "{name}: wasm result differs from native:\n{}",
+            serde_json::to_string_pretty(&actual).unwrap()
+        );
     }
 }
 
 #[wasm_bindgen_test]
 fn decay_and_bucketing_match_native_in_the_browser() {
     // Same golden values as the native suites: libm decay and SHA-256 bucketing.
-    assert_eq!(vitrine::state::decay(10_000, 36 * 3600, 72.0 * 3600.0), 7_071);
+    assert_eq!(
+        vitrine::state::decay(10_000, 36 * 3600, 72.0 * 3600.0),
+        7_071
+    );
     assert_eq!(vitrine::state::decay(4_200, 3600, 72.0 * 3600.0), 4_160);
     let id: [u8; 16] = core::array::from_fn(|i| i as u8);
     assert_eq!(vitrine::decide::bucket(&id, "hero-holdout"), 4919);

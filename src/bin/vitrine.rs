@@ -10,7 +10,11 @@ use vitrine::state::seal::{format_key, Keyring};
 use vitrine::{personalize, Keys, Mode, RequestInput};
 
 #[derive(Parser)]
-#[command(name = "vitrine", version, about = "Vitrine personalization engine: config tools and decision explainer")]
+#[command(
+    name = "vitrine",
+    version,
+    about = "Vitrine personalization engine: config tools and decision explainer"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,7 +78,10 @@ enum Command {
         /// Visitor id for a new state (32 hex digits; default: random).
         #[arg(long)]
         visitor_id: Option<String>,
-        #[arg(long, default_value = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36")]
+        #[arg(
+            long,
+            default_value = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"
+        )]
         ua: String,
         #[arg(long)]
         country: Option<String>,
@@ -102,7 +109,10 @@ enum Command {
         /// Seconds between requests of a journey.
         #[arg(long, default_value_t = 60)]
         step: u64,
-        #[arg(long, default_value = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36")]
+        #[arg(
+            long,
+            default_value = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"
+        )]
         ua: String,
         #[arg(long)]
         referrer: Option<String>,
@@ -147,7 +157,11 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
 /// Keys from VITRINE_STATE_KEYS / VITRINE_TRAITS_KEYS (empty means unset), as the edge reads them.
 fn deployment_keys() -> Result<(Keys, bool), String> {
     let spec = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    Keys::from_specs(spec("VITRINE_STATE_KEYS").as_deref(), spec("VITRINE_TRAITS_KEYS").as_deref()).map_err(|e| e.to_string())
+    Keys::from_specs(
+        spec("VITRINE_STATE_KEYS").as_deref(),
+        spec("VITRINE_TRAITS_KEYS").as_deref(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn parse_id(hex: &str) -> Result<[u8; 16], String> {
@@ -163,12 +177,17 @@ fn parse_id(hex: &str) -> Result<[u8; 16], String> {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Check { config, deny_warnings } => {
+        Command::Check {
+            config,
+            deny_warnings,
+        } => {
             let text = read_config(&config)?;
             let cfg = match Config::from_json(&text) {
                 Ok(c) => c,
@@ -184,39 +203,86 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             for f in &findings {
                 println!("{f}");
             }
-            let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+            let errors = findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
             let warnings = findings.len() - errors;
             println!(
                 "{config}: {} site(s), {errors} error(s), {warnings} warning(s)",
                 cfg.sites.len()
             );
-            Ok(if errors > 0 || (deny_warnings && warnings > 0) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if errors > 0 || (deny_warnings && warnings > 0) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Compile { config, output } => {
-            let cfg = Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
+            let cfg =
+                Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
             let bytes = cfg.to_compiled();
             std::fs::write(&output, &bytes).map_err(|e| format!("cannot write {output}: {e}"))?;
-            println!("{output}: {} bytes, {} site(s)", bytes.len(), cfg.sites.len());
+            println!(
+                "{output}: {} bytes, {} site(s)",
+                bytes.len(),
+                cfg.sites.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&vitrine::config::json_schema()).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&vitrine::config::json_schema())
+                    .map_err(|e| e.to_string())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { id } => {
             println!("{}", format_key(id, &random_bytes::<32>()?));
             Ok(ExitCode::SUCCESS)
         }
-        Command::SignTraits { keys, purchases, aov, tier, now } => {
+        Command::SignTraits {
+            keys,
+            purchases,
+            aov,
+            tier,
+            now,
+        } => {
             let ring = Keyring::parse(&keys).map_err(|e| e.to_string())?;
             let issued_at = now.unwrap_or((now_ms() / 1000) as u32);
-            println!("{}", seal_traits(&Traits { purchases_90d: purchases, aov, tier, issued_at }, &ring));
+            println!(
+                "{}",
+                seal_traits(
+                    &Traits {
+                        purchases_90d: purchases,
+                        aov,
+                        tier,
+                        issued_at
+                    },
+                    &ring
+                )
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rewrite { config, url, cookie, explain, now, visitor_id, ua, country, gpc, host } => {
+        Command::Rewrite {
+            config,
+            url,
+            cookie,
+            explain,
+            now,
+            visitor_id,
+            ua,
+            country,
+            gpc,
+            host,
+        } => {
             use std::io::{Read, Write};
-            let cfg = Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
-            let site = cfg.site_for_host(&host).ok_or_else(|| format!("no site serves host '{host}'"))?;
+            let cfg =
+                Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
+            let site = cfg
+                .site_for_host(&host)
+                .ok_or_else(|| format!("no site serves host '{host}'"))?;
             let (keys, dev) = deployment_keys()?;
             if dev && explain {
                 eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
@@ -231,7 +297,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     user_agent: Some(&ua),
                     referrer: None,
                     gpc,
-                    geo: Geo { country, ..Geo::default() },
+                    geo: Geo {
+                        country,
+                        ..Geo::default()
+                    },
                     now_ms: now.unwrap_or_else(now_ms),
                 },
                 cookie_header: cookie.as_deref(),
@@ -239,7 +308,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 page_traits: None,
             };
             let outcome = personalize(site, Mode::Edge(&keys), &input);
-            let plan = vitrine::rewrite::RewritePlan::new(site, &outcome.decisions, u64::from_le_bytes(random_bytes::<8>()?));
+            let plan = vitrine::rewrite::RewritePlan::new(
+                site,
+                &outcome.decisions,
+                u64::from_le_bytes(random_bytes::<8>()?),
+            );
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             let mut failed: Option<std::io::Error> = None;
@@ -266,7 +339,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if let Some(e) = failed {
                 return Err(format!("cannot write stdout: {e}"));
             }
-            out.flush().map_err(|e| format!("cannot write stdout: {e}"))?;
+            out.flush()
+                .map_err(|e| format!("cannot write stdout: {e}"))?;
             if explain {
                 eprint!("{}", outcome.report(site).summary());
                 if let Some(t) = &outcome.state_token {
@@ -276,14 +350,34 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     eprintln!("rewrite bailed out ({b}); the rest passed through unchanged");
                 }
                 if stats.fallbacks > 0 {
-                    eprintln!("{} reorder container(s) left in origin order", stats.fallbacks);
+                    eprintln!(
+                        "{} reorder container(s) left in origin order",
+                        stats.fallbacks
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Decide { config, urls, cookie, events, now, step, ua, referrer, gpc, country, host, visitor_id, json } => {
-            let cfg = Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
-            let site = cfg.site_for_host(&host).ok_or_else(|| format!("no site serves host '{host}'"))?;
+        Command::Decide {
+            config,
+            urls,
+            cookie,
+            events,
+            now,
+            step,
+            ua,
+            referrer,
+            gpc,
+            country,
+            host,
+            visitor_id,
+            json,
+        } => {
+            let cfg =
+                Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
+            let site = cfg
+                .site_for_host(&host)
+                .ok_or_else(|| format!("no site serves host '{host}'"))?;
             let (keys, dev) = deployment_keys()?;
             if dev {
                 eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
@@ -292,7 +386,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .as_deref()
                 .unwrap_or("")
                 .split(';')
-                .filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+                .filter_map(|p| {
+                    p.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                })
                 .collect();
             if let Some(ev) = events {
                 jar.push(("vt_e".into(), ev));
@@ -301,14 +398,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let fixed_id = visitor_id.as_deref().map(parse_id).transpose()?;
             let mut reports = Vec::new();
             for (i, url) in urls.iter().enumerate() {
-                let header: String = jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+                let header: String = jar
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 let input = RequestInput {
                     facts: RequestFacts {
                         url,
                         user_agent: Some(&ua),
                         referrer: referrer.as_deref(),
                         gpc,
-                        geo: Geo { country: country.clone(), ..Geo::default() },
+                        geo: Geo {
+                            country: country.clone(),
+                            ..Geo::default()
+                        },
                         now_ms: start + i as u64 * step * 1000,
                     },
                     cookie_header: Some(&header),
@@ -331,7 +435,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?
+                );
             } else if let Some((_, v)) = jar.iter().find(|(k, _)| k == "vt") {
                 println!("Cookie: vt={v}");
             }

@@ -143,7 +143,9 @@ impl Engine {
     }
 
     fn site(&self, url: &str) -> Option<&Site> {
-        let host = url.split_once("://").map_or("", |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""));
+        let host = url
+            .split_once("://")
+            .map_or("", |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""));
         self.config.site_for_host(host)
     }
 }
@@ -169,7 +171,9 @@ impl Engine {
 
     /// The slots of the site serving `url`: what the page should look for.
     pub fn slots(&self, url: &str) -> Result<JsValue, JsError> {
-        let Some(site) = self.site(url) else { return Ok(JsValue::NULL) };
+        let Some(site) = self.site(url) else {
+            return Ok(JsValue::NULL);
+        };
         let info: Vec<SlotInfo<'_>> = site
             .slots
             .iter()
@@ -189,28 +193,54 @@ impl Engine {
     /// The page type and parameters the site's patterns give `url`: the DOM side records views
     /// from `data-vt-*`/`<meta name="vt:*">` only where the URL does not already stand for one.
     pub fn page(&self, url: &str) -> Result<JsValue, JsError> {
-        let Some(site) = self.site(url) else { return Ok(JsValue::NULL) };
-        let ctx = crate::signals::read_context(site, &RequestFacts { url, ..RequestFacts::default() });
-        let page = PageInfo { kind: &ctx.page_type, params: ctx.page_params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect() };
-        page.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_error)
+        let Some(site) = self.site(url) else {
+            return Ok(JsValue::NULL);
+        };
+        let ctx = crate::signals::read_context(
+            site,
+            &RequestFacts {
+                url,
+                ..RequestFacts::default()
+            },
+        );
+        let page = PageInfo {
+            kind: &ctx.page_type,
+            params: ctx
+                .page_params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+        };
+        page.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(js_error)
     }
 
     /// Decides for a page request (browser-only mode: unsigned state).
     pub fn decide(&self, request: JsValue) -> Result<JsValue, JsError> {
         let req: PageRequest = serde_wasm_bindgen::from_value(request).map_err(js_error)?;
-        let Some(site) = self.site(&req.url) else { return Ok(JsValue::NULL) };
+        let Some(site) = self.site(&req.url) else {
+            return Ok(JsValue::NULL);
+        };
         let input = RequestInput {
             facts: RequestFacts {
                 url: &req.url,
                 user_agent: req.user_agent.as_deref(),
                 referrer: req.referrer.as_deref(),
                 gpc: req.gpc,
-                geo: Geo { country: req.country.clone(), ..Geo::default() },
+                geo: Geo {
+                    country: req.country.clone(),
+                    ..Geo::default()
+                },
                 now_ms: req.now_ms.max(0.0) as u64,
             },
             cookie_header: req.cookie.as_deref(),
             fresh_id: hex_id(req.id.as_deref()),
-            page_traits: req.traits.as_ref().map(|t| Traits { purchases_90d: t.purchases_90d, aov: t.aov, tier: t.tier.clone(), issued_at: 0 }),
+            page_traits: req.traits.as_ref().map(|t| Traits {
+                purchases_90d: t.purchases_90d,
+                aov: t.aov,
+                tier: t.tier.clone(),
+                issued_at: 0,
+            }),
         };
         let outcome = personalize(site, self.mode(), &input);
         let report = req.explain.then(|| outcome.report(site));
@@ -224,9 +254,18 @@ impl Engine {
                     Choice::Variant(v) => (Some(slot.variants[*v].id.clone()), None),
                     Choice::Reorder(plan) => {
                         let items = req.items.get(&slot.name).map(Vec::as_slice).unwrap_or(&[]);
-                        let keys: Vec<ItemKeys<'_>> = items.iter().map(|i| ItemKeys { sku: i.sku.as_deref(), attr: i.attr.as_deref() }).collect();
+                        let keys: Vec<ItemKeys<'_>> = items
+                            .iter()
+                            .map(|i| ItemKeys {
+                                sku: i.sku.as_deref(),
+                                attr: i.attr.as_deref(),
+                            })
+                            .collect();
                         let order = plan.order(&keys).into_iter().map(|i| i as u32).collect();
-                        (Some(crate::config::REORDER_VARIANT.to_string()), Some(order))
+                        (
+                            Some(crate::config::REORDER_VARIANT.to_string()),
+                            Some(order),
+                        )
                     }
                     Choice::Origin => (None, None),
                 };
@@ -242,17 +281,36 @@ impl Engine {
                 }
             })
             .collect();
-        let decided = Decided { state_token: outcome.state_token.clone(), report, segments: outcome.decisions.active_segments(site), slots };
-        decided.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_error)
+        let decided = Decided {
+            state_token: outcome.state_token.clone(),
+            report,
+            segments: outcome.decisions.active_segments(site),
+            slots,
+        };
+        decided
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(js_error)
     }
 
     /// Decides for a request and returns only the new state token: the lean call for a server
     /// that sets the cookie itself (strings in, a string out, no object conversion).
     #[wasm_bindgen(js_name = decideToken)]
-    pub fn decide_token(&self, url: &str, cookie: &str, user_agent: &str, now_ms: f64, id: &str) -> Option<String> {
+    pub fn decide_token(
+        &self,
+        url: &str,
+        cookie: &str,
+        user_agent: &str,
+        now_ms: f64,
+        id: &str,
+    ) -> Option<String> {
         let site = self.site(url)?;
         let input = RequestInput {
-            facts: RequestFacts { url, user_agent: Some(user_agent), now_ms: now_ms.max(0.0) as u64, ..RequestFacts::default() },
+            facts: RequestFacts {
+                url,
+                user_agent: Some(user_agent),
+                now_ms: now_ms.max(0.0) as u64,
+                ..RequestFacts::default()
+            },
             cookie_header: Some(cookie),
             fresh_id: hex_id(Some(id)),
             page_traits: None,
@@ -265,15 +323,23 @@ impl Engine {
     #[cfg(feature = "rewrite")]
     pub fn rewrite(&self, html: &str, request: JsValue) -> Result<String, JsError> {
         let req: PageRequest = serde_wasm_bindgen::from_value(request).map_err(js_error)?;
-        let Some(site) = self.site(&req.url) else { return Ok(html.to_string()) };
+        let Some(site) = self.site(&req.url) else {
+            return Ok(html.to_string());
+        };
         let input = RequestInput {
-            facts: RequestFacts { url: &req.url, user_agent: req.user_agent.as_deref(), now_ms: req.now_ms.max(0.0) as u64, ..RequestFacts::default() },
+            facts: RequestFacts {
+                url: &req.url,
+                user_agent: req.user_agent.as_deref(),
+                now_ms: req.now_ms.max(0.0) as u64,
+                ..RequestFacts::default()
+            },
             cookie_header: req.cookie.as_deref(),
             fresh_id: hex_id(req.id.as_deref()),
             page_traits: None,
         };
         let outcome = personalize(site, self.mode(), &input);
-        let nonce = u64::from_le_bytes(hex_id(req.id.as_deref())[..8].try_into().unwrap_or([7; 8])) ^ 0x9e37_79b9_7f4a_7c15;
+        let nonce = u64::from_le_bytes(hex_id(req.id.as_deref())[..8].try_into().unwrap_or([7; 8]))
+            ^ 0x9e37_79b9_7f4a_7c15;
         let plan = RewritePlan::new(site, &outcome.decisions, nonce);
         Ok(rewrite_str(&plan, html).0)
     }

@@ -9,9 +9,9 @@ use serde::Deserialize as _;
 use super::expr::{self, EventField, Expr, GeoField, Scope, TraitField, Type, Var};
 use super::model::{Action, Affinity, EventKind, Pick, SiteDoc};
 use super::{
-    event_fields, stable_key, to_centi, CompiledSelector, ConfigError, ConfigErrors, Dimension, Experiment, Limits,
-    PageType, PathPattern, Policy, Privacy, Rank, Segment, Signal, Site, Slot, Template, Variant, DEVICES,
-    MAX_DIMENSIONS, MAX_SLOTS, OTHER_PAGE, REORDER_VARIANT,
+    event_fields, stable_key, to_centi, CompiledSelector, ConfigError, ConfigErrors, Dimension,
+    Experiment, Limits, PageType, PathPattern, Policy, Privacy, Rank, Segment, Signal, Site, Slot,
+    Template, Variant, DEVICES, MAX_DIMENSIONS, MAX_SLOTS, OTHER_PAGE, REORDER_VARIANT,
 };
 
 const BUILTINS: [&str; 12] = [
@@ -32,8 +32,19 @@ const BUILTINS: [&str; 12] = [
 /// Rebuilds what a compiled configuration does not carry (selectors) and checks every index,
 /// so that nothing read from a file can make a later lookup fail.
 pub(super) fn relink(site: &mut Site, path: &str, errs: &mut Errors) {
-    let (dims, segs, slots, exps, pols) = (site.dimensions.len(), site.segments.len(), site.slots.len(), site.experiments.len(), site.policies.len());
-    let mut bad = |what: &str| errs.push(path, format!("compiled configuration has an invalid {what} reference"));
+    let (dims, segs, slots, exps, pols) = (
+        site.dimensions.len(),
+        site.segments.len(),
+        site.slots.len(),
+        site.experiments.len(),
+        site.policies.len(),
+    );
+    let mut bad = |what: &str| {
+        errs.push(
+            path,
+            format!("compiled configuration has an invalid {what} reference"),
+        )
+    };
     let mut vars = Vec::new();
     let exprs = site
         .segments
@@ -42,14 +53,25 @@ pub(super) fn relink(site: &mut Site, path: &str, errs: &mut Errors) {
         .chain(site.signals.iter().filter_map(|s| s.when.as_ref()))
         .chain(site.policies.iter().filter_map(|p| p.when.as_ref()))
         .chain(site.slots.iter().filter_map(|s| s.when.as_ref()))
-        .chain(site.slots.iter().flat_map(|s| s.variants.iter().filter_map(|v| v.when.as_ref())));
+        .chain(
+            site.slots
+                .iter()
+                .flat_map(|s| s.variants.iter().filter_map(|v| v.when.as_ref())),
+        );
     for e in exprs {
         e.vars(&mut vars);
     }
-    for v in site.slots.iter().flat_map(|s| s.variants.iter()).flat_map(|v| v.html.iter().chain(v.value.iter())) {
+    for v in site
+        .slots
+        .iter()
+        .flat_map(|s| s.variants.iter())
+        .flat_map(|v| v.html.iter().chain(v.value.iter()))
+    {
         v.vars(&mut vars);
     }
-    if vars.iter().any(|v| matches!(v, Var::Score(i) if *i >= dims) || matches!(v, Var::Segment(i) if *i >= segs)) {
+    if vars.iter().any(|v| {
+        matches!(v, Var::Score(i) if *i >= dims) || matches!(v, Var::Segment(i) if *i >= segs)
+    }) {
         bad("variable");
     }
     let mut order = site.segment_order.clone();
@@ -57,23 +79,54 @@ pub(super) fn relink(site: &mut Site, path: &str, errs: &mut Errors) {
     if order != (0..segs).collect::<Vec<_>>() {
         bad("segment order");
     }
-    if site.signals.iter().any(|s| s.add.iter().any(|(d, _)| *d >= dims))
-        || site.slots.iter().any(|s| s.variants.iter().any(|v| v.dimension.is_some_and(|d| d >= dims)))
-        || site.slots.iter().any(|s| s.rank.as_ref().is_some_and(|r| r.key_sources.len() != r.keys.len() || r.key_sources.iter().any(|(d, _)| d.is_some_and(|d| d >= dims))))
+    if site
+        .signals
+        .iter()
+        .any(|s| s.add.iter().any(|(d, _)| *d >= dims))
+        || site.slots.iter().any(|s| {
+            s.variants
+                .iter()
+                .any(|v| v.dimension.is_some_and(|d| d >= dims))
+        })
+        || site.slots.iter().any(|s| {
+            s.rank.as_ref().is_some_and(|r| {
+                r.key_sources.len() != r.keys.len()
+                    || r.key_sources
+                        .iter()
+                        .any(|(d, _)| d.is_some_and(|d| d >= dims))
+            })
+        })
     {
         bad("dimension");
     }
-    if site.slots.iter().any(|s| s.experiment.is_some_and(|e| e >= exps)) || site.experiments.iter().any(|e| e.slots.iter().any(|s| *s >= slots)) {
+    if site
+        .slots
+        .iter()
+        .any(|s| s.experiment.is_some_and(|e| e >= exps))
+        || site
+            .experiments
+            .iter()
+            .any(|e| e.slots.iter().any(|s| *s >= slots))
+    {
         bad("experiment");
     }
-    if site.slots.iter().any(|s| s.policies.iter().chain(s.variants.iter().flat_map(|v| v.policies.iter())).any(|p| *p >= pols)) {
+    if site.slots.iter().any(|s| {
+        s.policies
+            .iter()
+            .chain(s.variants.iter().flat_map(|v| v.policies.iter()))
+            .any(|p| *p >= pols)
+    }) {
         bad("policy");
     }
     for slot in &mut site.slots {
         let spath = format!("{path}.slots.{}", slot.name);
         slot.selector = parse_selector(&slot.selector_source, &format!("{spath}.selector"), errs);
         slot.items_selector = match &slot.items {
-            Some(items) => parse_selector(&format!("{} {items}", slot.selector_source), &format!("{spath}.items"), errs),
+            Some(items) => parse_selector(
+                &format!("{} {items}", slot.selector_source),
+                &format!("{spath}.items"),
+                errs,
+            ),
             None => None,
         };
     }
@@ -84,8 +137,15 @@ pub(super) fn check_hosts(sites: &[Site], errs: &mut Errors) {
     for (i, s) in sites.iter().enumerate() {
         for h in &s.hosts {
             if let Some(other) = seen.insert(h, &s.name) {
-                let path = if sites.len() > 1 { format!("sites[{i}].hosts") } else { "hosts".into() };
-                errs.push(path, format!("host '{h}' is already served by site '{other}'"));
+                let path = if sites.len() > 1 {
+                    format!("sites[{i}].hosts")
+                } else {
+                    "hosts".into()
+                };
+                errs.push(
+                    path,
+                    format!("host '{h}' is already served by site '{other}'"),
+                );
             }
         }
     }
@@ -96,7 +156,10 @@ pub(super) struct Errors(pub(super) Vec<ConfigError>);
 
 impl Errors {
     pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigError { path: path.into(), message: message.into() });
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+        });
     }
     pub(super) fn finish<T>(self, value: T) -> Result<T, ConfigErrors> {
         if self.0.is_empty() {
@@ -109,7 +172,10 @@ impl Errors {
 
 /// Joins a JSON path and a key (`slots` + `hero` → `slots.hero`).
 pub(super) fn join(base: &str, key: &str) -> String {
-    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     match (base.is_empty(), plain) {
         (true, true) => key.to_string(),
         (false, true) => format!("{base}.{key}"),
@@ -117,13 +183,23 @@ pub(super) fn join(base: &str, key: &str) -> String {
     }
 }
 
-pub(super) fn compile_site_value(value: &serde_json::Value, base: &str, errs: &mut Errors) -> Option<Site> {
+pub(super) fn compile_site_value(
+    value: &serde_json::Value,
+    base: &str,
+    errs: &mut Errors,
+) -> Option<Site> {
     #[cfg(feature = "config-paths")]
     let doc: SiteDoc = match serde_path_to_error::deserialize(value) {
         Ok(doc) => doc,
         Err(e) => {
             let inner = e.path().to_string();
-            let path = if inner == "." { base.to_string() } else if base.is_empty() { inner } else { format!("{base}.{inner}") };
+            let path = if inner == "." {
+                base.to_string()
+            } else if base.is_empty() {
+                inner
+            } else {
+                format!("{base}.{inner}")
+            };
             errs.push(path, e.into_inner().to_string());
             return None;
         }
@@ -141,7 +217,6 @@ pub(super) fn compile_site_value(value: &serde_json::Value, base: &str, errs: &m
     (errs.0.len() == before).then_some(site)
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Name resolution
 
@@ -154,8 +229,12 @@ struct SiteScope<'a> {
 }
 
 pub(super) fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    let best = candidates.map(|c| (edit_distance(name, c), c)).filter(|(d, _)| *d <= 2).min();
-    best.map(|(_, c)| format!(" (did you mean '{c}'?)")).unwrap_or_default()
+    let best = candidates
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= 2)
+        .min();
+    best.map(|(_, c)| format!(" (did you mean '{c}'?)"))
+        .unwrap_or_default()
 }
 
 pub(super) fn edit_distance(a: &str, b: &str) -> usize {
@@ -164,7 +243,11 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -204,34 +287,51 @@ impl Scope for SiteScope<'_> {
                     "purchases_90d" => Ok((Var::Trait(TraitField::Purchases90d), Type::Num)),
                     "aov" => Ok((Var::Trait(TraitField::Aov), Type::Num)),
                     "tier" => Ok((Var::Trait(TraitField::Tier), Type::Str)),
-                    _ => Err(format!("unknown trait '{rest}' (known: purchases_90d, aov, tier)")),
+                    _ => Err(format!(
+                        "unknown trait '{rest}' (known: purchases_90d, aov, tier)"
+                    )),
                 },
                 "geo" => match rest {
                     "country" => Ok((Var::Geo(GeoField::Country), Type::Str)),
                     "region" => Ok((Var::Geo(GeoField::Region), Type::Str)),
                     "city" => Ok((Var::Geo(GeoField::City), Type::Str)),
                     "continent" => Ok((Var::Geo(GeoField::Continent), Type::Str)),
-                    _ => Err(format!("unknown geo field '{rest}' (known: country, region, city, continent)")),
+                    _ => Err(format!(
+                        "unknown geo field '{rest}' (known: country, region, city, continent)"
+                    )),
                 },
                 "query" if !rest.contains('.') => Ok((Var::Query(rest.to_string()), Type::Str)),
                 "page" => {
                     if self.page_params.contains(rest) {
                         Ok((Var::PageParam(rest.to_string()), Type::Str))
                     } else {
-                        let known: Vec<&str> = self.page_params.iter().map(String::as_str).collect();
+                        let known: Vec<&str> =
+                            self.page_params.iter().map(String::as_str).collect();
                         Err(format!(
                             "unknown page parameter '{rest}' (page_types capture: {})",
-                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
                         ))
                     }
                 }
                 "segment" => self.segment(rest),
-                "session" => Err(format!("unknown session field '{rest}' (known: page_views, is_new)")),
-                "time" => Err(format!("unknown time field '{rest}' (known: hour, weekday)")),
+                "session" => Err(format!(
+                    "unknown session field '{rest}' (known: page_views, is_new)"
+                )),
+                "time" => Err(format!(
+                    "unknown time field '{rest}' (known: hour, weekday)"
+                )),
                 _ => Err(format!("unknown name '{name}'")),
             };
         }
-        let field = EventKind::ALL.iter().flat_map(|k| event_fields(*k)).find(|f| f.name() == name).copied();
+        let field = EventKind::ALL
+            .iter()
+            .flat_map(|k| event_fields(*k))
+            .find(|f| f.name() == name)
+            .copied();
         if let Some(field) = field {
             let ty = match field {
                 EventField::Price => Type::Num,
@@ -241,9 +341,9 @@ impl Scope for SiteScope<'_> {
             return match self.event {
                 Some(kind) if event_fields(kind).contains(&field) => Ok((Var::Event(field), ty)),
                 Some(kind) => Err(format!("'{name}' is not a field of {} events", kind.name())),
-                None if !self.segments.iter().any(|s| s == name) => {
-                    Err(format!("'{name}' is an event field, usable only in signals"))
-                }
+                None if !self.segments.iter().any(|s| s == name) => Err(format!(
+                    "'{name}' is an event field, usable only in signals"
+                )),
                 None => self.segment(name),
             };
         }
@@ -253,16 +353,24 @@ impl Scope for SiteScope<'_> {
     fn check_literal(&self, var: &Var, lit: &str) -> Result<(), String> {
         let (what, allowed): (&str, Vec<&str>) = match var {
             Var::TopDimension => ("dimension", self.dims.iter().map(String::as_str).collect()),
-            Var::PageType => {
-                ("page type", self.page_types.iter().map(String::as_str).chain([OTHER_PAGE]).collect())
-            }
+            Var::PageType => (
+                "page type",
+                self.page_types
+                    .iter()
+                    .map(String::as_str)
+                    .chain([OTHER_PAGE])
+                    .collect(),
+            ),
             Var::Device => ("device", DEVICES.to_vec()),
             _ => return Ok(()),
         };
         if allowed.contains(&lit) {
             Ok(())
         } else {
-            Err(format!("unknown {what} '{lit}'{}", did_you_mean(lit, allowed.iter().copied())))
+            Err(format!(
+                "unknown {what} '{lit}'{}",
+                did_you_mean(lit, allowed.iter().copied())
+            ))
         }
     }
 }
@@ -279,7 +387,10 @@ impl SiteScope<'_> {
             Some(i) => Ok((Var::Segment(i), Type::Bool)),
             None => Err(format!(
                 "unknown segment '{name}'{}",
-                did_you_mean(name, self.segments.iter().map(String::as_str).chain(BUILTINS))
+                did_you_mean(
+                    name,
+                    self.segments.iter().map(String::as_str).chain(BUILTINS)
+                )
             )),
         }
     }
@@ -292,7 +403,9 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn compile_expr(src: &str, scope: &SiteScope<'_>, path: &str, errs: &mut Errors) -> Option<Expr> {
@@ -311,7 +424,13 @@ fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<CompiledSe
         Ok(s) => Some(s),
         Err(e) => {
             let msg = e.to_string();
-            errs.push(path, format!("invalid selector '{src}': {}", msg.trim_end_matches('.').to_lowercase()));
+            errs.push(
+                path,
+                format!(
+                    "invalid selector '{src}': {}",
+                    msg.trim_end_matches('.').to_lowercase()
+                ),
+            );
             None
         }
     }
@@ -320,7 +439,10 @@ fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<CompiledSe
 #[cfg(not(feature = "rewrite"))]
 fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<CompiledSelector> {
     if src.trim().is_empty() {
-        errs.push(path, format!("invalid selector '{src}': the selector is empty"));
+        errs.push(
+            path,
+            format!("invalid selector '{src}': the selector is empty"),
+        );
         return None;
     }
     Some(CompiledSelector(src.to_string()))
@@ -333,18 +455,28 @@ fn finite(x: f64) -> bool {
 fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
     let p = |k: &str| join(base, k);
     if doc.version != 1 {
-        errs.push(p("version"), format!("unsupported version {} (this build reads version 1)", doc.version));
+        errs.push(
+            p("version"),
+            format!(
+                "unsupported version {} (this build reads version 1)",
+                doc.version
+            ),
+        );
     }
     if doc.site.trim().is_empty() {
         errs.push(p("site"), "must not be empty");
     }
     for (i, h) in doc.hosts.iter().enumerate() {
         let ok = h == "*"
-            || h.strip_prefix("*.").unwrap_or(h).split('.').all(|l| {
-                !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            });
+            || h.strip_prefix("*.")
+                .unwrap_or(h)
+                .split('.')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
         if !ok || h.chars().any(|c| c.is_ascii_uppercase()) {
-            errs.push(format!("{}[{i}]", p("hosts")), format!("'{h}' is not a lowercase host name, '*.domain' or '*'"));
+            errs.push(
+                format!("{}[{i}]", p("hosts")),
+                format!("'{h}' is not a lowercase host name, '*.domain' or '*'"),
+            );
         }
     }
 
@@ -354,23 +486,44 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         errs.push(p("dimensions"), "needs at least one dimension");
     }
     if doc.dimensions.len() > MAX_DIMENSIONS {
-        errs.push(p("dimensions"), format!("{} dimensions; at most {MAX_DIMENSIONS}", doc.dimensions.len()));
+        errs.push(
+            p("dimensions"),
+            format!(
+                "{} dimensions; at most {MAX_DIMENSIONS}",
+                doc.dimensions.len()
+            ),
+        );
     }
     let mut keys: BTreeMap<u16, &str> = BTreeMap::new();
     for (name, d) in &doc.dimensions {
         let path = join(&p("dimensions"), name);
         if !valid_name(name) {
-            errs.push(&path, format!("'{name}' is not a valid name (letters, digits, '_' and '-')"));
+            errs.push(
+                &path,
+                format!("'{name}' is not a valid name (letters, digits, '_' and '-')"),
+            );
         }
         if !(finite(d.half_life_hours) && d.half_life_hours > 0.0) {
-            errs.push(format!("{path}.half_life_hours"), format!("must be a positive number of hours, got {}", d.half_life_hours));
+            errs.push(
+                format!("{path}.half_life_hours"),
+                format!(
+                    "must be a positive number of hours, got {}",
+                    d.half_life_hours
+                ),
+            );
         }
         if !(finite(d.cap) && d.cap > 0.0 && d.cap <= 1000.0) {
-            errs.push(format!("{path}.cap"), format!("must be in (0, 1000], got {}", d.cap));
+            errs.push(
+                format!("{path}.cap"),
+                format!("must be in (0, 1000], got {}", d.cap),
+            );
         }
         let key = stable_key(name);
         if let Some(other) = keys.insert(key, name) {
-            errs.push(&path, format!("stable key {key:#06x} collides with dimension '{other}'; rename one"));
+            errs.push(
+                &path,
+                format!("stable key {key:#06x} collides with dimension '{other}'; rename one"),
+            );
         }
         dimensions.push(Dimension {
             name: name.clone(),
@@ -390,15 +543,25 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         match PathPattern::parse(&pt.path) {
             Ok(pattern) => {
                 page_params.extend(pattern.params().map(String::from));
-                page_types.push(PageType { pattern, kind: pt.kind.clone(), search_param: pt.search_param.clone() });
+                page_types.push(PageType {
+                    pattern,
+                    kind: pt.kind.clone(),
+                    search_param: pt.search_param.clone(),
+                });
             }
             Err(e) => errs.push(format!("{path}.path"), e),
         }
         if !valid_name(&pt.kind) {
-            errs.push(format!("{path}.type"), format!("'{}' is not a valid page type name", pt.kind));
+            errs.push(
+                format!("{path}.type"),
+                format!("'{}' is not a valid page type name", pt.kind),
+            );
         }
         if pt.search_param.is_some() && pt.kind != "search" {
-            errs.push(format!("{path}.search_param"), "only pages of type 'search' take a search_param");
+            errs.push(
+                format!("{path}.search_param"),
+                "only pages of type 'search' take a search_param",
+            );
         }
         page_kinds.insert(pt.kind.clone());
     }
@@ -421,7 +584,11 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             errs.push(&path, format!("'{name}' is a built-in name"));
         }
         let expr = compile_expr(src, &scope(None), &path, errs).unwrap_or(Expr::Const(false));
-        segments.push(Segment { name: name.clone(), source: src.clone(), expr });
+        segments.push(Segment {
+            name: name.clone(),
+            source: src.clone(),
+            expr,
+        });
     }
     let segment_order = order_segments(&segments, &p("segments"), errs);
 
@@ -429,16 +596,24 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
     let mut signals = Vec::new();
     for (i, s) in doc.signals.iter().enumerate() {
         let path = format!("{}[{i}]", p("signals"));
-        let when = s.when.as_deref().and_then(|w| compile_expr(w, &scope(Some(s.on)), &format!("{path}.where"), errs));
+        let when = s
+            .when
+            .as_deref()
+            .and_then(|w| compile_expr(w, &scope(Some(s.on)), &format!("{path}.where"), errs));
         let mut add = Vec::new();
         for (dim, amount) in &s.add {
             let apath = join(&format!("{path}.add"), dim);
             match dim_names.iter().position(|d| d == dim) {
-                Some(idx) if finite(*amount) && amount.abs() <= 1000.0 => add.push((idx, to_centi(*amount) as i32)),
+                Some(idx) if finite(*amount) && amount.abs() <= 1000.0 => {
+                    add.push((idx, to_centi(*amount) as i32))
+                }
                 Some(_) => errs.push(apath, format!("amount must be within ±1000, got {amount}")),
                 None => errs.push(
                     apath,
-                    format!("unknown dimension '{dim}'{}", did_you_mean(dim, dim_names.iter().map(String::as_str))),
+                    format!(
+                        "unknown dimension '{dim}'{}",
+                        did_you_mean(dim, dim_names.iter().map(String::as_str))
+                    ),
                 ),
             }
         }
@@ -446,12 +621,21 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             (None, None) => None,
             (Some(attr), Some(amount)) => {
                 if attr != "category" {
-                    errs.push(format!("{path}.add_attr"), format!("unsupported attribute '{attr}' (only 'category')"));
+                    errs.push(
+                        format!("{path}.add_attr"),
+                        format!("unsupported attribute '{attr}' (only 'category')"),
+                    );
                 } else if !event_fields(s.on).contains(&EventField::Category) {
-                    errs.push(format!("{path}.add_attr"), format!("{} events carry no category", s.on.name()));
+                    errs.push(
+                        format!("{path}.add_attr"),
+                        format!("{} events carry no category", s.on.name()),
+                    );
                 }
                 if !(finite(amount) && amount.abs() <= 1000.0) {
-                    errs.push(format!("{path}.amount"), format!("amount must be within ±1000, got {amount}"));
+                    errs.push(
+                        format!("{path}.amount"),
+                        format!("amount must be within ±1000, got {amount}"),
+                    );
                 }
                 Some(to_centi(amount.clamp(-1000.0, 1000.0)) as i32)
             }
@@ -465,9 +649,17 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             }
         };
         if s.add.is_empty() && add_category.is_none() && s.add_attr.is_none() {
-            errs.push(&path, "a signal must add something (add, or add_attr with amount)");
+            errs.push(
+                &path,
+                "a signal must add something (add, or add_attr with amount)",
+            );
         }
-        signals.push(Signal { on: s.on, when, add, add_category });
+        signals.push(Signal {
+            on: s.on,
+            when,
+            add,
+            add_category,
+        });
     }
 
     // Policies (compiled before slots so variants can list the ones that target them).
@@ -486,16 +678,30 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         match target.split_once(':') {
             Some((slot_glob, var_glob)) if !slot_glob.is_empty() && !var_glob.is_empty() => {
                 if !doc.slots.keys().any(|s| expr::glob_match(slot_glob, s)) {
-                    errs.push(format!("{path}.{key}"), format!("'{target}' matches no slot"));
+                    errs.push(
+                        format!("{path}.{key}"),
+                        format!("'{target}' matches no slot"),
+                    );
                 }
             }
-            _ => errs.push(format!("{path}.{key}"), format!("target '{target}' must be 'slot:variant' (globs allowed)")),
+            _ => errs.push(
+                format!("{path}.{key}"),
+                format!("target '{target}' must be 'slot:variant' (globs allowed)"),
+            ),
         }
-        let when = pd.when.as_deref().and_then(|w| compile_expr(w, &scope(None), &format!("{path}.when"), errs));
+        let when = pd
+            .when
+            .as_deref()
+            .and_then(|w| compile_expr(w, &scope(None), &format!("{path}.when"), errs));
         if pd.reason.trim().is_empty() {
             errs.push(format!("{path}.reason"), "must explain the policy");
         }
-        policies.push(Policy { deny, target, when, reason: pd.reason.clone() });
+        policies.push(Policy {
+            deny,
+            target,
+            when,
+            reason: pd.reason.clone(),
+        });
     }
     let policies_for = |slot: &str, variant: &str| -> Vec<usize> {
         policies
@@ -513,97 +719,179 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
     // Slots.
     let mut slots = Vec::new();
     if doc.slots.len() > MAX_SLOTS {
-        errs.push(p("slots"), format!("{} slots; at most {MAX_SLOTS}", doc.slots.len()));
+        errs.push(
+            p("slots"),
+            format!("{} slots; at most {MAX_SLOTS}", doc.slots.len()),
+        );
     }
     for (name, sd) in &doc.slots {
         let path = join(&p("slots"), name);
         if !valid_name(name) {
-            errs.push(&path, format!("'{name}' is not a valid slot name (letters, digits, '_' and '-')"));
+            errs.push(
+                &path,
+                format!("'{name}' is not a valid slot name (letters, digits, '_' and '-')"),
+            );
         }
         let selector = parse_selector(&sd.selector, &format!("{path}.selector"), errs);
         let reorder = sd.action == Action::Reorder;
         let items = match (&sd.items, reorder) {
             // Items are matched by `<container> <items>`, compiled once here.
             (Some(_), true) if sd.selector.contains(',') => {
-                errs.push(format!("{path}.selector"), "a reorder container selector cannot be a list (',')");
+                errs.push(
+                    format!("{path}.selector"),
+                    "a reorder container selector cannot be a list (',')",
+                );
                 None
             }
             (Some(src), true) if src.contains(',') => {
-                errs.push(format!("{path}.items"), "a reorder item selector cannot be a list (',')");
+                errs.push(
+                    format!("{path}.items"),
+                    "a reorder item selector cannot be a list (',')",
+                );
                 None
             }
-            (Some(src), true) => parse_selector(src, &format!("{path}.items"), errs)
-                .and_then(|_| parse_selector(&format!("{} {src}", sd.selector), &format!("{path}.items"), errs)),
+            (Some(src), true) => {
+                parse_selector(src, &format!("{path}.items"), errs).and_then(|_| {
+                    parse_selector(
+                        &format!("{} {src}", sd.selector),
+                        &format!("{path}.items"),
+                        errs,
+                    )
+                })
+            }
             (None, true) => {
                 errs.push(format!("{path}.items"), "reorder needs an item selector");
                 None
             }
             (Some(_), false) => {
-                errs.push(format!("{path}.items"), format!("only reorder slots take items, not {}", sd.action.name()));
+                errs.push(
+                    format!("{path}.items"),
+                    format!("only reorder slots take items, not {}", sd.action.name()),
+                );
                 None
             }
             (None, false) => None,
         };
         if !reorder {
-            for (field, present) in [("rank", sd.rank.is_some()), ("when", sd.when.is_some()), ("max_buffer_bytes", sd.max_buffer_bytes.is_some())] {
+            for (field, present) in [
+                ("rank", sd.rank.is_some()),
+                ("when", sd.when.is_some()),
+                ("max_buffer_bytes", sd.max_buffer_bytes.is_some()),
+            ] {
                 if present {
-                    errs.push(format!("{path}.{field}"), format!("only reorder slots take {field}; put conditions on variants"));
+                    errs.push(
+                        format!("{path}.{field}"),
+                        format!("only reorder slots take {field}; put conditions on variants"),
+                    );
                 }
             }
         }
         match (sd.action, &sd.attribute) {
-            (Action::SetAttribute, None) => errs.push(format!("{path}.attribute"), "set_attribute needs an attribute name"),
-            (Action::SetAttribute, Some(a)) if a.is_empty() || a.chars().any(|c| c.is_whitespace() || "\"'<>/=".contains(c)) => {
-                errs.push(format!("{path}.attribute"), format!("'{a}' is not a valid attribute name"))
+            (Action::SetAttribute, None) => errs.push(
+                format!("{path}.attribute"),
+                "set_attribute needs an attribute name",
+            ),
+            (Action::SetAttribute, Some(a))
+                if a.is_empty()
+                    || a.chars()
+                        .any(|c| c.is_whitespace() || "\"'<>/=".contains(c)) =>
+            {
+                errs.push(
+                    format!("{path}.attribute"),
+                    format!("'{a}' is not a valid attribute name"),
+                )
             }
-            (a, Some(_)) if a != Action::SetAttribute => {
-                errs.push(format!("{path}.attribute"), format!("only set_attribute slots take an attribute, not {}", a.name()))
-            }
+            (a, Some(_)) if a != Action::SetAttribute => errs.push(
+                format!("{path}.attribute"),
+                format!(
+                    "only set_attribute slots take an attribute, not {}",
+                    a.name()
+                ),
+            ),
             _ => {}
         }
         if reorder && !sd.variants.is_empty() {
-            errs.push(format!("{path}.variants"), "reorder slots take no variants (use rank)");
+            errs.push(
+                format!("{path}.variants"),
+                "reorder slots take no variants (use rank)",
+            );
         }
         if !reorder && sd.variants.is_empty() {
             errs.push(format!("{path}.variants"), "needs at least one variant");
         }
-        let when = sd.when.as_deref().and_then(|w| compile_expr(w, &scope(None), &format!("{path}.when"), errs));
+        let when = sd
+            .when
+            .as_deref()
+            .and_then(|w| compile_expr(w, &scope(None), &format!("{path}.when"), errs));
         let mut variants = Vec::new();
         let mut ids = BTreeSet::new();
         for (vi, vd) in sd.variants.iter().enumerate() {
             let vpath = format!("{path}.variants[{vi}]");
             if !valid_name(&vd.id) {
-                errs.push(format!("{vpath}.id"), format!("'{}' is not a valid variant id (letters, digits, '_' and '-')", vd.id));
+                errs.push(
+                    format!("{vpath}.id"),
+                    format!(
+                        "'{}' is not a valid variant id (letters, digits, '_' and '-')",
+                        vd.id
+                    ),
+                );
             } else if vd.id == REORDER_VARIANT {
-                errs.push(format!("{vpath}.id"), format!("'{REORDER_VARIANT}' is reserved"));
+                errs.push(
+                    format!("{vpath}.id"),
+                    format!("'{REORDER_VARIANT}' is reserved"),
+                );
             }
             if !ids.insert(vd.id.as_str()) {
-                errs.push(format!("{vpath}.id"), format!("duplicate variant id '{}'", vd.id));
+                errs.push(
+                    format!("{vpath}.id"),
+                    format!("duplicate variant id '{}'", vd.id),
+                );
             }
-            let vwhen = vd.when.as_deref().and_then(|w| compile_expr(w, &scope(None), &format!("{vpath}.when"), errs));
+            let vwhen = vd
+                .when
+                .as_deref()
+                .and_then(|w| compile_expr(w, &scope(None), &format!("{vpath}.when"), errs));
             if sd.action.takes_html() && vd.html.is_none() {
-                errs.push(format!("{vpath}.html"), format!("{} needs html", sd.action.name()));
+                errs.push(
+                    format!("{vpath}.html"),
+                    format!("{} needs html", sd.action.name()),
+                );
             }
             if !sd.action.takes_html() && vd.html.is_some() {
-                errs.push(format!("{vpath}.html"), format!("{} takes no html", sd.action.name()));
+                errs.push(
+                    format!("{vpath}.html"),
+                    format!("{} takes no html", sd.action.name()),
+                );
             }
             match (sd.action == Action::SetAttribute, vd.value.is_some()) {
                 (true, false) => errs.push(format!("{vpath}.value"), "set_attribute needs a value"),
-                (false, true) => errs.push(format!("{vpath}.value"), "only set_attribute variants take a value"),
+                (false, true) => errs.push(
+                    format!("{vpath}.value"),
+                    "only set_attribute variants take a value",
+                ),
                 _ => {}
             }
             let weight = match (sd.pick, vd.weight) {
                 (Pick::Weighted, Some(w)) if finite(w) && w > 0.0 => w,
                 (Pick::Weighted, Some(w)) => {
-                    errs.push(format!("{vpath}.weight"), format!("must be a positive number, got {w}"));
+                    errs.push(
+                        format!("{vpath}.weight"),
+                        format!("must be a positive number, got {w}"),
+                    );
                     0.0
                 }
                 (Pick::Weighted, None) => {
-                    errs.push(format!("{vpath}.weight"), "weighted pick needs a weight on every variant");
+                    errs.push(
+                        format!("{vpath}.weight"),
+                        "weighted pick needs a weight on every variant",
+                    );
                     0.0
                 }
                 (_, Some(_)) => {
-                    errs.push(format!("{vpath}.weight"), "weight is only used with pick 'weighted'");
+                    errs.push(
+                        format!("{vpath}.weight"),
+                        "weight is only used with pick 'weighted'",
+                    );
                     0.0
                 }
                 (_, None) => 0.0,
@@ -614,16 +902,25 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
                     if idx.is_none() {
                         errs.push(
                             format!("{vpath}.dimension"),
-                            format!("unknown dimension '{d}'{}", did_you_mean(d, dim_names.iter().map(String::as_str))),
+                            format!(
+                                "unknown dimension '{d}'{}",
+                                did_you_mean(d, dim_names.iter().map(String::as_str))
+                            ),
                         );
                     }
                     if sd.pick != Pick::BestScore {
-                        errs.push(format!("{vpath}.dimension"), "dimension is only used with pick 'best_score'");
+                        errs.push(
+                            format!("{vpath}.dimension"),
+                            "dimension is only used with pick 'best_score'",
+                        );
                     }
                     idx
                 }
                 (None, Pick::BestScore) => {
-                    errs.push(format!("{vpath}.dimension"), "best_score pick needs a dimension on every variant");
+                    errs.push(
+                        format!("{vpath}.dimension"),
+                        "best_score pick needs a dimension on every variant",
+                    );
                     None
                 }
                 (None, _) => None,
@@ -652,7 +949,10 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             });
         }
         let rank = reorder.then(|| {
-            let rd = sd.rank.clone().unwrap_or_else(|| serde_json::from_str("{}").expect("empty rank object"));
+            let rd = sd
+                .rank
+                .clone()
+                .unwrap_or_else(|| serde_json::from_str("{}").expect("empty rank object"));
             let mut keys = Vec::new();
             let mut key_sources = Vec::new();
             if rd.affinity == Affinity::Score {
@@ -685,16 +985,25 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         if let Some(r) = &sd.rank {
             for (k, v) in &r.boost {
                 if !(finite(*v) && v.abs() <= 1000.0) {
-                    errs.push(join(&format!("{path}.rank.boost"), k), format!("boost must be within ±1000, got {v}"));
+                    errs.push(
+                        join(&format!("{path}.rank.boost"), k),
+                        format!("boost must be within ±1000, got {v}"),
+                    );
                 }
             }
         }
         if let Some(cap) = &sd.frequency_cap {
             if cap.per_session.is_none() && cap.per_visitor.is_none() {
-                errs.push(format!("{path}.frequency_cap"), "needs per_session or per_visitor");
+                errs.push(
+                    format!("{path}.frequency_cap"),
+                    "needs per_session or per_visitor",
+                );
             }
             if cap.per_session == Some(0) || cap.per_visitor == Some(0) {
-                errs.push(format!("{path}.frequency_cap"), "a cap of 0 never shows the slot; remove the slot instead");
+                errs.push(
+                    format!("{path}.frequency_cap"),
+                    "a cap of 0 never shows the slot; remove the slot instead",
+                );
             }
         }
         slots.push(Slot {
@@ -706,7 +1015,11 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             pick: sd.pick,
             variants,
             attribute: sd.attribute.clone(),
-            items: if items.is_some() { sd.items.clone() } else { None },
+            items: if items.is_some() {
+                sd.items.clone()
+            } else {
+                None
+            },
             items_selector: items,
             rank,
             when,
@@ -721,7 +1034,10 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
     let mut slot_keys: BTreeMap<u16, &str> = BTreeMap::new();
     for s in &slots {
         if let Some(other) = slot_keys.insert(s.key, &s.name) {
-            errs.push(join(&p("slots"), &s.name), format!("stable key collides with slot '{other}'; rename one"));
+            errs.push(
+                join(&p("slots"), &s.name),
+                format!("stable key collides with slot '{other}'; rename one"),
+            );
         }
     }
 
@@ -733,7 +1049,10 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             errs.push(&path, format!("'{name}' is not a valid experiment name"));
         }
         if !(finite(ed.control_percent) && (0.0..=100.0).contains(&ed.control_percent)) {
-            errs.push(format!("{path}.control_percent"), format!("must be within 0–100, got {}", ed.control_percent));
+            errs.push(
+                format!("{path}.control_percent"),
+                format!("must be within 0–100, got {}", ed.control_percent),
+            );
         }
         if ed.slots.is_empty() {
             errs.push(format!("{path}.slots"), "needs at least one slot");
@@ -745,7 +1064,10 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
                 Some(idx) => {
                     if let Some(prev) = slots[idx].experiment {
                         let other: &Experiment = &experiments[prev];
-                        errs.push(spath, format!("slot '{s}' is already in experiment '{}'", other.name));
+                        errs.push(
+                            spath,
+                            format!("slot '{s}' is already in experiment '{}'", other.name),
+                        );
                     } else {
                         slots[idx].experiment = Some(experiments.len());
                         idxs.push(idx);
@@ -755,29 +1077,51 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             }
         }
         let control_bp = libm::round(ed.control_percent.clamp(0.0, 100.0) * 100.0) as u32;
-        experiments.push(Experiment { name: name.clone(), slots: idxs, control_bp });
+        experiments.push(Experiment {
+            name: name.clone(),
+            slots: idxs,
+            control_bp,
+        });
     }
 
     // Privacy and limits.
     let l = &doc.limits;
     if l.max_events == 0 || l.max_events > 32 {
-        errs.push(format!("{}.max_events", p("limits")), format!("must be within 1–32, got {}", l.max_events));
+        errs.push(
+            format!("{}.max_events", p("limits")),
+            format!("must be within 1–32, got {}", l.max_events),
+        );
     }
     if !(finite(l.max_event_gain) && l.max_event_gain >= 0.0 && l.max_event_gain <= 1000.0) {
-        errs.push(format!("{}.max_event_gain", p("limits")), format!("must be within 0–1000, got {}", l.max_event_gain));
+        errs.push(
+            format!("{}.max_event_gain", p("limits")),
+            format!("must be within 0–1000, got {}", l.max_event_gain),
+        );
     }
     if l.recent_items > 16 {
-        errs.push(format!("{}.recent_items", p("limits")), format!("must be within 0–16, got {}", l.recent_items));
+        errs.push(
+            format!("{}.recent_items", p("limits")),
+            format!("must be within 0–16, got {}", l.recent_items),
+        );
     }
     if l.session_idle_minutes == 0 || l.session_idle_minutes > 24 * 60 {
-        errs.push(format!("{}.session_idle_minutes", p("limits")), format!("must be within 1–1440, got {}", l.session_idle_minutes));
+        errs.push(
+            format!("{}.session_idle_minutes", p("limits")),
+            format!("must be within 1–1440, got {}", l.session_idle_minutes),
+        );
     }
     if l.max_buffer_bytes < 1024 {
-        errs.push(format!("{}.max_buffer_bytes", p("limits")), format!("must be at least 1024, got {}", l.max_buffer_bytes));
+        errs.push(
+            format!("{}.max_buffer_bytes", p("limits")),
+            format!("must be at least 1024, got {}", l.max_buffer_bytes),
+        );
     }
     let pr = &doc.privacy;
     if pr.state_max_age_days == 0 || pr.state_max_age_days > 400 {
-        errs.push(format!("{}.state_max_age_days", p("privacy")), format!("must be within 1–400, got {}", pr.state_max_age_days));
+        errs.push(
+            format!("{}.state_max_age_days", p("privacy")),
+            format!("must be within 1–400, got {}", pr.state_max_age_days),
+        );
     }
 
     Site {
@@ -791,7 +1135,10 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         slots,
         experiments,
         policies,
-        privacy: Privacy { honor_gpc: pr.honor_gpc, state_max_age_secs: pr.state_max_age_days.min(400) * 86_400 },
+        privacy: Privacy {
+            honor_gpc: pr.honor_gpc,
+            state_max_age_secs: pr.state_max_age_days.min(400) * 86_400,
+        },
         limits: Limits {
             max_events: usize::from(l.max_events.min(32)),
             max_event_gain: to_centi(l.max_event_gain.clamp(0.0, 1000.0)) as u32,
@@ -808,13 +1155,27 @@ fn order_segments(segments: &[Segment], path: &str, errs: &mut Errors) -> Vec<us
         .map(|s| {
             let mut vars = Vec::new();
             s.expr.vars(&mut vars);
-            vars.into_iter().filter_map(|v| if let Var::Segment(i) = v { Some(i) } else { None }).collect()
+            vars.into_iter()
+                .filter_map(|v| {
+                    if let Var::Segment(i) = v {
+                        Some(i)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
         })
         .collect();
     // 0 = unvisited, 1 = on the stack, 2 = done.
     let mut mark = vec![0u8; segments.len()];
     let mut order = Vec::with_capacity(segments.len());
-    fn visit(i: usize, deps: &[Vec<usize>], mark: &mut [u8], order: &mut Vec<usize>, stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+    fn visit(
+        i: usize,
+        deps: &[Vec<usize>],
+        mark: &mut [u8],
+        order: &mut Vec<usize>,
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
         match mark[i] {
             2 => return None,
             1 => {
@@ -841,7 +1202,10 @@ fn order_segments(segments: &[Segment], path: &str, errs: &mut Errors) -> Vec<us
         let mut stack = Vec::new();
         if let Some(cycle) = visit(i, &deps, &mut mark, &mut order, &mut stack) {
             let names: Vec<&str> = cycle.iter().map(|&c| segments[c].name.as_str()).collect();
-            errs.push(join(path, names[0]), format!("segments form a cycle: {}", names.join(" -> ")));
+            errs.push(
+                join(path, names[0]),
+                format!("segments form a cycle: {}", names.join(" -> ")),
+            );
             for &c in &cycle {
                 mark[c] = 2;
             }
@@ -858,7 +1222,10 @@ mod tests {
     fn edit_distance_works() {
         assert_eq!(edit_distance("hikr", "hiker"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(did_you_mean("hikr", ["hiker", "runner"].into_iter()), " (did you mean 'hiker'?)");
+        assert_eq!(
+            did_you_mean("hikr", ["hiker", "runner"].into_iter()),
+            " (did you mean 'hiker'?)"
+        );
     }
 
     #[test]

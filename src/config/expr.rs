@@ -222,16 +222,31 @@ const MAX_DEPTH: usize = 64;
 /// Parses and type-checks `src` against `scope`.
 pub fn compile(src: &str, scope: &dyn Scope) -> Result<Expr, ExprError> {
     if src.len() > MAX_EXPR_LEN {
-        return Err(ExprError { column: 1, message: format!("expression longer than {MAX_EXPR_LEN} bytes") });
+        return Err(ExprError {
+            column: 1,
+            message: format!("expression longer than {MAX_EXPR_LEN} bytes"),
+        });
     }
     let tokens = lex(src)?;
-    let mut p = Parser { tokens, pos: 0, scope, depth: 0, end: src.chars().count() + 1 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        scope,
+        depth: 0,
+        end: src.chars().count() + 1,
+    };
     if p.tokens.is_empty() {
-        return Err(ExprError { column: 1, message: "empty expression".into() });
+        return Err(ExprError {
+            column: 1,
+            message: "empty expression".into(),
+        });
     }
     let expr = p.or()?;
     if let Some(t) = p.peek() {
-        return Err(ExprError { column: t.col, message: format!("unexpected {}", t.kind.describe()) });
+        return Err(ExprError {
+            column: t.col,
+            message: format!("unexpected {}", t.kind.describe()),
+        });
     }
     Ok(expr)
 }
@@ -264,7 +279,9 @@ struct Token {
     col: usize,
 }
 
-const OPS: [&str; 16] = ["==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "~", "(", ")", "[", "]", ",", "="];
+const OPS: [&str; 16] = [
+    "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "~", "(", ")", "[", "]", ",", "=",
+];
 
 fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
     let chars: Vec<char> = src.chars().collect();
@@ -277,32 +294,51 @@ fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
             i += 1;
         } else if c.is_ascii_alphabetic() || c == '_' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '_' | '.' | '-')) {
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '_' | '.' | '-'))
+            {
                 i += 1;
             }
             let name: String = chars[start..i].iter().collect();
             if name.ends_with('.') || name.contains("..") {
-                return Err(ExprError { column: col, message: format!("malformed name '{name}'") });
+                return Err(ExprError {
+                    column: col,
+                    message: format!("malformed name '{name}'"),
+                });
             }
-            out.push(Token { kind: Tok::Name(name), col });
-        } else if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+            out.push(Token {
+                kind: Tok::Name(name),
+                col,
+            });
+        } else if c.is_ascii_digit()
+            || (c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
             let start = i;
             i += 1;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
             }
             let text: String = chars[start..i].iter().collect();
-            let n: f64 = text
-                .parse()
-                .map_err(|_| ExprError { column: col, message: format!("malformed number '{text}'") })?;
-            out.push(Token { kind: Tok::Num(n), col });
+            let n: f64 = text.parse().map_err(|_| ExprError {
+                column: col,
+                message: format!("malformed number '{text}'"),
+            })?;
+            out.push(Token {
+                kind: Tok::Num(n),
+                col,
+            });
         } else if c == '\'' || c == '"' {
             let quote = c;
             i += 1;
             let mut s = String::new();
             loop {
                 match chars.get(i) {
-                    None => return Err(ExprError { column: col, message: "unterminated string".into() }),
+                    None => {
+                        return Err(ExprError {
+                            column: col,
+                            message: "unterminated string".into(),
+                        })
+                    }
                     Some(&'\\') if i + 1 < chars.len() => {
                         s.push(chars[i + 1]);
                         i += 2;
@@ -317,17 +353,29 @@ fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
                     }
                 }
             }
-            out.push(Token { kind: Tok::Str(s), col });
+            out.push(Token {
+                kind: Tok::Str(s),
+                col,
+            });
         } else {
             let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
             let Some(op) = OPS.iter().find(|op| rest.starts_with(**op)) else {
-                return Err(ExprError { column: col, message: format!("unexpected character '{c}'") });
+                return Err(ExprError {
+                    column: col,
+                    message: format!("unexpected character '{c}'"),
+                });
             };
             if *op == "=" {
-                return Err(ExprError { column: col, message: "'=' is not an operator; use '=='".into() });
+                return Err(ExprError {
+                    column: col,
+                    message: "'=' is not an operator; use '=='".into(),
+                });
             }
             i += op.len();
-            out.push(Token { kind: Tok::Op(op), col });
+            out.push(Token {
+                kind: Tok::Op(op),
+                col,
+            });
         }
     }
     Ok(out)
@@ -390,7 +438,10 @@ impl<'s> Parser<'s> {
         }
     }
     fn err<T>(&self, column: usize, message: impl Into<String>) -> Result<T, ExprError> {
-        Err(ExprError { column, message: message.into() })
+        Err(ExprError {
+            column,
+            message: message.into(),
+        })
     }
 
     fn or(&mut self) -> Result<Expr, ExprError> {
@@ -414,7 +465,10 @@ impl<'s> Parser<'s> {
     fn unary(&mut self) -> Result<Expr, ExprError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return self.err(self.col(), format!("expression nested deeper than {MAX_DEPTH} levels"));
+            return self.err(
+                self.col(),
+                format!("expression nested deeper than {MAX_DEPTH} levels"),
+            );
         }
         let out = if self.eat_op("!") {
             self.unary().map(|e| Expr::Not(Box::new(e)))
@@ -422,7 +476,10 @@ impl<'s> Parser<'s> {
             let open = self.tokens[self.pos - 1].col;
             let e = self.or()?;
             if !self.eat_op(")") {
-                return self.err(self.col(), format!("expected ')' to close '(' at column {open}"));
+                return self.err(
+                    self.col(),
+                    format!("expected ')' to close '(' at column {open}"),
+                );
             }
             Ok(e)
         } else {
@@ -446,7 +503,9 @@ impl<'s> Parser<'s> {
                 Ok((v, t)) => Typed::Var(v, t),
                 Err(msg) => return self.err(tok.col, msg),
             },
-            Tok::Op(o) => return self.err(tok.col, format!("expected a name or a value, found '{o}'")),
+            Tok::Op(o) => {
+                return self.err(tok.col, format!("expected a name or a value, found '{o}'"))
+            }
         };
         Ok((typed, tok.col))
     }
@@ -476,7 +535,12 @@ impl<'s> Parser<'s> {
 
     fn check_lit(&self, var: &Var, lit: &Literal, col: usize) -> Result<(), ExprError> {
         if let Literal::Str(s) = lit {
-            self.scope.check_literal(var, s).map_err(|message| ExprError { column: col, message })?;
+            self.scope
+                .check_literal(var, s)
+                .map_err(|message| ExprError {
+                    column: col,
+                    message,
+                })?;
         }
         Ok(())
     }
@@ -498,13 +562,19 @@ impl<'s> Parser<'s> {
             let (rhs, rcol) = self.operand()?;
             let (lt, rt) = (lhs.ty(), rhs.ty());
             if lt == Type::List || rt == Type::List {
-                return self.err(op_col, format!("cannot compare a list with '{}'; use has_any", op.symbol()));
+                return self.err(
+                    op_col,
+                    format!("cannot compare a list with '{}'; use has_any", op.symbol()),
+                );
             }
             if lt != rt {
                 return self.err(op_col, format!("cannot compare {lt} with {rt}"));
             }
             if lt != Type::Num && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
-                return self.err(op_col, format!("'{}' needs numbers, found {lt}", op.symbol()));
+                return self.err(
+                    op_col,
+                    format!("'{}' needs numbers, found {lt}", op.symbol()),
+                );
             }
             if let (Typed::Lit(_), Typed::Lit(_)) = (&lhs, &rhs) {
                 return self.err(lcol, "comparison of two literals");
@@ -520,12 +590,17 @@ impl<'s> Parser<'s> {
             return Ok(Expr::Cmp(lhs.into_operand(), op, rhs.into_operand()));
         }
         if self.eat_word("in") {
-            let Typed::Var(var, ty) = lhs else { return self.err(lcol, "'in' needs a name on its left") };
+            let Typed::Var(var, ty) = lhs else {
+                return self.err(lcol, "'in' needs a name on its left");
+            };
             let items = self.list()?;
             for (lit, col) in &items {
                 let lty = Typed::Lit(lit.clone()).ty();
                 if lty != ty {
-                    return self.err(*col, format!("list item is a {lty}, but the name is a {ty}"));
+                    return self.err(
+                        *col,
+                        format!("list item is a {lty}, but the name is a {ty}"),
+                    );
                 }
                 self.check_lit(&var, lit, *col)?;
             }
@@ -571,8 +646,17 @@ impl<'s> Parser<'s> {
             Typed::Var(v, Type::Bool) => Ok(Expr::Truthy(v)),
             Typed::Lit(Literal::Bool(b)) => Ok(Expr::Const(b)),
             Typed::Var(_, t) => match self.peek() {
-                Some(tok) => self.err(tok.col, format!("expected an operator after a {t}, found {}", tok.kind.describe())),
-                None => self.err(lcol, format!("a {t} is not a condition; compare it with something")),
+                Some(tok) => self.err(
+                    tok.col,
+                    format!(
+                        "expected an operator after a {t}, found {}",
+                        tok.kind.describe()
+                    ),
+                ),
+                None => self.err(
+                    lcol,
+                    format!("a {t} is not a condition; compare it with something"),
+                ),
             },
             Typed::Lit(_) => self.err(lcol, "a value alone is not a condition"),
         }
@@ -644,7 +728,9 @@ impl Expr {
                 items.iter().any(|l| compare(x, CmpOp::Eq, lit_value(l)))
             }
             Expr::HasAny(v, words) => match facts.value(v) {
-                Value::List(have) => have.iter().any(|h| words.iter().any(|w| h.eq_ignore_ascii_case(w))),
+                Value::List(have) => have
+                    .iter()
+                    .any(|h| words.iter().any(|w| h.eq_ignore_ascii_case(w))),
                 _ => false,
             },
             Expr::Glob(v, pat) => matches!(facts.value(v), Value::Str(s) if glob_match(pat, s)),
@@ -693,7 +779,11 @@ impl Expr {
                     _ => {
                         out.operand(a, facts);
                         out.text.push(' ');
-                        out.text.push_str(if want { pretty_op(*op) } else { pretty_op(negate(*op)) });
+                        out.text.push_str(if want {
+                            pretty_op(*op)
+                        } else {
+                            pretty_op(negate(*op))
+                        });
                         out.text.push(' ');
                         out.operand(b, facts);
                     }
@@ -714,7 +804,11 @@ impl Expr {
             Expr::HasAny(v, words) => {
                 out.leaf();
                 out.name(v);
-                out.text.push_str(if want { " has any of [" } else { " has none of [" });
+                out.text.push_str(if want {
+                    " has any of ["
+                } else {
+                    " has none of ["
+                });
                 out.text.push_str(&words.join(", "));
                 out.text.push(']');
             }
@@ -742,7 +836,9 @@ impl Expr {
     pub fn vars(&self, out: &mut Vec<Var>) {
         match self {
             Expr::Const(_) => {}
-            Expr::Truthy(v) | Expr::In(v, _) | Expr::HasAny(v, _) | Expr::Glob(v, _) => out.push(v.clone()),
+            Expr::Truthy(v) | Expr::In(v, _) | Expr::HasAny(v, _) | Expr::Glob(v, _) => {
+                out.push(v.clone())
+            }
             Expr::Not(e) => e.vars(out),
             Expr::And(a, b) | Expr::Or(a, b) => {
                 a.vars(out);
@@ -841,7 +937,11 @@ pub struct Explanation<'a> {
 impl<'a> Explanation<'a> {
     /// `names` writes a variable's name; it may open a nested list (see [`Explanation::open`]).
     pub fn new(text: String, names: &'a dyn Fn(&Var, &mut Explanation<'a>)) -> Explanation<'a> {
-        Explanation { text, fresh: true, names }
+        Explanation {
+            text,
+            fresh: true,
+            names,
+        }
     }
     /// Starts a new item of the current list.
     pub fn leaf(&mut self) {
@@ -922,7 +1022,9 @@ mod tests {
     }
 
     fn run(src: &str, f: &F) -> bool {
-        compile(src, &TestScope).unwrap_or_else(|e| panic!("{src}: {e}")).eval(f)
+        compile(src, &TestScope)
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
+            .eval(f)
     }
 
     fn err(src: &str) -> String {
@@ -931,9 +1033,16 @@ mod tests {
 
     #[test]
     fn evaluates() {
-        let f = F { hiking: 42.0, terms: vec!["Boot".into(), "red".into()], campaign: Some("trail-spring") };
+        let f = F {
+            hiking: 42.0,
+            terms: vec!["Boot".into(), "red".into()],
+            campaign: Some("trail-spring"),
+        };
         assert!(run("score.hiking >= 30 && top_dimension == 'hiking'", &f));
-        assert!(!run("score.hiking >= 30 && !(top_dimension == 'hiking')", &f));
+        assert!(!run(
+            "score.hiking >= 30 && !(top_dimension == 'hiking')",
+            &f
+        ));
         assert!(run("30 <= score.hiking", &f));
         assert!(run("score.hiking > score.running", &f));
         assert!(run("terms has_any ['boot','trail']", &f));
@@ -942,25 +1051,59 @@ mod tests {
         assert!(run("query.utm_campaign ~ 'trail-*'", &f));
         assert!(run("top_dimension in ['running', 'hiking']", &f));
         assert!(run("!gpc || false", &f));
-        let missing = F { hiking: 0.0, terms: vec![], campaign: None };
+        let missing = F {
+            hiking: 0.0,
+            terms: vec![],
+            campaign: None,
+        };
         assert!(!run("query.utm_campaign == 'x'", &missing));
-        assert!(!run("query.utm_campaign != 'x'", &missing), "a comparison with a missing value is false");
+        assert!(
+            !run("query.utm_campaign != 'x'", &missing),
+            "a comparison with a missing value is false"
+        );
     }
 
     #[test]
     fn errors_carry_columns() {
-        assert_eq!(err("score.hikng >= 3"), "unknown name 'score.hikng' (column 1)");
-        assert_eq!(err("score.hiking >= 'a'"), "cannot compare number with string (column 14)");
-        assert_eq!(err("top_dimension == 'hikng'"), "unknown dimension 'hikng' (column 18)");
-        assert_eq!(err("score.hiking >= 3 &&"), "expected a name or a value, found the end (column 21)");
-        assert_eq!(err("(gpc"), "expected ')' to close '(' at column 1 (column 5)");
-        assert_eq!(err("score.hiking = 3"), "'=' is not an operator; use '==' (column 14)");
-        assert_eq!(err("device"), "a string is not a condition; compare it with something (column 1)");
-        assert_eq!(err("device < 'x'"), "'<' needs numbers, found string (column 8)");
+        assert_eq!(
+            err("score.hikng >= 3"),
+            "unknown name 'score.hikng' (column 1)"
+        );
+        assert_eq!(
+            err("score.hiking >= 'a'"),
+            "cannot compare number with string (column 14)"
+        );
+        assert_eq!(
+            err("top_dimension == 'hikng'"),
+            "unknown dimension 'hikng' (column 18)"
+        );
+        assert_eq!(
+            err("score.hiking >= 3 &&"),
+            "expected a name or a value, found the end (column 21)"
+        );
+        assert_eq!(
+            err("(gpc"),
+            "expected ')' to close '(' at column 1 (column 5)"
+        );
+        assert_eq!(
+            err("score.hiking = 3"),
+            "'=' is not an operator; use '==' (column 14)"
+        );
+        assert_eq!(
+            err("device"),
+            "a string is not a condition; compare it with something (column 1)"
+        );
+        assert_eq!(
+            err("device < 'x'"),
+            "'<' needs numbers, found string (column 8)"
+        );
         assert_eq!(err("'abc"), "unterminated string (column 1)");
         assert_eq!(err(""), "empty expression (column 1)");
         assert_eq!(err("gpc gpc"), "unexpected name 'gpc' (column 5)");
-        assert_eq!(err("top_dimension ~ 3"), "'~' needs a quoted glob pattern on the right (column 17)");
+        assert_eq!(
+            err("top_dimension ~ 3"),
+            "'~' needs a quoted glob pattern on the right (column 17)"
+        );
         assert!(err(&"!".repeat(100)).contains("nested deeper"));
     }
 
@@ -976,8 +1119,16 @@ mod tests {
 
     #[test]
     fn explains_deciding_branch() {
-        let f = F { hiking: 42.0, terms: vec![], campaign: None };
-        let e = compile("score.hiking >= 30 && top_dimension == 'hiking' || gpc", &TestScope).unwrap();
+        let f = F {
+            hiking: 42.0,
+            terms: vec![],
+            campaign: None,
+        };
+        let e = compile(
+            "score.hiking >= 30 && top_dimension == 'hiking' || gpc",
+            &TestScope,
+        )
+        .unwrap();
         let names = |v: &Var, out: &mut Explanation<'_>| match v {
             Var::Score(0) => out.text.push_str("score.hiking"),
             Var::Event(f) => out.text.push_str(f.name()),
@@ -986,10 +1137,17 @@ mod tests {
         let mut out = Explanation::new(String::new(), &names);
         e.explain(&f, &mut out);
         assert_eq!(out.text, "score.hiking=42 ≥ 30, topdimension='hiking'");
-        let e = compile("!(gpc) && !(score.hiking in [1, 2]) && !(terms has_any ['x'])", &TestScope).unwrap();
+        let e = compile(
+            "!(gpc) && !(score.hiking in [1, 2]) && !(terms has_any ['x'])",
+            &TestScope,
+        )
+        .unwrap();
         let mut out = Explanation::new(String::new(), &names);
         e.explain(&f, &mut out);
-        assert_eq!(out.text, "not gpc, score.hiking=42 not in [1, 2], terms has none of [x]");
+        assert_eq!(
+            out.text,
+            "not gpc, score.hiking=42 not in [1, 2], terms has none of [x]"
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::expr::{CmpOp, Expr, Literal, Operand, Var};
 use super::compile::join;
+use super::expr::{CmpOp, Expr, Literal, Operand, Var};
 use super::{Config, Pick, Site, Slot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,19 +37,32 @@ pub fn lint(config: &Config) -> Vec<Finding> {
     let multi = config.sites.len() > 1;
     let mut out = Vec::new();
     for (i, site) in config.sites.iter().enumerate() {
-        let base = if multi { format!("sites[{i}]") } else { String::new() };
+        let base = if multi {
+            format!("sites[{i}]")
+        } else {
+            String::new()
+        };
         lint_site(site, &base, &mut out);
     }
     out
 }
 
 fn lint_site(site: &Site, base: &str, out: &mut Vec<Finding>) {
-    let mut warn = |path: String, message: String| out.push(Finding { severity: Severity::Warning, path, message });
+    let mut warn = |path: String, message: String| {
+        out.push(Finding {
+            severity: Severity::Warning,
+            path,
+            message,
+        })
+    };
     let p = |k: &str| join(base, k);
 
     for seg in &site.segments {
         if let Some(v) = constant(&seg.expr, site) {
-            warn(join(&p("segments"), &seg.name), format!("segment is always {v}"));
+            warn(
+                join(&p("segments"), &seg.name),
+                format!("segment is always {v}"),
+            );
         }
     }
     let mut used = vec![false; site.segments.len()];
@@ -63,28 +76,45 @@ fn lint_site(site: &Site, base: &str, out: &mut Vec<Finding>) {
         }
     };
     site.segments.iter().for_each(|s| mark(&s.expr));
-    site.policies.iter().filter_map(|p| p.when.as_ref()).for_each(&mut mark);
+    site.policies
+        .iter()
+        .filter_map(|p| p.when.as_ref())
+        .for_each(&mut mark);
     for slot in &site.slots {
         slot.when.iter().for_each(&mut mark);
-        slot.variants.iter().filter_map(|v| v.when.as_ref()).for_each(&mut mark);
+        slot.variants
+            .iter()
+            .filter_map(|v| v.when.as_ref())
+            .for_each(&mut mark);
     }
     for (i, seg) in site.segments.iter().enumerate() {
         if !used[i] {
-            warn(join(&p("segments"), &seg.name), "segment is never used".into());
+            warn(
+                join(&p("segments"), &seg.name),
+                "segment is never used".into(),
+            );
         }
     }
 
     for (i, sig) in site.signals.iter().enumerate() {
         if let Some(w) = &sig.when {
             if constant(w, site) == Some(false) {
-                warn(format!("{}[{i}].where", p("signals")), "condition is never true; the signal never fires".into());
+                warn(
+                    format!("{}[{i}].where", p("signals")),
+                    "condition is never true; the signal never fires".into(),
+                );
             }
         }
     }
     for (d, dim) in site.dimensions.iter().enumerate() {
-        let fed = site.signals.iter().any(|s| s.add.iter().any(|(i, a)| *i == d && *a > 0) || s.add_category.is_some_and(|a| a > 0));
+        let fed = site.signals.iter().any(|s| {
+            s.add.iter().any(|(i, a)| *i == d && *a > 0) || s.add_category.is_some_and(|a| a > 0)
+        });
         if !fed {
-            warn(join(&p("dimensions"), &dim.name), "no signal adds to this dimension".into());
+            warn(
+                join(&p("dimensions"), &dim.name),
+                "no signal adds to this dimension".into(),
+            );
         }
     }
 
@@ -108,7 +138,11 @@ fn lint_slot(site: &Site, slot: &Slot, path: &str, out: &mut Vec<Finding>) {
         let vpath = format!("{path}.variants[{i}]");
         if let Some(html) = &v.html {
             if let Err(msg) = check_balanced(html.source()) {
-                out.push(Finding { severity: Severity::Error, path: format!("{vpath}.html"), message: msg });
+                out.push(Finding {
+                    severity: Severity::Error,
+                    path: format!("{vpath}.html"),
+                    message: msg,
+                });
             }
         }
         if let Some(w) = &v.when {
@@ -130,22 +164,39 @@ fn lint_slot(site: &Site, slot: &Slot, path: &str, out: &mut Vec<Finding>) {
                 continue;
             }
             let message = match (&earlier.when, &v.when) {
-                (None, _) => format!("unreachable: variants[{j}] ('{}') has no condition and always matches first", earlier.id),
+                (None, _) => format!(
+                    "unreachable: variants[{j}] ('{}') has no condition and always matches first",
+                    earlier.id
+                ),
                 (Some(e), _) if constant(e, site) == Some(true) => {
-                    format!("unreachable: variants[{j}] ('{}') is always true and matches first", earlier.id)
+                    format!(
+                        "unreachable: variants[{j}] ('{}') is always true and matches first",
+                        earlier.id
+                    )
                 }
                 (Some(e), Some(w)) if implies(w, e) => {
-                    format!("shadowed: whenever this matches, variants[{j}] ('{}') matches first", earlier.id)
+                    format!(
+                        "shadowed: whenever this matches, variants[{j}] ('{}') matches first",
+                        earlier.id
+                    )
                 }
                 _ => continue,
             };
-            out.push(Finding { severity: Severity::Warning, path: vpath.clone(), message });
+            out.push(Finding {
+                severity: Severity::Warning,
+                path: vpath.clone(),
+                message,
+            });
             break;
         }
     }
     if let Some(w) = &slot.when {
         if constant(w, site) == Some(false) {
-            out.push(Finding { severity: Severity::Warning, path: format!("{path}.when"), message: "condition is never true; the slot is never reordered".into() });
+            out.push(Finding {
+                severity: Severity::Warning,
+                path: format!("{path}.when"),
+                message: "condition is never true; the slot is never reordered".into(),
+            });
         }
     }
 }
@@ -165,9 +216,9 @@ fn lint_policies(site: &Site, path: &str, out: &mut Vec<Finding>) {
         })
         .collect();
     let covers = |target: &str, slot: &str, variant: &str| {
-        target
-            .split_once(':')
-            .is_some_and(|(s, v)| super::expr::glob_match(s, slot) && super::expr::glob_match(v, variant))
+        target.split_once(':').is_some_and(|(s, v)| {
+            super::expr::glob_match(s, slot) && super::expr::glob_match(v, variant)
+        })
     };
     for (i, a) in site.policies.iter().enumerate() {
         for (j, b) in site.policies.iter().enumerate().skip(i + 1) {
@@ -181,7 +232,11 @@ fn lint_policies(site: &Site, path: &str, out: &mut Vec<Finding>) {
             }
             let same_condition = a.when == b.when;
             let message = match (a.deny, b.deny) {
-                (true, false) | (false, true) if same_condition || (a.deny && a.when.is_none()) || (b.deny && b.when.is_none()) => {
+                (true, false) | (false, true)
+                    if same_condition
+                        || (a.deny && a.when.is_none())
+                        || (b.deny && b.when.is_none()) =>
+                {
                     let (deny, allow, di, ai) = if a.deny { (a, b, i, j) } else { (b, a, j, i) };
                     format!(
                         "conflicts with policies[{di}]: policies[{ai}] allows {} but policies[{di}] denies it {}; deny wins ({})",
@@ -196,7 +251,11 @@ fn lint_policies(site: &Site, path: &str, out: &mut Vec<Finding>) {
                 ),
                 _ => continue,
             };
-            out.push(Finding { severity: Severity::Warning, path: format!("{path}[{j}]"), message });
+            out.push(Finding {
+                severity: Severity::Warning,
+                path: format!("{path}[{j}]"),
+                message,
+            });
         }
     }
 }
@@ -284,7 +343,10 @@ fn contradictory(parts: &[&Expr], site: &Site) -> bool {
             Expr::Cmp(Operand::Var(v), op, Operand::Lit(Literal::Num(n))) => {
                 let Some(r) = interval(*op, *n) else { continue };
                 let key = site.var_name(v);
-                let b = bounds.entry(key).or_insert((f64::NEG_INFINITY, f64::INFINITY, false, false));
+                let b =
+                    bounds
+                        .entry(key)
+                        .or_insert((f64::NEG_INFINITY, f64::INFINITY, false, false));
                 if r.0 > b.0 || (r.0 == b.0 && r.2) {
                     b.0 = r.0;
                     b.2 = r.2;
@@ -310,7 +372,10 @@ fn contradictory(parts: &[&Expr], site: &Site) -> bool {
     false
 }
 
-const VOID: [&str; 14] = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"];
+const VOID: [&str; 14] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
 
 /// Checks that every element opened in an HTML fragment is closed, in order.
 pub fn check_balanced(html: &str) -> Result<(), String> {
@@ -335,7 +400,10 @@ pub fn check_balanced(html: &str) -> Result<(), String> {
         }
         let closing = b.get(i + 1) == Some(&b'/');
         let start = i + 1 + usize::from(closing);
-        let name_len = html[start..].bytes().take_while(|c| c.is_ascii_alphanumeric() || *c == b'-').count();
+        let name_len = html[start..]
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            .count();
         if name_len == 0 {
             i += 1; // a literal '<'
             continue;
@@ -387,12 +455,30 @@ mod tests {
 
     #[test]
     fn balanced_html() {
-        assert_eq!(check_balanced("<h2>Hi <b>there</b></h2><img src='a>b'><br/>"), Ok(()));
-        assert_eq!(check_balanced("a < b <!-- <div> --> <script>if (a<b) {}</script>"), Ok(()));
-        assert_eq!(check_balanced("<div><p>x</div>"), Err("</div> closes <p>".into()));
+        assert_eq!(
+            check_balanced("<h2>Hi <b>there</b></h2><img src='a>b'><br/>"),
+            Ok(())
+        );
+        assert_eq!(
+            check_balanced("a < b <!-- <div> --> <script>if (a<b) {}</script>"),
+            Ok(())
+        );
+        assert_eq!(
+            check_balanced("<div><p>x</div>"),
+            Err("</div> closes <p>".into())
+        );
         assert_eq!(check_balanced("<div>"), Err("unclosed <div>".into()));
-        assert_eq!(check_balanced("</span>"), Err("</span> has no opening tag".into()));
-        assert_eq!(check_balanced("<a href=\"x"), Err("unterminated tag <a".into()));
-        assert_eq!(check_balanced("<!-- x"), Err("unclosed comment '<!--'".into()));
+        assert_eq!(
+            check_balanced("</span>"),
+            Err("</span> has no opening tag".into())
+        );
+        assert_eq!(
+            check_balanced("<a href=\"x"),
+            Err("unterminated tag <a".into())
+        );
+        assert_eq!(
+            check_balanced("<!-- x"),
+            Err("unclosed comment '<!--'".into())
+        );
     }
 }

@@ -4,8 +4,8 @@
 //! Architecture Invariant: a [`Site`] is valid by construction. Selectors are parsed and
 //! expressions compiled here, once; nothing on the request path parses configuration text.
 
-pub mod expr;
 mod compile;
+pub mod expr;
 mod lint;
 pub mod model;
 mod pattern;
@@ -14,7 +14,6 @@ mod template;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
 
 pub use lint::{lint, Finding, Severity};
 pub use model::{Action, Affinity, EventKind, Pick, SiteDoc, Suppress};
@@ -78,7 +77,10 @@ impl Config {
     /// Parses and validates a configuration document, reporting every mistake found.
     pub fn from_json(text: &str) -> Result<Config, ConfigErrors> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            ConfigErrors(vec![ConfigError { path: String::new(), message: format!("invalid JSON: {e}") }])
+            ConfigErrors(vec![ConfigError {
+                path: String::new(),
+                message: format!("invalid JSON: {e}"),
+            }])
         })?;
         let mut errs = compile::Errors::default();
         let mut sites = Vec::new();
@@ -88,7 +90,9 @@ impl Config {
                     errs.push("sites", "needs at least one site");
                 }
                 for (i, v) in list.iter().enumerate() {
-                    if let Some(site) = compile::compile_site_value(v, &format!("sites[{i}]"), &mut errs) {
+                    if let Some(site) =
+                        compile::compile_site_value(v, &format!("sites[{i}]"), &mut errs)
+                    {
                         sites.push(site);
                     }
                 }
@@ -121,11 +125,22 @@ impl Config {
     /// Loads a compiled configuration ([`Config::to_compiled`]). Never panics: a file of another
     /// version, a truncated or altered one is an error.
     pub fn from_compiled(bytes: &[u8]) -> Result<Config, ConfigErrors> {
-        let fail = |message: String| ConfigErrors(vec![ConfigError { path: String::new(), message }]);
-        let rest = bytes.strip_prefix(COMPILED_MAGIC.as_slice()).ok_or_else(|| fail("not a compiled Vitrine configuration".into()))?;
-        let (&len, rest) = rest.split_first().ok_or_else(|| fail("compiled configuration is truncated".into()))?;
+        let fail = |message: String| {
+            ConfigErrors(vec![ConfigError {
+                path: String::new(),
+                message,
+            }])
+        };
+        let rest = bytes
+            .strip_prefix(COMPILED_MAGIC.as_slice())
+            .ok_or_else(|| fail("not a compiled Vitrine configuration".into()))?;
+        let (&len, rest) = rest
+            .split_first()
+            .ok_or_else(|| fail("compiled configuration is truncated".into()))?;
         let (version, body) = (rest.get(..usize::from(len)), rest.get(usize::from(len)..));
-        let (Some(version), Some(body)) = (version, body) else { return Err(fail("compiled configuration is truncated".into())) };
+        let (Some(version), Some(body)) = (version, body) else {
+            return Err(fail("compiled configuration is truncated".into()));
+        };
         if version != env!("CARGO_PKG_VERSION").as_bytes() {
             return Err(fail(format!(
                 "compiled by vitrine {}, this is {}: compile it again (vitrine compile)",
@@ -133,7 +148,8 @@ impl Config {
                 env!("CARGO_PKG_VERSION")
             )));
         }
-        let mut sites: Vec<Site> = postcard::from_bytes(body).map_err(|e| fail(format!("compiled configuration is damaged: {e}")))?;
+        let mut sites: Vec<Site> = postcard::from_bytes(body)
+            .map_err(|e| fail(format!("compiled configuration is damaged: {e}")))?;
         let mut errs = compile::Errors::default();
         for (i, site) in sites.iter_mut().enumerate() {
             compile::relink(site, &format!("sites[{i}]"), &mut errs);
@@ -143,11 +159,23 @@ impl Config {
 
     /// The site serving `host` (port ignored): an exact name first, then `*.domain`, then `*`.
     pub fn site_for_host(&self, host: &str) -> Option<&Site> {
-        let host = host.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h);
+        let host = host
+            .rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(h, _)| h);
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let by = |f: &dyn Fn(&str) -> bool| self.sites.iter().find(|s| s.hosts.iter().any(|h| f(h)));
+        let by =
+            |f: &dyn Fn(&str) -> bool| self.sites.iter().find(|s| s.hosts.iter().any(|h| f(h)));
         by(&|h| h == host)
-            .or_else(|| by(&|h| h.strip_prefix("*.").is_some_and(|d| host.ends_with(d) && host.len() > d.len() + 1 && host.as_bytes()[host.len() - d.len() - 1] == b'.')))
+            .or_else(|| {
+                by(&|h| {
+                    h.strip_prefix("*.").is_some_and(|d| {
+                        host.ends_with(d)
+                            && host.len() > d.len() + 1
+                            && host.as_bytes()[host.len() - d.len() - 1] == b'.'
+                    })
+                })
+            })
             .or_else(|| by(&|h| h == "*"))
     }
 }
@@ -390,9 +418,10 @@ pub fn event_fields(kind: EventKind) -> &'static [EventField] {
     match kind {
         EventKind::PageView => &[],
         EventKind::CategoryView => &[Category],
-        EventKind::ProductView | EventKind::ProductClick | EventKind::AddToCart | EventKind::Purchase => {
-            &[Sku, Category, Price]
-        }
+        EventKind::ProductView
+        | EventKind::ProductClick
+        | EventKind::AddToCart
+        | EventKind::Purchase => &[Sku, Category, Price],
         EventKind::Search => &[Terms],
         EventKind::Filter => &[Filter, Value],
     }
@@ -424,5 +453,4 @@ mod tests {
         assert_eq!(h, 0xe40c_292c, "FNV-1a test vector for 'a'");
         assert_eq!(stable_key("a"), 0xe40c ^ 0x292c);
     }
-
 }

@@ -14,7 +14,9 @@ use schemars::JsonSchema;
 #[serde(untagged)]
 pub enum ConfigDoc {
     /// Several sites (brands) served by one deployment, selected by the request's host.
-    Multi { sites: Vec<SiteDoc> },
+    Multi {
+        sites: Vec<SiteDoc>,
+    },
     Single(Box<SiteDoc>),
 }
 
@@ -181,7 +183,10 @@ impl Action {
     }
     /// Whether variants of this action carry `html`.
     pub fn takes_html(self) -> bool {
-        !matches!(self, Action::SetAttribute | Action::Remove | Action::Reorder)
+        !matches!(
+            self,
+            Action::SetAttribute | Action::Remove | Action::Reorder
+        )
     }
 }
 
@@ -368,7 +373,10 @@ pub struct PrivacyDoc {
 
 impl Default for PrivacyDoc {
     fn default() -> Self {
-        PrivacyDoc { honor_gpc: true, state_max_age_days: default_max_age() }
+        PrivacyDoc {
+            honor_gpc: true,
+            state_max_age_days: default_max_age(),
+        }
     }
 }
 

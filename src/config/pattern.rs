@@ -33,14 +33,20 @@ impl PathPattern {
                         return Err(format!("unclosed '{{' in path pattern '{src}'"));
                     };
                     let name = &after[..end];
-                    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                        return Err(format!("bad parameter name '{{{name}}}' in path pattern '{src}'"));
+                    if name.is_empty()
+                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return Err(format!(
+                            "bad parameter name '{{{name}}}' in path pattern '{src}'"
+                        ));
                     }
                     if matches!(parts.last(), Some(Part::Param(_))) {
                         return Err(format!("two adjacent parameters in path pattern '{src}' need a literal between them"));
                     }
                     if seen.iter().any(|n| n == name) {
-                        return Err(format!("parameter '{name}' appears twice in path pattern '{src}'"));
+                        return Err(format!(
+                            "parameter '{name}' appears twice in path pattern '{src}'"
+                        ));
                     }
                     if name == "type" || name == "path" {
                         return Err(format!("parameter name '{name}' is reserved (page.{name})"));
@@ -74,7 +80,11 @@ impl PathPattern {
     pub fn matches(&self, path: &str, out: &mut Vec<(String, String)>) -> bool {
         let path = path.strip_prefix('/').unwrap_or(path);
         // NOTE: a trailing slash is tolerated (`/c/hiking/` is `/c/hiking`).
-        let path = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
+        let path = if path.len() > 1 {
+            path.strip_suffix('/').unwrap_or(path)
+        } else {
+            path
+        };
         let mut segs = path.split('/');
         let start = out.len();
         for parts in &self.segments {
@@ -105,7 +115,8 @@ fn match_segment(parts: &[Part], mut seg: &str, out: &mut Vec<(String, String)>)
             },
             Part::Param(name) => {
                 let end = match parts.get(i + 1) {
-                    Some(Part::Lit(next)) => match seg.get(1..).and_then(|s| s.find(next.as_str())) {
+                    Some(Part::Lit(next)) => match seg.get(1..).and_then(|s| s.find(next.as_str()))
+                    {
                         Some(pos) => pos + 1,
                         None => return false,
                     },
@@ -129,32 +140,59 @@ mod tests {
 
     fn m(p: &str, path: &str) -> Option<Vec<(String, String)>> {
         let mut out = vec![];
-        PathPattern::parse(p).unwrap().matches(path, &mut out).then_some(out)
+        PathPattern::parse(p)
+            .unwrap()
+            .matches(path, &mut out)
+            .then_some(out)
     }
 
     #[test]
     fn matches_segments() {
         assert_eq!(m("/", "/"), Some(vec![]));
         assert_eq!(m("/", "/x"), None);
-        assert_eq!(m("/c/{category}", "/c/hiking"), Some(vec![("category".into(), "hiking".into())]));
-        assert_eq!(m("/c/{category}", "/c/hiking/"), Some(vec![("category".into(), "hiking".into())]));
+        assert_eq!(
+            m("/c/{category}", "/c/hiking"),
+            Some(vec![("category".into(), "hiking".into())])
+        );
+        assert_eq!(
+            m("/c/{category}", "/c/hiking/"),
+            Some(vec![("category".into(), "hiking".into())])
+        );
         assert_eq!(m("/c/{category}", "/c/"), None);
         assert_eq!(m("/c/{category}", "/c/a/b"), None);
         assert_eq!(
             m("/p/{category}-{slug}", "/p/hiking-ridge-boot"),
-            Some(vec![("category".into(), "hiking".into()), ("slug".into(), "ridge-boot".into())])
+            Some(vec![
+                ("category".into(), "hiking".into()),
+                ("slug".into(), "ridge-boot".into())
+            ])
         );
         assert_eq!(m("/p/{category}-{slug}", "/p/hiking"), None);
-        assert_eq!(m("/p/{sku}.html", "/p/abc.html"), Some(vec![("sku".into(), "abc".into())]));
+        assert_eq!(
+            m("/p/{sku}.html", "/p/abc.html"),
+            Some(vec![("sku".into(), "abc".into())])
+        );
     }
 
     #[test]
     fn rejects_bad_patterns() {
-        assert!(PathPattern::parse("c/{x}").unwrap_err().contains("must start with '/'"));
-        assert!(PathPattern::parse("/c/{x").unwrap_err().contains("unclosed"));
-        assert!(PathPattern::parse("/c/{x}{y}").unwrap_err().contains("adjacent"));
-        assert!(PathPattern::parse("/c/{x}/{x}").unwrap_err().contains("twice"));
-        assert!(PathPattern::parse("/c/{type}").unwrap_err().contains("reserved"));
-        assert!(PathPattern::parse("/c/{a b}").unwrap_err().contains("bad parameter"));
+        assert!(PathPattern::parse("c/{x}")
+            .unwrap_err()
+            .contains("must start with '/'"));
+        assert!(PathPattern::parse("/c/{x")
+            .unwrap_err()
+            .contains("unclosed"));
+        assert!(PathPattern::parse("/c/{x}{y}")
+            .unwrap_err()
+            .contains("adjacent"));
+        assert!(PathPattern::parse("/c/{x}/{x}")
+            .unwrap_err()
+            .contains("twice"));
+        assert!(PathPattern::parse("/c/{type}")
+            .unwrap_err()
+            .contains("reserved"));
+        assert!(PathPattern::parse("/c/{a b}")
+            .unwrap_err()
+            .contains("bad parameter"));
     }
 }

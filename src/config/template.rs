@@ -29,15 +29,22 @@ impl Template {
         let mut rest = src;
         while let Some(start) = rest.find("{{") {
             let Some(len) = rest[start + 2..].find("}}") else {
-                return Err(format!("unclosed '{{{{' at byte {}", src.len() - rest.len() + start));
+                return Err(format!(
+                    "unclosed '{{{{' at byte {}",
+                    src.len() - rest.len() + start
+                ));
             };
             if start > 0 {
                 parts.push(Part::Lit(rest[..start].to_string()));
             }
             let name = rest[start + 2..start + 2 + len].trim();
-            let (var, ty) = scope.resolve(name).map_err(|e| format!("placeholder {{{{{name}}}}}: {e}"))?;
+            let (var, ty) = scope
+                .resolve(name)
+                .map_err(|e| format!("placeholder {{{{{name}}}}}: {e}"))?;
             if !matches!(ty, Type::Str | Type::Num) {
-                return Err(format!("placeholder {{{{{name}}}}} is a {ty}; only strings and numbers can be shown"));
+                return Err(format!(
+                    "placeholder {{{{{name}}}}} is a {ty}; only strings and numbers can be shown"
+                ));
             }
             parts.push(Part::Var(var));
             rest = &rest[start + 2 + len + 2..];
@@ -45,12 +52,21 @@ impl Template {
         if !rest.is_empty() {
             parts.push(Part::Lit(rest.to_string()));
         }
-        Ok(Template { source: src.to_string(), parts })
+        Ok(Template {
+            source: src.to_string(),
+            parts,
+        })
     }
 
     /// Every variable the template's placeholders read.
     pub fn vars(&self, out: &mut Vec<Var>) {
-        out.extend(self.parts.iter().filter_map(|p| if let Part::Var(v) = p { Some(v.clone()) } else { None }));
+        out.extend(self.parts.iter().filter_map(|p| {
+            if let Part::Var(v) = p {
+                Some(v.clone())
+            } else {
+                None
+            }
+        }));
     }
 
     /// The template as written.
@@ -116,12 +132,24 @@ mod tests {
     #[test]
     fn renders_escaped() {
         let t = Template::parse("<h1>Results for “{{ query.q }}”</h1>", &S).unwrap();
-        assert_eq!(t.render(&F(Some("<script>alert('x')</script>&"))), "<h1>Results for “&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;”</h1>");
+        assert_eq!(
+            t.render(&F(Some("<script>alert('x')</script>&"))),
+            "<h1>Results for “&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;”</h1>"
+        );
         assert_eq!(t.render(&F(None)), "<h1>Results for “”</h1>");
         let plain = Template::parse("<b>x</b>", &S).unwrap();
         assert!(matches!(plain.render(&F(None)), Cow::Borrowed("<b>x</b>")));
-        assert_eq!(Template::parse("{{ nope }}", &S).unwrap_err(), "placeholder {{nope}}: unknown name 'nope'");
-        assert_eq!(Template::parse("{{gpc}}", &S).unwrap_err(), "placeholder {{gpc}} is a boolean; only strings and numbers can be shown");
-        assert_eq!(Template::parse("a {{query.q", &S).unwrap_err(), "unclosed '{{' at byte 2");
+        assert_eq!(
+            Template::parse("{{ nope }}", &S).unwrap_err(),
+            "placeholder {{nope}}: unknown name 'nope'"
+        );
+        assert_eq!(
+            Template::parse("{{gpc}}", &S).unwrap_err(),
+            "placeholder {{gpc}} is a boolean; only strings and numbers can be shown"
+        );
+        assert_eq!(
+            Template::parse("a {{query.q", &S).unwrap_err(),
+            "unclosed '{{' at byte 2"
+        );
     }
 }

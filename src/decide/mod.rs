@@ -119,8 +119,17 @@ pub fn decide<'s>(input: &DecideInput<'s, '_>) -> Decisions<'s> {
         segments[i] = value;
     }
     let env = env(input, &segments, top);
-    let policies: Vec<bool> = site.policies.iter().map(|p| p.when.as_ref().is_none_or(|w| w.eval(&env))).collect();
-    let slots = site.slots.iter().enumerate().map(|(i, slot)| decide_slot(input, &env, &policies, i, slot)).collect();
+    let policies: Vec<bool> = site
+        .policies
+        .iter()
+        .map(|p| p.when.as_ref().is_none_or(|w| w.eval(&env)))
+        .collect();
+    let slots = site
+        .slots
+        .iter()
+        .enumerate()
+        .map(|(i, slot)| decide_slot(input, &env, &policies, i, slot))
+        .collect();
     Decisions { segments, slots }
 }
 
@@ -182,7 +191,13 @@ fn blocking_policy<'s>(site: &'s Site, active: &[bool], targeting: &[usize]) -> 
     }
 }
 
-fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], index: usize, slot: &'s Slot) -> SlotDecision<'s> {
+fn decide_slot<'s>(
+    input: &DecideInput<'s, '_>,
+    env: &Env<'_>,
+    active: &[bool],
+    index: usize,
+    slot: &'s Slot,
+) -> SlotDecision<'s> {
     let site = input.site;
     let origin = |code, text: String| SlotDecision {
         slot: index,
@@ -207,10 +222,15 @@ fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], 
         }
         let plan = rank_plan(input.state, rank);
         if !plan.is_active() {
-            return origin(ReasonCode::NoIntent, "no intent signal yet; origin order".into());
+            return origin(
+                ReasonCode::NoIntent,
+                "no intent signal yet; origin order".into(),
+            );
         }
         let mut text = format!("reorder by {}:", rank.by_attr);
-        let mut ranked: Vec<usize> = (0..plan.affinity.len()).filter(|&k| plan.affinity[k] != 0).collect();
+        let mut ranked: Vec<usize> = (0..plan.affinity.len())
+            .filter(|&k| plan.affinity[k] != 0)
+            .collect();
         ranked.sort_by(|&a, &b| plan.affinity[b].cmp(&plan.affinity[a]).then(a.cmp(&b)));
         for (n, &k) in ranked.iter().enumerate() {
             text.push_str(if n == 0 { " " } else { ", " });
@@ -224,11 +244,32 @@ fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], 
         if !plan.suppressed.is_empty() {
             let _ = write!(text, "; {} suppressed item(s) last", plan.suppressed.len());
         }
-        (Choice::Reorder(plan), Reason { code: ReasonCode::Reordered, text })
+        (
+            Choice::Reorder(plan),
+            Reason {
+                code: ReasonCode::Reordered,
+                text,
+            },
+        )
     } else {
         match pick_variant(input, env, active, slot) {
-            Ok((vi, text)) => (Choice::Variant(vi), Reason { code: ReasonCode::Matched, text }),
-            Err(reason) => return SlotDecision { slot: index, choice: Choice::Origin, arm: None, would_show: None, reason, content: None },
+            Ok((vi, text)) => (
+                Choice::Variant(vi),
+                Reason {
+                    code: ReasonCode::Matched,
+                    text,
+                },
+            ),
+            Err(reason) => {
+                return SlotDecision {
+                    slot: index,
+                    choice: Choice::Origin,
+                    arm: None,
+                    would_show: None,
+                    reason,
+                    content: None,
+                }
+            }
         }
     };
     let shown = match &choice {
@@ -239,14 +280,26 @@ fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], 
     // 2. Frequency caps apply to both arms alike, so arms stay comparable.
     if slot.cap_per_session.is_some() || slot.cap_per_visitor.is_some() {
         let Some(state) = input.state else {
-            return origin(ReasonCode::FrequencyCap, "frequency cap cannot be counted without visitor state".into());
+            return origin(
+                ReasonCode::FrequencyCap,
+                "frequency cap cannot be counted without visitor state".into(),
+            );
         };
         let c = state.counters[index];
         if let Some(cap) = slot.cap_per_session.filter(|cap| c.session >= *cap) {
-            return origin(ReasonCode::FrequencyCap, format!("frequency cap: shown {} of {cap} times this session", c.session));
+            return origin(
+                ReasonCode::FrequencyCap,
+                format!(
+                    "frequency cap: shown {} of {cap} times this session",
+                    c.session
+                ),
+            );
         }
         if let Some(cap) = slot.cap_per_visitor.filter(|cap| c.total >= *cap) {
-            return origin(ReasonCode::FrequencyCap, format!("frequency cap: shown {} of {cap} times in all", c.total));
+            return origin(
+                ReasonCode::FrequencyCap,
+                format!("frequency cap: shown {} of {cap} times in all", c.total),
+            );
         }
     }
 
@@ -263,7 +316,10 @@ fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], 
                 would_show: Some(shown.clone()),
                 reason: Reason {
                     code: ReasonCode::Control,
-                    text: format!("control arm of {} (bucket {b} < {}); origin content instead of {shown}", exp.name, exp.control_bp),
+                    text: format!(
+                        "control arm of {} (bucket {b} < {}); origin content instead of {shown}",
+                        exp.name, exp.control_bp
+                    ),
                 },
                 content: None,
             };
@@ -277,11 +333,23 @@ fn decide_slot<'s>(input: &DecideInput<'s, '_>, env: &Env<'_>, active: &[bool], 
         }
         _ => None,
     };
-    SlotDecision { slot: index, choice, arm, would_show: Some(shown), reason, content }
+    SlotDecision {
+        slot: index,
+        choice,
+        arm,
+        would_show: Some(shown),
+        reason,
+        content,
+    }
 }
 
 /// Picks a variant by the slot's strategy; `Err` carries the reason nothing was picked.
-fn pick_variant(input: &DecideInput<'_, '_>, env: &Env<'_>, active: &[bool], slot: &Slot) -> Result<(usize, String), Reason> {
+fn pick_variant(
+    input: &DecideInput<'_, '_>,
+    env: &Env<'_>,
+    active: &[bool],
+    slot: &Slot,
+) -> Result<(usize, String), Reason> {
     let site = input.site;
     let mut blocked: Option<String> = None;
     let mut eligible = Vec::new();
@@ -306,9 +374,18 @@ fn pick_variant(input: &DecideInput<'_, '_>, env: &Env<'_>, active: &[bool], slo
     let chosen = match slot.pick {
         Pick::FirstMatch => eligible.first().copied(),
         Pick::BestScore => {
-            let score = |i: usize| slot.variants[i].dimension.and_then(|d| input.state.map(|s| s.scores[d])).unwrap_or(0);
+            let score = |i: usize| {
+                slot.variants[i]
+                    .dimension
+                    .and_then(|d| input.state.map(|s| s.scores[d]))
+                    .unwrap_or(0)
+            };
             // Ties go to the earlier variant: max_by_key keeps the last maximum, so compare reversed indices.
-            eligible.iter().copied().filter(|&i| score(i) > 0).max_by_key(|&i| (score(i), std::cmp::Reverse(i)))
+            eligible
+                .iter()
+                .copied()
+                .filter(|&i| score(i) > 0)
+                .max_by_key(|&i| (score(i), std::cmp::Reverse(i)))
         }
         Pick::Weighted => {
             let total: f64 = eligible.iter().map(|&i| slot.variants[i].weight).sum();
@@ -333,11 +410,18 @@ fn pick_variant(input: &DecideInput<'_, '_>, env: &Env<'_>, active: &[bool], slo
     };
     let Some(i) = chosen else {
         return Err(match blocked {
-            Some(b) => Reason { code: ReasonCode::Blocked, text: format!("no eligible variant ({b})") },
-            None if slot.pick == Pick::BestScore && !eligible.is_empty() => {
-                Reason { code: ReasonCode::NoMatch, text: "no variant's dimension has a score yet".into() }
-            }
-            None => Reason { code: ReasonCode::NoMatch, text: "no variant matched".into() },
+            Some(b) => Reason {
+                code: ReasonCode::Blocked,
+                text: format!("no eligible variant ({b})"),
+            },
+            None if slot.pick == Pick::BestScore && !eligible.is_empty() => Reason {
+                code: ReasonCode::NoMatch,
+                text: "no variant's dimension has a score yet".into(),
+            },
+            None => Reason {
+                code: ReasonCode::NoMatch,
+                text: "no variant matched".into(),
+            },
         });
     };
     let v = &slot.variants[i];
@@ -353,14 +437,22 @@ fn pick_variant(input: &DecideInput<'_, '_>, env: &Env<'_>, active: &[bool], slo
         Pick::FirstMatch => {}
         Pick::BestScore => {
             let d = v.dimension.unwrap_or(0);
-            text.push_str(if plain { "best score " } else { ", best score " });
+            text.push_str(if plain {
+                "best score "
+            } else {
+                ", best score "
+            });
             text.push_str(&site.dimensions[d].name);
             text.push('=');
             write_num(&mut text, input.state.map_or(0.0, |s| s.points(d)));
         }
         Pick::Weighted => {
             let total: f64 = eligible.iter().map(|&e| slot.variants[e].weight).sum();
-            text.push_str(if plain { "weighted split" } else { ", weighted split" });
+            text.push_str(if plain {
+                "weighted split"
+            } else {
+                ", weighted split"
+            });
             match split_bucket {
                 Some(b) => {
                     let _ = write!(text, ", bucket {b}");
@@ -381,20 +473,31 @@ fn rank_plan<'s>(state: Option<&VisitorState>, rank: &'s Rank) -> RankPlan<'s> {
     let affinity = rank
         .key_sources
         .iter()
-        .map(|(dim, boost)| i64::from(dim.and_then(|d| state.map(|s| s.scores[d])).unwrap_or(0)) + i64::from(*boost))
+        .map(|(dim, boost)| {
+            i64::from(dim.and_then(|d| state.map(|s| s.scores[d])).unwrap_or(0)) + i64::from(*boost)
+        })
         .collect();
     let mut suppressed = Vec::new();
     if let Some(state) = state {
         for r in &state.recent {
             let hit = rank.suppress.iter().any(|s| {
-                matches!((s, r.kind), (Suppress::Purchased, ItemKind::Purchased) | (Suppress::Viewed, ItemKind::Viewed) | (Suppress::Carted, ItemKind::Carted))
+                matches!(
+                    (s, r.kind),
+                    (Suppress::Purchased, ItemKind::Purchased)
+                        | (Suppress::Viewed, ItemKind::Viewed)
+                        | (Suppress::Carted, ItemKind::Carted)
+                )
             });
             if hit && !suppressed.contains(&r.sku) {
                 suppressed.push(r.sku.clone());
             }
         }
     }
-    RankPlan { rank, affinity, suppressed }
+    RankPlan {
+        rank,
+        affinity,
+        suppressed,
+    }
 }
 
 /// Counts what was shown against the slots' frequency caps.
@@ -420,7 +523,10 @@ impl Decisions<'_> {
                 Some(Exposure {
                     slot: slot.name.clone(),
                     variant: d.would_show.clone()?,
-                    experiment: slot.experiment.filter(|_| d.arm.is_some()).map(|e| site.experiments[e].name.clone()),
+                    experiment: slot
+                        .experiment
+                        .filter(|_| d.arm.is_some())
+                        .map(|e| site.experiments[e].name.clone()),
                     arm: d.arm,
                 })
             })
@@ -429,6 +535,11 @@ impl Decisions<'_> {
 
     /// Names of the segments the visitor is in.
     pub fn active_segments<'s>(&self, site: &'s Site) -> Vec<&'s str> {
-        site.segments.iter().zip(&self.segments).filter(|(_, on)| **on).map(|(s, _)| s.name.as_str()).collect()
+        site.segments
+            .iter()
+            .zip(&self.segments)
+            .filter(|(_, on)| **on)
+            .map(|(s, _)| s.name.as_str())
+            .collect()
     }
 }

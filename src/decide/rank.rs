@@ -26,7 +26,10 @@ pub struct ItemKeys<'a> {
 impl RankPlan<'_> {
     /// Whether the plan can change any order at all.
     pub fn is_active(&self) -> bool {
-        self.affinity.iter().any(|s| *s != 0) || !self.rank.pin.is_empty() || !self.rank.bury.is_empty() || !self.suppressed.is_empty()
+        self.affinity.iter().any(|s| *s != 0)
+            || !self.rank.pin.is_empty()
+            || !self.rank.bury.is_empty()
+            || !self.suppressed.is_empty()
     }
 
     fn key(&self, item: &ItemKeys<'_>) -> (u8, i64) {
@@ -42,7 +45,12 @@ impl RankPlan<'_> {
         }
         let score = item
             .attr
-            .and_then(|a| self.rank.keys.iter().position(|k| k.eq_ignore_ascii_case(a.trim())))
+            .and_then(|a| {
+                self.rank
+                    .keys
+                    .iter()
+                    .position(|k| k.eq_ignore_ascii_case(a.trim()))
+            })
             .map_or(0, |k| self.affinity[k]);
         (1, -score)
     }
@@ -75,13 +83,20 @@ mod tests {
     }
 
     fn item<'a>(sku: &'a str, attr: &'a str) -> ItemKeys<'a> {
-        ItemKeys { sku: Some(sku), attr: Some(attr) }
+        ItemKeys {
+            sku: Some(sku),
+            attr: Some(attr),
+        }
     }
 
     #[test]
     fn orders_by_group_then_affinity_then_origin() {
         let r = rank(&["p1"], &["b1"]);
-        let plan = RankPlan { rank: &r, affinity: vec![4200, 1000, 0], suppressed: vec!["bought".into()] };
+        let plan = RankPlan {
+            rank: &r,
+            affinity: vec![4200, 1000, 0],
+            suppressed: vec!["bought".into()],
+        };
         let items = [
             item("r1", "running"),
             item("bought", "hiking"),
@@ -92,14 +107,25 @@ mod tests {
             item("p1", "running"),
             item("h2", "Hiking"),
         ];
-        let order: Vec<&str> = plan.order(&items).into_iter().map(|i| items[i].sku.unwrap()).collect();
-        assert_eq!(order, vec!["p1", "h1", "h2", "c1", "r1", "r2", "b1", "bought"]);
+        let order: Vec<&str> = plan
+            .order(&items)
+            .into_iter()
+            .map(|i| items[i].sku.unwrap())
+            .collect();
+        assert_eq!(
+            order,
+            vec!["p1", "h1", "h2", "c1", "r1", "r2", "b1", "bought"]
+        );
     }
 
     #[test]
     fn inactive_plan_keeps_order() {
         let r = rank(&[], &[]);
-        let p = RankPlan { rank: &r, affinity: vec![0, 0, 0], suppressed: vec![] };
+        let p = RankPlan {
+            rank: &r,
+            affinity: vec![0, 0, 0],
+            suppressed: vec![],
+        };
         assert!(!p.is_active());
         let items = [item("a", "x"), ItemKeys::default(), item("c", "hiking")];
         assert_eq!(p.order(&items), vec![0, 1, 2]);

@@ -13,7 +13,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
-use worker::{console_error, console_log, event, wasm_bindgen::JsCast, Context, Date, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
+use worker::{
+    console_error, console_log, event, wasm_bindgen::JsCast, Context, Date, Env, Fetch, Headers,
+    Method, Request, RequestInit, Response, Result,
+};
 
 use crate::config::Config;
 use crate::pipeline::{personalize, Keys, Mode, RequestInput};
@@ -74,7 +77,11 @@ fn header(req: &Request, name: &str) -> Option<String> {
 }
 
 fn secret(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|s| !s.is_empty())
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// Scheme, host and path+query of an absolute URL, without a URL parser (keeps the `url`
@@ -84,7 +91,11 @@ fn split_url(url: &str) -> (&str, &str, &str) {
     let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(cut);
     let host = authority.rsplit('@').next().unwrap_or(authority);
-    let host = if host.starts_with('[') { host.split_inclusive(']').next().unwrap_or(host) } else { host.split(':').next().unwrap_or(host) };
+    let host = if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
     (scheme, host, if path.is_empty() { "/" } else { path })
 }
 
@@ -118,7 +129,9 @@ fn read_incoming(req: &Request, env: &Env) -> Option<Incoming> {
         gpc: header(req, "sec-gpc").is_some_and(|v| v.trim() == "1"),
         geo,
         debug,
-        panic: debug && header(req, PANIC_HEADER).is_some() && secret(env, "VITRINE_TEST_PANIC").as_deref() == Some("1"),
+        panic: debug
+            && header(req, PANIC_HEADER).is_some()
+            && secret(env, "VITRINE_TEST_PANIC").as_deref() == Some("1"),
     })
 }
 
@@ -134,11 +147,15 @@ async fn fetch_origin(env: &Env, req: Request) -> Result<Response> {
             let path = path.split('#').next().unwrap_or(path);
             let target = format!("{}{path}", base.trim_end_matches('/'));
             let mut init = RequestInit::new();
-            init.with_method(req.method()).with_headers(req.headers().clone()).with_redirect(worker::RequestRedirect::Manual);
+            init.with_method(req.method())
+                .with_headers(req.headers().clone())
+                .with_redirect(worker::RequestRedirect::Manual);
             if !matches!(req.method(), Method::Get | Method::Head) {
                 init.with_body(req.inner().body().map(Into::into));
             }
-            Fetch::Request(Request::new_with_init(&target, &init)?).send().await
+            Fetch::Request(Request::new_with_init(&target, &init)?)
+                .send()
+                .await
         }
         None => env.assets("ASSETS")?.fetch_request(req).await,
     }
@@ -157,7 +174,10 @@ fn install_panic_notice() {
         previous(info);
         use worker::js_sys::{global, Function, Reflect};
         let g = global();
-        if let Some(f) = Reflect::get(&g, &"__vitrine_on_panic".into()).ok().and_then(|f| f.dyn_into::<Function>().ok()) {
+        if let Some(f) = Reflect::get(&g, &"__vitrine_on_panic".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+        {
             let _ = f.call0(&g);
         }
     }));
@@ -167,10 +187,21 @@ async fn handle(req: Request, env: Env) -> Result<Response> {
     install_panic_notice();
     let started = Date::now().as_millis();
     let eligible = req.method() == Method::Get && header(&req, "range").is_none();
-    let incoming = if eligible { read_incoming(&req, &env) } else { None };
+    let incoming = if eligible {
+        read_incoming(&req, &env)
+    } else {
+        None
+    };
     let origin = fetch_origin(&env, req).await?;
-    let Some(incoming) = incoming else { return Ok(origin) };
-    let html = origin.headers().get("content-type").ok().flatten().is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
+    let Some(incoming) = incoming else {
+        return Ok(origin);
+    };
+    let html = origin
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
     if origin.status_code() != 200 || !html {
         return Ok(origin);
     }
@@ -179,7 +210,11 @@ async fn handle(req: Request, env: Env) -> Result<Response> {
 
 async fn config(env: &Env) -> std::result::Result<&'static Config, String> {
     let now = Date::now().as_millis();
-    let cached = CONFIG.with(|c| c.try_borrow().ok().and_then(|c| c.as_ref().map(|l| (l.config, l.checked_at))));
+    let cached = CONFIG.with(|c| {
+        c.try_borrow()
+            .ok()
+            .and_then(|c| c.as_ref().map(|l| (l.config, l.checked_at)))
+    });
     let kv = env.kv("VITRINE_CONFIG_KV").ok();
     if let Some((config, checked_at)) = cached {
         if kv.is_none() || now.saturating_sub(checked_at) < KV_TTL_MS {
@@ -191,25 +226,36 @@ async fn config(env: &Env) -> std::result::Result<&'static Config, String> {
             Ok(Some(b)) => b,
             Ok(None) => BUNDLED_CONFIG.to_vec(),
             Err(e) => {
-                console_error!("vitrine: reading config from KV failed ({e}); using the bundled config");
+                console_error!(
+                    "vitrine: reading config from KV failed ({e}); using the bundled config"
+                );
                 BUNDLED_CONFIG.to_vec()
             }
         },
         None => BUNDLED_CONFIG.to_vec(),
     };
-    let unchanged = CONFIG.with(|c| c.try_borrow().ok().and_then(|c| c.as_ref().filter(|l| l.bytes == bytes).map(|l| l.config)));
+    let unchanged = CONFIG.with(|c| {
+        c.try_borrow()
+            .ok()
+            .and_then(|c| c.as_ref().filter(|l| l.bytes == bytes).map(|l| l.config))
+    });
     let config = match unchanged {
         Some(c) => c,
         None => {
             // A compiled configuration (`vitrine compile`): no JSON parsing at the edge.
-            let parsed = Config::from_compiled(&bytes).map_err(|e| format!("invalid configuration:\n{e}"))?;
+            let parsed = Config::from_compiled(&bytes)
+                .map_err(|e| format!("invalid configuration:\n{e}"))?;
             // NOTE: leaked once per isolate, and again only when the KV value changes.
             &*Box::leak(Box::new(parsed))
         }
     };
     CONFIG.with(|c| {
         if let Ok(mut slot) = c.try_borrow_mut() {
-            *slot = Some(Loaded { config, bytes, checked_at: now });
+            *slot = Some(Loaded {
+                config,
+                bytes,
+                checked_at: now,
+            });
         }
     });
     Ok(config)
@@ -221,7 +267,8 @@ fn keys(env: &Env) -> std::result::Result<&'static Keys, String> {
     }
     let state = secret(env, "VITRINE_STATE_KEYS");
     let traits = secret(env, "VITRINE_TRAITS_KEYS");
-    let (keys, dev) = Keys::from_specs(state.as_deref(), traits.as_deref()).map_err(|e| format!("VITRINE_STATE_KEYS/VITRINE_TRAITS_KEYS: {e}"))?;
+    let (keys, dev) = Keys::from_specs(state.as_deref(), traits.as_deref())
+        .map_err(|e| format!("VITRINE_STATE_KEYS/VITRINE_TRAITS_KEYS: {e}"))?;
     if dev {
         console_log!("vitrine: VITRINE_STATE_KEYS is not set; using the public development key (set it with `wrangler secret put VITRINE_STATE_KEYS`)");
     }
@@ -239,7 +286,10 @@ fn random_bytes(buf: &mut [u8]) {
     use worker::js_sys::{global, Function, Math, Reflect, Uint8Array};
     let filled = (|| {
         let crypto = Reflect::get(&global(), &"crypto".into()).ok()?;
-        let f: Function = Reflect::get(&crypto, &"getRandomValues".into()).ok()?.dyn_into().ok()?;
+        let f: Function = Reflect::get(&crypto, &"getRandomValues".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
         let arr = Uint8Array::new_with_length(buf.len() as u32);
         f.call1(&crypto, &arr).ok()?;
         arr.copy_to(buf);
@@ -282,13 +332,23 @@ fn ascii_json(value: &impl serde::Serialize) -> String {
 
 fn merge_vary(existing: Option<String>) -> String {
     match existing {
-        Some(v) if v.split(',').any(|p| p.trim() == "*" || p.trim().eq_ignore_ascii_case("cookie")) => v,
+        Some(v)
+            if v.split(',')
+                .any(|p| p.trim() == "*" || p.trim().eq_ignore_ascii_case("cookie")) =>
+        {
+            v
+        }
         Some(v) if !v.trim().is_empty() => format!("{v}, Cookie"),
         _ => "Cookie".to_string(),
     }
 }
 
-async fn personalize_response(mut origin: Response, inc: Incoming, env: &Env, started: u64) -> Response {
+async fn personalize_response(
+    mut origin: Response,
+    inc: Incoming,
+    env: &Env,
+    started: u64,
+) -> Response {
     let memory = wasm_memory_bytes();
     let config = match config(env).await {
         Ok(c) => c,
@@ -297,7 +357,9 @@ async fn personalize_response(mut origin: Response, inc: Incoming, env: &Env, st
             return origin;
         }
     };
-    let Some(site) = config.site_for_host(&inc.host) else { return origin };
+    let Some(site) = config.site_for_host(&inc.host) else {
+        return origin;
+    };
     if classify_device(inc.user_agent.as_deref()) == Device::Bot {
         return origin;
     }
@@ -335,7 +397,10 @@ async fn personalize_response(mut origin: Response, inc: Incoming, env: &Env, st
     let headers = Headers::new();
     for (k, v) in origin.headers().entries() {
         let lower = k.to_ascii_lowercase();
-        if matches!(lower.as_str(), "content-length" | "etag" | "cache-control" | "vary" | "set-cookie") {
+        if matches!(
+            lower.as_str(),
+            "content-length" | "etag" | "cache-control" | "vary" | "set-cookie"
+        ) {
             continue;
         }
         let _ = headers.append(&k, &v);
@@ -346,13 +411,22 @@ async fn personalize_response(mut origin: Response, inc: Incoming, env: &Env, st
     let secure = if inc.https { "; Secure" } else { "" };
     if let Some(token) = &outcome.state_token {
         let max_age = u64::from(site.privacy.state_max_age_secs);
-        let _ = headers.append("set-cookie", &format!("vt={token}; Path=/; Max-Age={max_age}; SameSite=Lax; HttpOnly{secure}"));
+        let _ = headers.append(
+            "set-cookie",
+            &format!("vt={token}; Path=/; Max-Age={max_age}; SameSite=Lax; HttpOnly{secure}"),
+        );
         if outcome.had_events {
-            let _ = headers.append("set-cookie", &format!("vt_e=; Path=/; Max-Age=0; SameSite=Lax{secure}"));
+            let _ = headers.append(
+                "set-cookie",
+                &format!("vt_e=; Path=/; Max-Age=0; SameSite=Lax{secure}"),
+            );
         }
     }
     let _ = headers.set("cache-control", "private, no-cache");
-    let _ = headers.set("vary", &merge_vary(origin.headers().get("vary").ok().flatten()));
+    let _ = headers.set(
+        "vary",
+        &merge_vary(origin.headers().get("vary").ok().flatten()),
+    );
     let dur = Date::now().as_millis().saturating_sub(started);
     let _ = headers.set("server-timing", &format!("vitrine;dur={dur}"));
     if inc.debug {
@@ -374,45 +448,61 @@ async fn personalize_response(mut origin: Response, inc: Incoming, env: &Env, st
             b.extend_from_slice(c);
         }
     });
-    let take = move |b: &Rc<RefCell<Vec<u8>>>| b.try_borrow_mut().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
-    let body = futures_util::stream::unfold((source, Some(rewriter), buffer, false), move |(mut src, mut rw, buf, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            match src.next().await {
-                Some(Ok(chunk)) => {
-                    if let Some(r) = rw.as_mut() {
-                        r.write(&chunk);
-                    }
-                    let out = take(&buf);
-                    if !out.is_empty() {
-                        return Some((Ok::<Vec<u8>, worker::Error>(out), (src, rw, buf, false)));
-                    }
-                }
-                end => {
-                    if let Some(Err(e)) = end {
-                        console_error!("vitrine: origin body failed mid-stream ({e})");
-                    }
-                    if let Some(r) = rw.take() {
-                        let stats = r.end();
-                        if let Some(b) = stats.bailed_out {
-                            console_error!("vitrine: rewrite bailed out ({b}); the rest passed through unchanged");
+    let take = move |b: &Rc<RefCell<Vec<u8>>>| {
+        b.try_borrow_mut()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    };
+    let body = futures_util::stream::unfold(
+        (source, Some(rewriter), buffer, false),
+        move |(mut src, mut rw, buf, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                match src.next().await {
+                    Some(Ok(chunk)) => {
+                        if let Some(r) = rw.as_mut() {
+                            r.write(&chunk);
+                        }
+                        let out = take(&buf);
+                        if !out.is_empty() {
+                            return Some((
+                                Ok::<Vec<u8>, worker::Error>(out),
+                                (src, rw, buf, false),
+                            ));
                         }
                     }
-                    let out = take(&buf);
-                    return if out.is_empty() { None } else { Some((Ok(out), (src, rw, buf, true))) };
+                    end => {
+                        if let Some(Err(e)) = end {
+                            console_error!("vitrine: origin body failed mid-stream ({e})");
+                        }
+                        if let Some(r) = rw.take() {
+                            let stats = r.end();
+                            if let Some(b) = stats.bailed_out {
+                                console_error!("vitrine: rewrite bailed out ({b}); the rest passed through unchanged");
+                            }
+                        }
+                        let out = take(&buf);
+                        return if out.is_empty() {
+                            None
+                        } else {
+                            Some((Ok(out), (src, rw, buf, true)))
+                        };
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     match Response::from_stream(body) {
         Ok(r) => r.with_status(200).with_headers(headers),
         Err(e) => {
             // NOTE: unreachable in practice (wrapping a Rust stream as a ReadableStream); the
             // origin body is already taken, so the best left is an empty page, not a 5xx.
             console_error!("vitrine: cannot build the response stream ({e})");
-            Response::empty().map(|r| r.with_status(200)).unwrap_or(origin)
+            Response::empty()
+                .map(|r| r.with_status(200))
+                .unwrap_or(origin)
         }
     }
 }

@@ -37,7 +37,11 @@ pub struct RewritePlan<'s> {
 #[derive(Debug, Clone)]
 enum Op<'s> {
     /// Apply a variant's content with the slot's action.
-    Variant { slot: &'s Slot, label: &'s str, content: Cow<'s, str> },
+    Variant {
+        slot: &'s Slot,
+        label: &'s str,
+        content: Cow<'s, str>,
+    },
     /// Reorder the slot's items.
     Reorder { slot: &'s Slot, plan: RankPlan<'s> },
     /// Only mark the slot as decided (origin content or control arm).
@@ -59,9 +63,18 @@ impl<'s> RewritePlan<'s> {
                         label: &slot.variants[*v].id,
                         content: d.content.clone().unwrap_or(Cow::Borrowed("")),
                     },
-                    Choice::Reorder(plan) => Op::Reorder { slot, plan: plan.clone() },
-                    Choice::Origin if d.arm == Some(Arm::Control) => Op::Mark { slot, label: "control" },
-                    Choice::Origin => Op::Mark { slot, label: "origin" },
+                    Choice::Reorder(plan) => Op::Reorder {
+                        slot,
+                        plan: plan.clone(),
+                    },
+                    Choice::Origin if d.arm == Some(Arm::Control) => Op::Mark {
+                        slot,
+                        label: "control",
+                    },
+                    Choice::Origin => Op::Mark {
+                        slot,
+                        label: "origin",
+                    },
                 }
             })
             .collect();
@@ -83,7 +96,10 @@ struct Item {
 
 impl Item {
     fn keys(&self) -> ItemKeys<'_> {
-        ItemKeys { sku: self.sku.as_deref(), attr: self.attr.as_deref() }
+        ItemKeys {
+            sku: self.sku.as_deref(),
+            attr: self.attr.as_deref(),
+        }
     }
 }
 
@@ -129,7 +145,12 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                 _ => None,
             })
             .collect();
-        let sink = Rc::new(RefCell::new(ReorderSink::new(out, plan.nonce, reorders, shared.clone())));
+        let sink = Rc::new(RefCell::new(ReorderSink::new(
+            out,
+            plan.nonce,
+            reorders,
+            shared.clone(),
+        )));
         let mut settings = Settings::new()
             .with_strict(false)
             .with_graceful_bail_out_on_content_handler_error(true)
@@ -143,9 +164,15 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
         for op in &plan.ops {
             let (Op::Variant { slot, .. } | Op::Mark { slot, .. } | Op::Reorder { slot, .. }) = op;
             // Compiled at load; absent only if a compiled config could not be relinked.
-            let Some(selector) = slot.selector.as_ref() else { continue };
+            let Some(selector) = slot.selector.as_ref() else {
+                continue;
+            };
             match op {
-                Op::Variant { slot, label, content } => {
+                Op::Variant {
+                    slot,
+                    label,
+                    content,
+                } => {
                     let slot: &'s Slot = slot;
                     let (action, attr) = (slot.action, slot.attribute.as_deref());
                     let content: Cow<'s, str> = content.clone();
@@ -153,7 +180,9 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                     let handler = move |el: &mut Element<'_, '_>| -> HandlerResult {
                         let content: &str = &content;
                         match action {
-                            Action::ReplaceInner => el.set_inner_content(content, ContentType::Html),
+                            Action::ReplaceInner => {
+                                el.set_inner_content(content, ContentType::Html)
+                            }
                             Action::Replace => el.replace(content, ContentType::Html),
                             Action::InsertBefore => el.before(content, ContentType::Html),
                             Action::InsertAfter => el.after(content, ContentType::Html),
@@ -179,45 +208,67 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                     let label: &'static str = label;
                     settings = settings.append_element_content_handler((
                         Cow::Borrowed(selector),
-                        ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
-                            applied(el, label);
-                            Ok(())
-                        }),
+                        ElementContentHandlers::default().element(
+                            move |el: &mut Element<'_, '_>| -> HandlerResult {
+                                applied(el, label);
+                                Ok(())
+                            },
+                        ),
                     ));
                 }
                 Op::Reorder { slot, plan: rank } => {
                     let slot: &'s Slot = slot;
                     let index = reorder_index;
                     reorder_index += 1;
-                    let (start, end) = (sentinel(nonce, Mark::ContainerStart, index), sentinel(nonce, Mark::ContainerEnd, index));
+                    let (start, end) = (
+                        sentinel(nonce, Mark::ContainerStart, index),
+                        sentinel(nonce, Mark::ContainerEnd, index),
+                    );
                     settings = settings.append_element_content_handler((
                         Cow::Borrowed(selector),
-                        ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
-                            if el.can_have_content() && !el.is_self_closing() {
-                                applied(el, "reorder");
-                                el.prepend(&start, ContentType::Html);
-                                el.append(&end, ContentType::Html);
-                            }
-                            Ok(())
-                        }),
+                        ElementContentHandlers::default().element(
+                            move |el: &mut Element<'_, '_>| -> HandlerResult {
+                                if el.can_have_content() && !el.is_self_closing() {
+                                    applied(el, "reorder");
+                                    el.prepend(&start, ContentType::Html);
+                                    el.append(&end, ContentType::Html);
+                                }
+                                Ok(())
+                            },
+                        ),
                     ));
-                    let Some(items) = &slot.items_selector else { continue };
-                    let (by_attr, sku_attr) = (rank.rank.by_attr.as_str(), rank.rank.sku_attr.as_str());
+                    let Some(items) = &slot.items_selector else {
+                        continue;
+                    };
+                    let (by_attr, sku_attr) =
+                        (rank.rank.by_attr.as_str(), rank.rank.sku_attr.as_str());
                     let shared = shared.clone();
                     settings = settings.append_element_content_handler((
                         Cow::Borrowed(items),
-                        ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
-                            if el.is_self_closing() || !el.can_have_content() {
-                                return Ok(());
-                            }
-                            let Ok(mut sh) = shared.try_borrow_mut() else { return Ok(()) };
-                            let Ok(index) = u32::try_from(sh.items.len()) else { return Ok(()) };
-                            sh.items.push(Item { sku: el.get_attribute(sku_attr), attr: el.get_attribute(by_attr) });
-                            drop(sh);
-                            el.before(&sentinel(nonce, Mark::ItemStart, index), ContentType::Html);
-                            el.after(&sentinel(nonce, Mark::ItemEnd, index), ContentType::Html);
-                            Ok(())
-                        }),
+                        ElementContentHandlers::default().element(
+                            move |el: &mut Element<'_, '_>| -> HandlerResult {
+                                if el.is_self_closing() || !el.can_have_content() {
+                                    return Ok(());
+                                }
+                                let Ok(mut sh) = shared.try_borrow_mut() else {
+                                    return Ok(());
+                                };
+                                let Ok(index) = u32::try_from(sh.items.len()) else {
+                                    return Ok(());
+                                };
+                                sh.items.push(Item {
+                                    sku: el.get_attribute(sku_attr),
+                                    attr: el.get_attribute(by_attr),
+                                });
+                                drop(sh);
+                                el.before(
+                                    &sentinel(nonce, Mark::ItemStart, index),
+                                    ContentType::Html,
+                                );
+                                el.after(&sentinel(nonce, Mark::ItemEnd, index), ContentType::Html);
+                                Ok(())
+                            },
+                        ),
                     ));
                 }
             }
@@ -228,7 +279,12 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                 s.handle(chunk);
             }
         });
-        Rewriter { inner: Some(HtmlRewriter::new(settings, output)), sink, shared, bailed_out: None }
+        Rewriter {
+            inner: Some(HtmlRewriter::new(settings, output)),
+            sink,
+            shared,
+            bailed_out: None,
+        }
     }
 
     /// Rewrites a chunk. Never fails: after a bail-out, input passes through unchanged.
@@ -256,8 +312,15 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
         if let Ok(mut s) = self.sink.try_borrow_mut() {
             s.finish();
         }
-        let (reordered, fallbacks) = self.shared.try_borrow().map_or((0, 0), |sh| (sh.reordered, sh.fallbacks));
-        RewriteStats { bailed_out: self.bailed_out.take(), reordered, fallbacks }
+        let (reordered, fallbacks) = self
+            .shared
+            .try_borrow()
+            .map_or((0, 0), |sh| (sh.reordered, sh.fallbacks));
+        RewriteStats {
+            bailed_out: self.bailed_out.take(),
+            reordered,
+            fallbacks,
+        }
     }
 }
 
@@ -269,5 +332,9 @@ pub fn rewrite_str(plan: &RewritePlan<'_>, html: &str) -> (String, RewriteStats)
         rw.write(html.as_bytes());
         rw.end()
     };
-    (String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()), stats)
+    (
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        stats,
+    )
 }

@@ -65,9 +65,17 @@ pub(super) struct Shared {
 enum Mode {
     Pass,
     /// Inside a container: the active plan, the parts so far, bytes buffered.
-    Buffer { plan: usize, parts: Vec<Part>, open_item: Option<(u32, Vec<u8>)>, depth: u32, bytes: usize },
+    Buffer {
+        plan: usize,
+        parts: Vec<Part>,
+        open_item: Option<(u32, Vec<u8>)>,
+        depth: u32,
+        bytes: usize,
+    },
     /// Inside a container that overflowed: pass through until its end.
-    Overflow { depth: u32 },
+    Overflow {
+        depth: u32,
+    },
 }
 
 enum Part {
@@ -87,11 +95,23 @@ pub(super) struct ReorderSink<'s, O: FnMut(&[u8])> {
 
 impl<'s, O: FnMut(&[u8])> ReorderSink<'s, O> {
     /// `plans`: per reorder slot, its plan and buffer limit in bytes.
-    pub fn new(out: O, nonce: u64, plans: Vec<(RankPlan<'s>, usize)>, shared: Rc<RefCell<Shared>>) -> Self {
+    pub fn new(
+        out: O,
+        nonce: u64,
+        plans: Vec<(RankPlan<'s>, usize)>,
+        shared: Rc<RefCell<Shared>>,
+    ) -> Self {
         let mut prefix = [0u8; 19];
         prefix[..3].copy_from_slice(b"\x01vt");
         prefix[3..].copy_from_slice(format!("{nonce:016x}").as_bytes());
-        ReorderSink { out, prefix, plans, shared, mode: Mode::Pass, carry: Vec::new() }
+        ReorderSink {
+            out,
+            prefix,
+            plans,
+            shared,
+            mode: Mode::Pass,
+            carry: Vec::new(),
+        }
     }
 
     /// The downstream sink, for bytes that bypass the rewriter after a bail-out.
@@ -132,7 +152,9 @@ impl<'s, O: FnMut(&[u8])> ReorderSink<'s, O> {
                 }
             } else if rest[..19] == self.prefix && rest[SENTINEL_LEN - 1] == 0x01 {
                 let mark = Mark::from_byte(rest[19]);
-                let index = std::str::from_utf8(&rest[20..28]).ok().and_then(|h| u32::from_str_radix(h, 16).ok());
+                let index = std::str::from_utf8(&rest[20..28])
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok());
                 if let (Some(mark), Some(index)) = (mark, index) {
                     self.emit(&data[..at]);
                     self.on_mark(mark, index);
@@ -155,7 +177,13 @@ impl<'s, O: FnMut(&[u8])> ReorderSink<'s, O> {
                 (self.out)(bytes);
                 false
             }
-            Mode::Buffer { plan, parts, open_item, bytes: total, .. } => {
+            Mode::Buffer {
+                plan,
+                parts,
+                open_item,
+                bytes: total,
+                ..
+            } => {
                 *total += bytes.len();
                 match open_item {
                     Some((_, buf)) => buf.extend_from_slice(bytes),
@@ -185,7 +213,13 @@ impl<'s, O: FnMut(&[u8])> ReorderSink<'s, O> {
             (Mode::Pass, Mark::ContainerStart) => {
                 let plan = index as usize;
                 if plan < self.plans.len() {
-                    self.mode = Mode::Buffer { plan, parts: Vec::new(), open_item: None, depth: 1, bytes: 0 };
+                    self.mode = Mode::Buffer {
+                        plan,
+                        parts: Vec::new(),
+                        open_item: None,
+                        depth: 1,
+                        bytes: 0,
+                    };
                 }
             }
             (Mode::Pass, _) => {}
@@ -202,12 +236,22 @@ impl<'s, O: FnMut(&[u8])> ReorderSink<'s, O> {
             (Mode::Buffer { .. }, Mark::ContainerEnd) => self.finish_container(),
             // An item inside an item (or inside a nested container) is content: its marks are
             // dropped, and only the open item's own end mark (matched by index) closes it.
-            (Mode::Buffer { open_item, depth, .. }, Mark::ItemStart) => {
+            (
+                Mode::Buffer {
+                    open_item, depth, ..
+                },
+                Mark::ItemStart,
+            ) => {
                 if open_item.is_none() && *depth == 1 {
                     *open_item = Some((index, Vec::new()));
                 }
             }
-            (Mode::Buffer { open_item, parts, .. }, Mark::ItemEnd) => {
+            (
+                Mode::Buffer {
+                    open_item, parts, ..
+                },
+                Mark::ItemEnd,
+            ) => {
                 if matches!(open_item, Some((i, _)) if *i == index) {
                     if let Some((i, buf)) = open_item.take() {
                         parts.push(Part::Item(i, buf));
@@ -218,9 +262,21 @@ impl<'s, O: FnMut(&[u8])> ReorderSink<'s, O> {
     }
 
     fn finish_container(&mut self) {
-        let Mode::Buffer { plan, parts, open_item, .. } = std::mem::replace(&mut self.mode, Mode::Pass) else { return };
+        let Mode::Buffer {
+            plan,
+            parts,
+            open_item,
+            ..
+        } = std::mem::replace(&mut self.mode, Mode::Pass)
+        else {
+            return;
+        };
         let balanced = open_item.is_none();
-        let order = if balanced { self.order(plan, &parts) } else { None };
+        let order = if balanced {
+            self.order(plan, &parts)
+        } else {
+            None
+        };
         let mut sh = self.shared.try_borrow_mut().ok();
         match order {
             Some(order) => {
@@ -228,7 +284,16 @@ impl<'s, O: FnMut(&[u8])> ReorderSink<'s, O> {
                     sh.reordered += 1;
                 }
                 drop(sh);
-                let items: Vec<&[u8]> = parts.iter().filter_map(|p| if let Part::Item(_, b) = p { Some(&b[..]) } else { None }).collect();
+                let items: Vec<&[u8]> = parts
+                    .iter()
+                    .filter_map(|p| {
+                        if let Part::Item(_, b) = p {
+                            Some(&b[..])
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
                 let mut next = order.into_iter();
                 for p in &parts {
                     match p {
@@ -277,7 +342,10 @@ impl<'s, O: FnMut(&[u8])> ReorderSink<'s, O> {
 
     /// Writes whatever a container has buffered, in origin order.
     fn flush_origin_order(&mut self) {
-        if let Mode::Buffer { parts, open_item, .. } = std::mem::replace(&mut self.mode, Mode::Pass) {
+        if let Mode::Buffer {
+            parts, open_item, ..
+        } = std::mem::replace(&mut self.mode, Mode::Pass)
+        {
             self.write_parts(&parts, open_item);
         }
     }

@@ -20,7 +20,13 @@ pub enum Source {
 
 /// Applies events to the state: signals add to scores (clamped to 0…cap), items are remembered,
 /// the page view is counted. Cookie events' total gain per dimension is capped.
-pub fn fold(site: &Site, state: &mut VisitorState, ctx: &RequestContext, events: &[Event], source: Source) {
+pub fn fold(
+    site: &Site,
+    state: &mut VisitorState,
+    ctx: &RequestContext,
+    events: &[Event],
+    source: Source,
+) {
     let mut gained = vec![0u32; site.dimensions.len()];
     // Oldest first, so the newest item ends up at the front of the recent ring.
     for event in events.iter().rev() {
@@ -66,7 +72,14 @@ pub fn fold(site: &Site, state: &mut VisitorState, ctx: &RequestContext, events:
     }
 }
 
-fn add(site: &Site, state: &mut VisitorState, gained: &mut [u32], dim: usize, amount: i32, source: Source) {
+fn add(
+    site: &Site,
+    state: &mut VisitorState,
+    gained: &mut [u32],
+    dim: usize,
+    amount: i32,
+    source: Source,
+) {
     let cap = site.dimensions[dim].cap;
     let current = state.scores[dim];
     if amount < 0 {

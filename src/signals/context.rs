@@ -60,10 +60,16 @@ pub struct RequestContext {
 
 impl RequestContext {
     pub fn query_value(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn page_param(&self, name: &str) -> Option<&str> {
-        self.page_params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.page_params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -83,7 +89,9 @@ pub struct RequestFacts<'a> {
 /// Interprets a request for a site. Never fails: odd URLs give an `other` page.
 pub fn read_context(site: &Site, facts: &RequestFacts<'_>) -> RequestContext {
     let (path, query) = split_url(facts.url);
-    let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned();
+    let path = percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned();
     let query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .take(MAX_QUERY_PARAMS)
         .map(|(k, v)| (k.into_owned(), cut(&v, MAX_QUERY_VALUE).to_string()))
@@ -93,7 +101,9 @@ pub fn read_context(site: &Site, facts: &RequestFacts<'_>) -> RequestContext {
         .page_types
         .iter()
         .find(|pt| pt.pattern.matches(&path, &mut page_params))
-        .map_or((OTHER_PAGE.to_string(), None), |pt| (pt.kind.clone(), pt.search_param.clone()));
+        .map_or((OTHER_PAGE.to_string(), None), |pt| {
+            (pt.kind.clone(), pt.search_param.clone())
+        });
     for (_, v) in &mut page_params {
         *v = cut(v, MAX_QUERY_VALUE).to_string();
     }
@@ -121,20 +131,39 @@ pub fn request_events(ctx: &RequestContext) -> Vec<Event> {
     match ctx.page_type.as_str() {
         "category" => {
             if let Some(category) = param("category") {
-                out.push(Event { category: Some(category), ..Event::new(EventKind::CategoryView) });
+                out.push(Event {
+                    category: Some(category),
+                    ..Event::new(EventKind::CategoryView)
+                });
             }
         }
         "product" => {
             // The `{sku}` capture, or else the whole last path segment (`/p/{category}-{slug}`).
-            let last = ctx.path.trim_end_matches('/').rsplit('/').next().filter(|s| !s.is_empty());
+            let last = ctx
+                .path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .filter(|s| !s.is_empty());
             let sku = ctx.page_param("sku").or(last).map(str::to_string);
-            out.push(Event { sku, category: param("category"), ..Event::new(EventKind::ProductView) });
+            out.push(Event {
+                sku,
+                category: param("category"),
+                ..Event::new(EventKind::ProductView)
+            });
         }
         "search" => {
-            let q = ctx.search_param.as_deref().and_then(|p| ctx.query_value(p)).unwrap_or("");
+            let q = ctx
+                .search_param
+                .as_deref()
+                .and_then(|p| ctx.query_value(p))
+                .unwrap_or("");
             let terms = split_terms(q);
             if !terms.is_empty() {
-                out.push(Event { terms, ..Event::new(EventKind::Search) });
+                out.push(Event {
+                    terms,
+                    ..Event::new(EventKind::Search)
+                });
             }
         }
         _ => {}
@@ -175,17 +204,34 @@ fn cut(s: &str, max: usize) -> &str {
 }
 
 const BOT_MARKERS: [&str; 14] = [
-    "bot", "crawl", "spider", "slurp", "facebookexternalhit", "mediapartners", "preview", "lighthouse",
-    "headlesschrome", "python-requests", "curl/", "wget/", "httpclient", "feedfetcher",
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "facebookexternalhit",
+    "mediapartners",
+    "preview",
+    "lighthouse",
+    "headlesschrome",
+    "python-requests",
+    "curl/",
+    "wget/",
+    "httpclient",
+    "feedfetcher",
 ];
 
 /// Device class from the user agent. Missing agents count as bots: browsers always send one.
 pub fn classify_device(ua: Option<&str>) -> Device {
-    let Some(ua) = ua.filter(|u| !u.trim().is_empty()) else { return Device::Bot };
+    let Some(ua) = ua.filter(|u| !u.trim().is_empty()) else {
+        return Device::Bot;
+    };
     let lower = ua.to_ascii_lowercase();
     if BOT_MARKERS.iter().any(|m| lower.contains(m)) {
         Device::Bot
-    } else if lower.contains("ipad") || lower.contains("tablet") || (lower.contains("android") && !lower.contains("mobile")) {
+    } else if lower.contains("ipad")
+        || lower.contains("tablet")
+        || (lower.contains("android") && !lower.contains("mobile"))
+    {
         Device::Tablet
     } else if lower.contains("mobi") || lower.contains("iphone") || lower.contains("android") {
         Device::Mobile
@@ -200,7 +246,10 @@ mod tests {
 
     #[test]
     fn splits_urls() {
-        assert_eq!(split_url("https://shop.example/c/hiking?x=1#top"), ("/c/hiking", "x=1"));
+        assert_eq!(
+            split_url("https://shop.example/c/hiking?x=1#top"),
+            ("/c/hiking", "x=1")
+        );
         assert_eq!(split_url("https://shop.example"), ("/", ""));
         assert_eq!(split_url("https://shop.example?q=1"), ("/", "q=1"));
         assert_eq!(split_url("/search?q=boots"), ("/search", "q=boots"));
@@ -209,8 +258,14 @@ mod tests {
 
     #[test]
     fn referrers() {
-        assert_eq!(referrer_host("https://www.Google.com/search?q=x").as_deref(), Some("www.google.com"));
-        assert_eq!(referrer_host("https://u:p@host:8080/x").as_deref(), Some("host"));
+        assert_eq!(
+            referrer_host("https://www.Google.com/search?q=x").as_deref(),
+            Some("www.google.com")
+        );
+        assert_eq!(
+            referrer_host("https://u:p@host:8080/x").as_deref(),
+            Some("host")
+        );
         assert_eq!(referrer_host("not a url"), None);
     }
 
@@ -218,9 +273,24 @@ mod tests {
     fn devices() {
         let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
         assert_eq!(classify_device(Some(chrome)), Device::Desktop);
-        assert_eq!(classify_device(Some("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")), Device::Mobile);
-        assert_eq!(classify_device(Some("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36")), Device::Tablet);
-        assert_eq!(classify_device(Some("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")), Device::Bot);
+        assert_eq!(
+            classify_device(Some(
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
+            )),
+            Device::Mobile
+        );
+        assert_eq!(
+            classify_device(Some(
+                "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36"
+            )),
+            Device::Tablet
+        );
+        assert_eq!(
+            classify_device(Some(
+                "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+            )),
+            Device::Bot
+        );
         assert_eq!(classify_device(None), Device::Bot);
     }
 

@@ -42,7 +42,10 @@ pub struct Event {
 
 impl Event {
     pub fn new(kind: EventKind) -> Event {
-        Event { kind: Some(kind), ..Event::default() }
+        Event {
+            kind: Some(kind),
+            ..Event::default()
+        }
     }
     pub fn kind(&self) -> EventKind {
         self.kind.unwrap_or(EventKind::PageView)
@@ -84,7 +87,10 @@ fn code_of(kind: EventKind) -> &'static str {
 
 fn kind_of(code: &str) -> Option<EventKind> {
     // Page views are never taken from the cookie: the request itself is the page view.
-    EventKind::ALL.into_iter().filter(|k| *k != EventKind::PageView).find(|k| code_of(*k) == code)
+    EventKind::ALL
+        .into_iter()
+        .filter(|k| *k != EventKind::PageView)
+        .find(|k| code_of(*k) == code)
 }
 
 /// Decodes at most `max` events (newest first) from a `vt_e` value. Never fails.
@@ -105,7 +111,9 @@ pub fn decode_events(raw: &str, max: usize) -> (Vec<Event>, Vec<EventIssue>) {
             issues.push(EventIssue::UnknownType);
             continue;
         };
-        let fields: Vec<Cow<'_, str>> = fields.map(|f| percent_decode_str(f).decode_utf8_lossy()).collect();
+        let fields: Vec<Cow<'_, str>> = fields
+            .map(|f| percent_decode_str(f).decode_utf8_lossy())
+            .collect();
         match parse_fields(kind, &fields) {
             Some(e) => events.push(e),
             None => issues.push(EventIssue::Malformed),
@@ -154,7 +162,11 @@ fn parse_fields(kind: EventKind, f: &[Cow<'_, str>]) -> Option<Event> {
             e.category = field(f, 1).ok()?.map(|c| c.to_ascii_lowercase());
             e.price = match field(f, 2).ok()? {
                 None => None,
-                Some(p) => Some(p.parse::<f64>().ok().filter(|p| p.is_finite() && (0.0..=10_000_000.0).contains(p))?),
+                Some(p) => Some(
+                    p.parse::<f64>()
+                        .ok()
+                        .filter(|p| p.is_finite() && (0.0..=10_000_000.0).contains(p))?,
+                ),
             };
         }
     }
@@ -162,7 +174,16 @@ fn parse_fields(kind: EventKind, f: &[Cow<'_, str>]) -> Option<Event> {
 }
 
 /// Characters escaped in fields: everything `encodeURIComponent` escapes.
-const FIELD: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'!').remove(b'~').remove(b'*').remove(b'\'').remove(b'(').remove(b')');
+const FIELD: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
 
 /// Encodes events (newest first) in the `vt_e` format.
 pub fn encode_events(events: &[Event]) -> String {
@@ -177,7 +198,11 @@ pub fn encode_events(events: &[Event]) -> String {
                 EventKind::CategoryView => vec![opt(&e.category)],
                 EventKind::Search => vec![enc(&e.terms.join(" "))],
                 EventKind::Filter => vec![opt(&e.filter), opt(&e.value)],
-                _ => vec![opt(&e.sku), opt(&e.category), e.price.map(|p| p.to_string()).unwrap_or_default()],
+                _ => vec![
+                    opt(&e.sku),
+                    opt(&e.category),
+                    e.price.map(|p| p.to_string()).unwrap_or_default(),
+                ],
             };
             format!("{}:{}", code_of(kind), fields.join(":"))
         })
@@ -189,7 +214,12 @@ pub fn encode_events(events: &[Event]) -> String {
 pub fn split_terms(q: &str) -> Vec<String> {
     q.split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
-        .map(|t| t.chars().take(MAX_TERM_LEN).collect::<String>().to_lowercase())
+        .map(|t| {
+            t.chars()
+                .take(MAX_TERM_LEN)
+                .collect::<String>()
+                .to_lowercase()
+        })
         .take(MAX_TERMS)
         .collect()
 }
@@ -200,7 +230,10 @@ mod tests {
 
     #[test]
     fn decodes_known_events() {
-        let (ev, issues) = decode_events("ac:hiking-boot:Hiking:249.5|se:trail%20boots|cv:camping|xx:1|pv:|fi:color:red", 16);
+        let (ev, issues) = decode_events(
+            "ac:hiking-boot:Hiking:249.5|se:trail%20boots|cv:camping|xx:1|pv:|fi:color:red",
+            16,
+        );
         assert_eq!(issues, vec![EventIssue::UnknownType, EventIssue::Malformed]);
         assert_eq!(ev.len(), 4);
         assert_eq!(ev[0].kind(), EventKind::AddToCart);
@@ -225,15 +258,31 @@ mod tests {
         let (_, issues) = decode_events("pv:a:b:NaN", 16);
         assert_eq!(issues, vec![EventIssue::Malformed]);
         let (_, issues) = decode_events("pg:", 16);
-        assert_eq!(issues, vec![EventIssue::UnknownType], "page views never come from the cookie");
+        assert_eq!(
+            issues,
+            vec![EventIssue::UnknownType],
+            "page views never come from the cookie"
+        );
     }
 
     #[test]
     fn round_trips() {
         let events = vec![
-            Event { sku: Some("a:b|c".into()), category: Some("hiking".into()), price: Some(12.5), ..Event::new(EventKind::ProductClick) },
-            Event { terms: vec!["trail".into(), "boot".into()], ..Event::new(EventKind::Search) },
-            Event { filter: Some("size".into()), value: Some("42".into()), ..Event::new(EventKind::Filter) },
+            Event {
+                sku: Some("a:b|c".into()),
+                category: Some("hiking".into()),
+                price: Some(12.5),
+                ..Event::new(EventKind::ProductClick)
+            },
+            Event {
+                terms: vec!["trail".into(), "boot".into()],
+                ..Event::new(EventKind::Search)
+            },
+            Event {
+                filter: Some("size".into()),
+                value: Some("42".into()),
+                ..Event::new(EventKind::Filter)
+            },
         ];
         let (back, issues) = decode_events(&encode_events(&events), 16);
         assert!(issues.is_empty());

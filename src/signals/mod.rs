@@ -7,7 +7,9 @@ pub mod context;
 pub mod events;
 pub mod traits;
 
-pub use context::{classify_device, read_context, request_events, Device, Geo, RequestContext, RequestFacts};
+pub use context::{
+    classify_device, read_context, request_events, Device, Geo, RequestContext, RequestFacts,
+};
 pub use events::{decode_events, encode_events, Event, EventIssue};
 pub use traits::{open_traits, seal_traits, Traits, TraitsIssue};
 
@@ -35,7 +37,10 @@ mod tests {
 
     #[test]
     fn cookies() {
-        assert_eq!(cookie_values("a=1; vt=abc; vt_e=x|y; vt=\"def\"", "vt"), vec!["abc", "def"]);
+        assert_eq!(
+            cookie_values("a=1; vt=abc; vt_e=x|y; vt=\"def\"", "vt"),
+            vec!["abc", "def"]
+        );
         assert_eq!(cookie_values("vt_e=x|y", "vt"), Vec::<&str>::new());
         assert_eq!(cookie_values(";;=;vt=", "vt"), vec![""]);
     }

@@ -46,7 +46,10 @@ pub fn seal_traits(t: &Traits, keys: &Keyring) -> String {
     let mut p = vec![TRAITS_VERSION];
     p.extend_from_slice(&t.issued_at.to_le_bytes());
     leb(&mut p, t.purchases_90d);
-    leb(&mut p, libm::round(t.aov.clamp(0.0, 40_000_000.0) * 100.0) as u32);
+    leb(
+        &mut p,
+        libm::round(t.aov.clamp(0.0, 40_000_000.0) * 100.0) as u32,
+    );
     let tier = &t.tier.as_bytes()[..t.tier.len().min(MAX_TIER)];
     let tier = std::str::from_utf8(tier).map_or("", |s| s);
     p.push(tier.len() as u8);
@@ -84,7 +87,12 @@ pub fn open_traits(token: &str, keys: Option<&Keyring>, now: u32) -> Result<Trai
     if now.saturating_sub(issued_at) > TRAITS_MAX_AGE_SECS || issued_at > now.saturating_add(300) {
         return Err(TraitsIssue::Expired);
     }
-    Ok(Traits { purchases_90d, aov, tier, issued_at })
+    Ok(Traits {
+        purchases_90d,
+        aov,
+        tier,
+        issued_at,
+    })
 }
 
 fn leb(out: &mut Vec<u8>, mut v: u32) {
@@ -117,14 +125,31 @@ mod tests {
 
     #[test]
     fn round_trip_and_expiry() {
-        let t = Traits { purchases_90d: 4, aov: 182.5, tier: "gold".into(), issued_at: 1_000_000 };
+        let t = Traits {
+            purchases_90d: 4,
+            aov: 182.5,
+            tier: "gold".into(),
+            issued_at: 1_000_000,
+        };
         let token = seal_traits(&t, &keys());
         assert_eq!(open_traits(&token, Some(&keys()), 1_000_100), Ok(t));
-        assert_eq!(open_traits(&token, Some(&keys()), 1_000_000 + TRAITS_MAX_AGE_SECS + 1), Err(TraitsIssue::Expired));
-        assert_eq!(open_traits(&token, None, 1_000_100), Err(TraitsIssue::NoKey));
+        assert_eq!(
+            open_traits(&token, Some(&keys()), 1_000_000 + TRAITS_MAX_AGE_SECS + 1),
+            Err(TraitsIssue::Expired)
+        );
+        assert_eq!(
+            open_traits(&token, None, 1_000_100),
+            Err(TraitsIssue::NoKey)
+        );
         let state_key = Keyring::new((1, b"state-secret-state-secret-123456"), None).unwrap();
-        assert_eq!(open_traits(&token, Some(&state_key), 1_000_100), Err(TraitsIssue::Seal(SealError::BadMac)));
+        assert_eq!(
+            open_traits(&token, Some(&state_key), 1_000_100),
+            Err(TraitsIssue::Seal(SealError::BadMac))
+        );
         // A state payload sealed with the traits key is still not traits.
-        assert_eq!(open_traits(&keys().seal(&[1, 2, 3]), Some(&keys()), 0), Err(TraitsIssue::Malformed));
+        assert_eq!(
+            open_traits(&keys().seal(&[1, 2, 3]), Some(&keys()), 0),
+            Err(TraitsIssue::Malformed)
+        );
     }
 }

@@ -30,15 +30,25 @@ pub fn encode(s: &VisitorState, site: &Site) -> Vec<u8> {
     varint(&mut out, s.visits);
     varint(&mut out, s.session_views);
 
-    let scores: Vec<(u16, u32)> =
-        site.dimensions.iter().zip(&s.scores).filter(|(_, v)| **v > 0).map(|(d, v)| (d.key, *v)).collect();
+    let scores: Vec<(u16, u32)> = site
+        .dimensions
+        .iter()
+        .zip(&s.scores)
+        .filter(|(_, v)| **v > 0)
+        .map(|(d, v)| (d.key, *v))
+        .collect();
     out.push(scores.len() as u8);
     for (key, v) in scores {
         out.extend_from_slice(&key.to_le_bytes());
         varint(&mut out, v);
     }
 
-    let recent: Vec<&RecentItem> = s.recent.iter().filter(|r| !r.sku.is_empty() && r.sku.len() <= MAX_SKU_LEN).take(MAX_RECENT).collect();
+    let recent: Vec<&RecentItem> = s
+        .recent
+        .iter()
+        .filter(|r| !r.sku.is_empty() && r.sku.len() <= MAX_SKU_LEN)
+        .take(MAX_RECENT)
+        .collect();
     out.push(recent.len() as u8);
     for r in recent {
         out.push(r.kind as u8);
@@ -72,8 +82,12 @@ pub fn decode(bytes: &[u8], site: &Site) -> Result<VisitorState, StateIssue> {
     let mut id = [0u8; 16];
     id.copy_from_slice(r.take(16)?);
     let first_seen = u32::from_le_bytes(r.take(4)?.try_into().map_err(|_| StateIssue::Truncated)?);
-    let last_seen = first_seen.checked_add(r.varint()?).ok_or(StateIssue::Malformed)?;
-    let session_start = last_seen.checked_sub(r.varint()?).ok_or(StateIssue::Malformed)?;
+    let last_seen = first_seen
+        .checked_add(r.varint()?)
+        .ok_or(StateIssue::Malformed)?;
+    let session_start = last_seen
+        .checked_sub(r.varint()?)
+        .ok_or(StateIssue::Malformed)?;
     let visits = r.varint()?;
     let session_views = r.varint()?;
 
@@ -107,7 +121,10 @@ pub fn decode(bytes: &[u8], site: &Site) -> Result<VisitorState, StateIssue> {
             return Err(StateIssue::Malformed);
         }
         let sku = std::str::from_utf8(r.take(len)?).map_err(|_| StateIssue::Malformed)?;
-        recent.push(RecentItem { kind, sku: sku.to_string() });
+        recent.push(RecentItem {
+            kind,
+            sku: sku.to_string(),
+        });
     }
     recent.truncate(site.limits.recent_items);
 
@@ -127,7 +144,18 @@ pub fn decode(bytes: &[u8], site: &Site) -> Result<VisitorState, StateIssue> {
     if r.pos != bytes.len() {
         return Err(StateIssue::Malformed);
     }
-    Ok(VisitorState { id, first_seen, last_seen, session_start, visits, session_views, scores, recent, counters, consent })
+    Ok(VisitorState {
+        id,
+        first_seen,
+        last_seen,
+        session_start,
+        visits,
+        session_views,
+        scores,
+        recent,
+        counters,
+        consent,
+    })
 }
 
 fn varint(out: &mut Vec<u8>, mut v: u32) {
@@ -145,7 +173,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], StateIssue> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.bytes.len()).ok_or(StateIssue::Truncated)?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.bytes.len())
+            .ok_or(StateIssue::Truncated)?;
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)

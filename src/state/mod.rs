@@ -167,7 +167,13 @@ impl VisitorState {
             return;
         }
         self.recent.retain(|r| !(r.kind == kind && r.sku == sku));
-        self.recent.insert(0, RecentItem { kind, sku: sku.to_string() });
+        self.recent.insert(
+            0,
+            RecentItem {
+                kind,
+                sku: sku.to_string(),
+            },
+        );
         self.recent.truncate(limit);
     }
 
@@ -179,8 +185,19 @@ impl VisitorState {
 /// Reads the state from the `vt` cookie values of a request (all of them: duplicates are an issue).
 ///
 /// `now` is unix seconds; `fresh_id` becomes the visitor id when the cookie is not usable.
-pub fn open(values: &[&str], protection: Protection<'_>, site: &Site, now: u32, fresh_id: [u8; 16]) -> Loaded {
-    let fresh = |issue| Loaded { state: VisitorState::fresh(site, fresh_id, now), fresh: true, issue, rotated: false };
+pub fn open(
+    values: &[&str],
+    protection: Protection<'_>,
+    site: &Site,
+    now: u32,
+    fresh_id: [u8; 16],
+) -> Loaded {
+    let fresh = |issue| Loaded {
+        state: VisitorState::fresh(site, fresh_id, now),
+        fresh: true,
+        issue,
+        rotated: false,
+    };
     let token = match values {
         [] => return fresh(None),
         [one] => *one,
@@ -203,7 +220,12 @@ pub fn open(values: &[&str], protection: Protection<'_>, site: &Site, now: u32, 
         Ok(state) if now.saturating_sub(state.last_seen) > site.privacy.state_max_age_secs => {
             fresh(Some(StateIssue::Expired))
         }
-        Ok(state) => Loaded { state, fresh: false, issue: None, rotated },
+        Ok(state) => Loaded {
+            state,
+            fresh: false,
+            issue: None,
+            rotated,
+        },
         Err(issue) => fresh(Some(issue)),
     }
 }
@@ -222,7 +244,11 @@ pub fn seal(state: &VisitorState, protection: Protection<'_>, site: &Site) -> St
     let mut s = state.clone();
     loop {
         let dropped = s.recent.pop().is_some()
-            || match s.counters.iter_mut().find(|c| **c != SlotCounter::default()) {
+            || match s
+                .counters
+                .iter_mut()
+                .find(|c| **c != SlotCounter::default())
+            {
                 Some(c) => {
                     *c = SlotCounter::default();
                     true

@@ -47,7 +47,10 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::TooShort { id, len } => {
-                write!(f, "key {id} is {len} bytes; secrets need at least {MIN_SECRET_LEN}")
+                write!(
+                    f,
+                    "key {id} is {len} bytes; secrets need at least {MIN_SECRET_LEN}"
+                )
             }
             KeyError::SameId(id) => write!(f, "current and previous keys share id {id}"),
             KeyError::Malformed(m) => write!(f, "malformed key list: {m}"),
@@ -78,7 +81,10 @@ impl Keyring {
     pub fn new(current: (u8, &[u8]), previous: Option<(u8, &[u8])>) -> Result<Keyring, KeyError> {
         let make = |(id, secret): (u8, &[u8])| {
             if secret.len() < MIN_SECRET_LEN {
-                return Err(KeyError::TooShort { id, len: secret.len() });
+                return Err(KeyError::TooShort {
+                    id,
+                    len: secret.len(),
+                });
             }
             let mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
             Ok(Key { id, mac })
@@ -95,10 +101,13 @@ impl Keyring {
     pub fn parse(spec: &str) -> Result<Keyring, KeyError> {
         let mut keys = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (id, secret) = part
-                .split_once(':')
-                .ok_or_else(|| KeyError::Malformed("each key is '<id>:<base64url secret>'".into()))?;
-            let id: u8 = id.trim().parse().map_err(|_| KeyError::Malformed(format!("key id '{id}' is not 0–255")))?;
+            let (id, secret) = part.split_once(':').ok_or_else(|| {
+                KeyError::Malformed("each key is '<id>:<base64url secret>'".into())
+            })?;
+            let id: u8 = id
+                .trim()
+                .parse()
+                .map_err(|_| KeyError::Malformed(format!("key id '{id}' is not 0–255")))?;
             let secret = URL_SAFE_NO_PAD
                 .decode(secret.trim().trim_end_matches('='))
                 .map_err(|_| KeyError::Malformed(format!("secret of key {id} is not base64url")))?;
@@ -108,7 +117,9 @@ impl Keyring {
             [cur] => Keyring::new((cur.0, &cur.1), None),
             [cur, prev] => Keyring::new((cur.0, &cur.1), Some((prev.0, &prev.1))),
             [] => Err(KeyError::Malformed("no key given".into())),
-            _ => Err(KeyError::Malformed("at most two keys (current, previous)".into())),
+            _ => Err(KeyError::Malformed(
+                "at most two keys (current, previous)".into(),
+            )),
         }
     }
 
@@ -135,7 +146,9 @@ impl Keyring {
 
     /// Verifies a token and returns its payload.
     pub fn open(&self, token: &str) -> Result<Opened, SealError> {
-        let raw = URL_SAFE_NO_PAD.decode(token.as_bytes()).map_err(|_| SealError::BadBase64)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(token.as_bytes())
+            .map_err(|_| SealError::BadBase64)?;
         if raw.len() < 1 + TAG_LEN + 1 {
             return Err(SealError::Truncated);
         }
@@ -153,8 +166,12 @@ impl Keyring {
         mac.update(&[kid]);
         mac.update(body);
         // Constant-time comparison of the truncated tag.
-        mac.verify_truncated_left(tag).map_err(|_| SealError::BadMac)?;
-        Ok(Opened { payload: body.to_vec(), by_previous })
+        mac.verify_truncated_left(tag)
+            .map_err(|_| SealError::BadMac)?;
+        Ok(Opened {
+            payload: body.to_vec(),
+            by_previous,
+        })
     }
 }
 
@@ -168,7 +185,11 @@ mod tests {
     use super::*;
 
     fn ring() -> Keyring {
-        Keyring::new((2, b"0123456789abcdef0123456789abcdef"), Some((1, b"previous-secret-previous-secret"))).unwrap()
+        Keyring::new(
+            (2, b"0123456789abcdef0123456789abcdef"),
+            Some((1, b"previous-secret-previous-secret")),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -189,7 +210,13 @@ mod tests {
     fn rejects() {
         let r = ring();
         let t = r.seal(b"payload");
-        assert_eq!(r.open(&t).unwrap(), Opened { payload: b"payload".to_vec(), by_previous: false });
+        assert_eq!(
+            r.open(&t).unwrap(),
+            Opened {
+                payload: b"payload".to_vec(),
+                by_previous: false
+            }
+        );
         assert_eq!(r.open("!!"), Err(SealError::BadBase64));
         assert_eq!(r.open("AAAA"), Err(SealError::Truncated));
         let other = Keyring::new((9, b"another-secret-another-secret!!"), None).unwrap();
@@ -202,7 +229,13 @@ mod tests {
     fn rotation() {
         let old = Keyring::new((1, b"previous-secret-previous-secret"), None).unwrap();
         let t = old.seal(b"x");
-        assert_eq!(ring().open(&t).unwrap(), Opened { payload: b"x".to_vec(), by_previous: true });
+        assert_eq!(
+            ring().open(&t).unwrap(),
+            Opened {
+                payload: b"x".to_vec(),
+                by_previous: true
+            }
+        );
     }
 
     #[test]
@@ -210,9 +243,23 @@ mod tests {
         let spec = format!("{},{}", format_key(3, &[7; 32]), format_key(2, &[8; 32]));
         let r = Keyring::parse(&spec).unwrap();
         assert_eq!(r.current_id(), 3);
-        assert_eq!(Keyring::parse("3:c2hvcnQ").unwrap_err(), KeyError::TooShort { id: 3, len: 5 });
-        assert!(matches!(Keyring::parse("x:abc"), Err(KeyError::Malformed(_))));
+        assert_eq!(
+            Keyring::parse("3:c2hvcnQ").unwrap_err(),
+            KeyError::TooShort { id: 3, len: 5 }
+        );
+        assert!(matches!(
+            Keyring::parse("x:abc"),
+            Err(KeyError::Malformed(_))
+        ));
         assert!(matches!(Keyring::parse(""), Err(KeyError::Malformed(_))));
-        assert_eq!(Keyring::parse(&format!("{},{}", format_key(1, &[7; 32]), format_key(1, &[8; 32]))).unwrap_err(), KeyError::SameId(1));
+        assert_eq!(
+            Keyring::parse(&format!(
+                "{},{}",
+                format_key(1, &[7; 32]),
+                format_key(1, &[8; 32])
+            ))
+            .unwrap_err(),
+            KeyError::SameId(1)
+        );
     }
 }

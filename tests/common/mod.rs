@@ -11,7 +11,8 @@ use vitrine::state::Keyring;
 use vitrine::{personalize, Keys, Mode, Outcome, RequestInput, Site};
 
 /// Fixed test keys (never used outside tests).
-pub const STATE_KEYS: &str = "2:dGVzdC1zdGF0ZS1rZXktdGVzdC1zdGF0ZS1rZXktMDI,1:dGVzdC1zdGF0ZS1rZXktdGVzdC1zdGF0ZS1rZXktMDE";
+pub const STATE_KEYS: &str =
+    "2:dGVzdC1zdGF0ZS1rZXktdGVzdC1zdGF0ZS1rZXktMDI,1:dGVzdC1zdGF0ZS1rZXktdGVzdC1zdGF0ZS1rZXktMDE";
 pub const OLD_STATE_KEYS: &str = "1:dGVzdC1zdGF0ZS1rZXktdGVzdC1zdGF0ZS1rZXktMDE";
 pub const TRAITS_KEYS: &str = "7:dGVzdC10cmFpdHMta2V5LXRlc3QtdHJhaXRzLWtleS0wNw";
 /// 2025-11-22T10:00:00Z in unix milliseconds.
@@ -19,11 +20,17 @@ pub const T0: u64 = 1_763_805_600_000;
 pub const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 
 pub fn demo() -> Site {
-    Config::from_json(DEMO_CONFIG).expect("demo config loads").sites.remove(0)
+    Config::from_json(DEMO_CONFIG)
+        .expect("demo config loads")
+        .sites
+        .remove(0)
 }
 
 pub fn keys() -> Keys {
-    Keys { state: Keyring::parse(STATE_KEYS).unwrap(), traits: Some(Keyring::parse(TRAITS_KEYS).unwrap()) }
+    Keys {
+        state: Keyring::parse(STATE_KEYS).unwrap(),
+        traits: Some(Keyring::parse(TRAITS_KEYS).unwrap()),
+    }
 }
 
 /// A request as the edge would see it.
@@ -41,7 +48,16 @@ pub struct Req {
 
 impl Req {
     pub fn new(url: &str) -> Req {
-        Req { url: url.into(), cookie: String::new(), now_ms: T0, id: [7; 16], gpc: false, country: None, ua: CHROME.into(), page_traits: None }
+        Req {
+            url: url.into(),
+            cookie: String::new(),
+            now_ms: T0,
+            id: [7; 16],
+            gpc: false,
+            country: None,
+            ua: CHROME.into(),
+            page_traits: None,
+        }
     }
     pub fn cookie(mut self, c: &str) -> Req {
         self.cookie = c.into();
@@ -62,7 +78,10 @@ impl Req {
                 user_agent: Some(&self.ua),
                 referrer: None,
                 gpc: self.gpc,
-                geo: Geo { country: self.country.clone(), ..Geo::default() },
+                geo: Geo {
+                    country: self.country.clone(),
+                    ..Geo::default()
+                },
                 now_ms: self.now_ms,
             },
             cookie_header: Some(&self.cookie),
@@ -75,11 +94,20 @@ impl Req {
 
 /// Variant shown in a slot (`None`: origin content).
 pub fn shown(site: &Site, o: &Outcome, slot: &str) -> Option<String> {
-    o.report(site).decisions.into_iter().find(|d| d.slot == slot).and_then(|d| d.variant)
+    o.report(site)
+        .decisions
+        .into_iter()
+        .find(|d| d.slot == slot)
+        .and_then(|d| d.variant)
 }
 
 /// Walks `urls` one minute apart from `T0`, carrying the state cookie; returns every outcome.
-pub fn journey<'s>(site: &'s Site, keys: &Keys, urls: &[&str], extra_cookie: &str) -> Vec<Outcome<'s>> {
+pub fn journey<'s>(
+    site: &'s Site,
+    keys: &Keys,
+    urls: &[&str],
+    extra_cookie: &str,
+) -> Vec<Outcome<'s>> {
     let mut token: Option<String> = None;
     let mut out = Vec::new();
     for (i, url) in urls.iter().enumerate() {
@@ -87,7 +115,10 @@ pub fn journey<'s>(site: &'s Site, keys: &Keys, urls: &[&str], extra_cookie: &st
         if let Some(t) = &token {
             cookie = format!("vt={t}; {cookie}");
         }
-        let o = Req::new(url).cookie(&cookie).at(T0 + i as u64 * 60_000).run(site, Mode::Edge(keys));
+        let o = Req::new(url)
+            .cookie(&cookie)
+            .at(T0 + i as u64 * 60_000)
+            .run(site, Mode::Edge(keys));
         token = o.state_token.clone();
         out.push(o);
     }
@@ -131,14 +162,19 @@ pub fn run_vector(doc: &Value, site: &vitrine::Site, keys: &Keys) -> Vec<Value> 
                 issued_at: (now_ms / 1000) as u32,
             };
             match mode {
-                Mode::Edge(k) => cookie.push(format!("vt_t={}", seal_traits(&traits, k.traits.as_ref().unwrap()))),
+                Mode::Edge(k) => cookie.push(format!(
+                    "vt_t={}",
+                    seal_traits(&traits, k.traits.as_ref().unwrap())
+                )),
                 Mode::Browser => page_traits = Some(traits),
             }
         }
         if let Some(c) = r["cookie"].as_str() {
             cookie.push(c.to_string());
         }
-        let mut req = Req::new(r["url"].as_str().unwrap()).cookie(&cookie.join("; ")).at(now_ms);
+        let mut req = Req::new(r["url"].as_str().unwrap())
+            .cookie(&cookie.join("; "))
+            .at(now_ms);
         req.id = [r["id"].as_u64().unwrap_or(7) as u8; 16];
         req.gpc = r["gpc"].as_bool().unwrap_or(false);
         req.country = r["country"].as_str().map(String::from);
