@@ -36,6 +36,7 @@ worker:
 test: bootstrap test-native test-wasm-core test-wasm test-edge test-e2e
 
 test-native:
+	cargo fmt --check
 	cargo clippy --quiet --features cli --all-targets -- -D warnings
 	cargo test --features cli --all-targets
 
