@@ -809,35 +809,9 @@ fn compile_slot(cx: &Cx<'_>, name: &str, sd: &SlotDoc, errs: &mut Errors) -> Slo
     }
 }
 
-fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
+/// `dimensions`: names, half-lives, caps and stable keys.
+fn compile_dimensions(doc: &SiteDoc, base: &str, errs: &mut Errors) -> Vec<Dimension> {
     let p = |k: &str| join(base, k);
-    if doc.version != 1 {
-        errs.push(
-            p("version"),
-            format!(
-                "unsupported version {} (this build reads version 1)",
-                doc.version
-            ),
-        );
-    }
-    if doc.site.trim().is_empty() {
-        errs.push(p("site"), "must not be empty");
-    }
-    for (i, h) in doc.hosts.iter().enumerate() {
-        let ok = h == "*"
-            || h.strip_prefix("*.")
-                .unwrap_or(h)
-                .split('.')
-                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-        if !ok || h.chars().any(|c| c.is_ascii_uppercase()) {
-            errs.push(
-                format!("{}[{i}]", p("hosts")),
-                format!("'{h}' is not a lowercase host name, '*.domain' or '*'"),
-            );
-        }
-    }
-
-    // Dimensions.
     let mut dimensions = Vec::new();
     if doc.dimensions.is_empty() {
         errs.push(p("dimensions"), "needs at least one dimension");
@@ -889,9 +863,16 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             cap: to_centi(d.cap.clamp(0.0, 1000.0)) as u32,
         });
     }
-    let dim_names: Vec<String> = dimensions.iter().map(|d| d.name.clone()).collect();
+    dimensions
+}
 
-    // Page types.
+/// `page_types`: path patterns, with the parameter names and page types they define.
+fn compile_page_types(
+    doc: &SiteDoc,
+    base: &str,
+    errs: &mut Errors,
+) -> (Vec<PageType>, BTreeSet<String>, BTreeSet<String>) {
+    let p = |k: &str| join(base, k);
     let mut page_types = Vec::new();
     let mut page_params = BTreeSet::new();
     let mut page_kinds = BTreeSet::new();
@@ -922,16 +903,12 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         }
         page_kinds.insert(pt.kind.clone());
     }
+    (page_types, page_params, page_kinds)
+}
 
-    // Segments: every name is known before any expression is compiled.
-    let segment_names: Vec<String> = doc.segments.keys().cloned().collect();
-    let scope = |event| SiteScope {
-        dims: &dim_names,
-        segments: &segment_names,
-        page_params: &page_params,
-        page_types: &page_kinds,
-        event,
-    };
+/// `segments`: each compiled against every name (segments may read segments), then ordered.
+fn compile_segments(doc: &SiteDoc, cx: &Cx<'_>, errs: &mut Errors) -> (Vec<Segment>, Vec<usize>) {
+    let p = |k: &str| join(cx.base, k);
     let mut segments = Vec::new();
     for (name, src) in &doc.segments {
         let path = join(&p("segments"), name);
@@ -940,27 +917,31 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         } else if BUILTINS.contains(&name.as_str()) || name == "true" || name == "false" {
             errs.push(&path, format!("'{name}' is a built-in name"));
         }
-        let expr = compile_expr(src, &scope(None), &path, errs).unwrap_or(Expr::Const(false));
+        let expr = compile_expr(src, &cx.scope(None), &path, errs).unwrap_or(Expr::Const(false));
         segments.push(Segment {
             name: name.clone(),
             source: src.clone(),
             expr,
         });
     }
-    let segment_order = order_segments(&segments, &p("segments"), errs);
+    let order = order_segments(&segments, &p("segments"), errs);
+    (segments, order)
+}
 
-    // Signals.
+/// `signals`: conditions over their event's fields, amounts per dimension or by category.
+fn compile_signals(doc: &SiteDoc, cx: &Cx<'_>, errs: &mut Errors) -> Vec<Signal> {
+    let p = |k: &str| join(cx.base, k);
     let mut signals = Vec::new();
     for (i, s) in doc.signals.iter().enumerate() {
         let path = format!("{}[{i}]", p("signals"));
         let when = s
             .when
             .as_deref()
-            .and_then(|w| compile_expr(w, &scope(Some(s.on)), &format!("{path}.where"), errs));
+            .and_then(|w| compile_expr(w, &cx.scope(Some(s.on)), &format!("{path}.where"), errs));
         let mut add = Vec::new();
         for (dim, amount) in &s.add {
             let apath = join(&format!("{path}.add"), dim);
-            match dim_names.iter().position(|d| d == dim) {
+            match cx.dims.iter().position(|d| d == dim) {
                 Some(idx) if finite(*amount) && amount.abs() <= 1000.0 => {
                     add.push((idx, to_centi(*amount) as i32))
                 }
@@ -969,7 +950,7 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
                     apath,
                     format!(
                         "unknown dimension '{dim}'{}",
-                        did_you_mean(dim, dim_names.iter().map(String::as_str))
+                        did_you_mean(dim, cx.dims.iter().map(String::as_str))
                     ),
                 ),
             }
@@ -1018,8 +999,12 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             add_category,
         });
     }
+    signals
+}
 
-    // Policies (compiled before slots so variants can list the ones that target them).
+/// `policies`: deny/allow targets (which must match a slot) and their conditions.
+fn compile_policies(doc: &SiteDoc, cx: &Cx<'_>, errs: &mut Errors) -> Vec<Policy> {
+    let p = |k: &str| join(cx.base, k);
     let mut policies = Vec::new();
     for (i, pd) in doc.policies.iter().enumerate() {
         let path = format!("{}[{i}]", p("policies"));
@@ -1049,7 +1034,7 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         let when = pd
             .when
             .as_deref()
-            .and_then(|w| compile_expr(w, &scope(None), &format!("{path}.when"), errs));
+            .and_then(|w| compile_expr(w, &cx.scope(None), &format!("{path}.when"), errs));
         if pd.reason.trim().is_empty() {
             errs.push(format!("{path}.reason"), "must explain the policy");
         }
@@ -1060,38 +1045,17 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             reason: pd.reason.clone(),
         });
     }
+    policies
+}
 
-    // Slots.
-    let mut slots = Vec::new();
-    if doc.slots.len() > MAX_SLOTS {
-        errs.push(
-            p("slots"),
-            format!("{} slots; at most {MAX_SLOTS}", doc.slots.len()),
-        );
-    }
-    let cx = Cx {
-        base,
-        dims: &dim_names,
-        segments: &segment_names,
-        page_params: &page_params,
-        page_kinds: &page_kinds,
-        policies: &policies,
-        max_buffer_bytes: doc.limits.max_buffer_bytes,
-    };
-    for (name, sd) in &doc.slots {
-        slots.push(compile_slot(&cx, name, sd, errs));
-    }
-    let mut slot_keys: BTreeMap<u16, &str> = BTreeMap::new();
-    for s in &slots {
-        if let Some(other) = slot_keys.insert(s.key, &s.name) {
-            errs.push(
-                join(&p("slots"), &s.name),
-                format!("stable key collides with slot '{other}'; rename one"),
-            );
-        }
-    }
-
-    // Experiments.
+/// `experiments`: holdouts over slots (a slot in at most one), control share in basis points.
+fn compile_experiments(
+    doc: &SiteDoc,
+    base: &str,
+    slots: &mut [Slot],
+    errs: &mut Errors,
+) -> Vec<Experiment> {
+    let p = |k: &str| join(base, k);
     let mut experiments = Vec::new();
     for (name, ed) in &doc.experiments {
         let path = join(&p("experiments"), name);
@@ -1133,8 +1097,12 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             control_bp,
         });
     }
+    experiments
+}
 
-    // Privacy and limits.
+/// `privacy` and `limits`: range checks (the values are clamped where they are used).
+fn check_privacy_and_limits(doc: &SiteDoc, base: &str, errs: &mut Errors) {
+    let p = |k: &str| join(base, k);
     let l = &doc.limits;
     if l.max_events == 0 || l.max_events > 32 {
         errs.push(
@@ -1173,7 +1141,83 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             format!("must be within 1–400, got {}", pr.state_max_age_days),
         );
     }
+}
 
+fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
+    let p = |k: &str| join(base, k);
+    if doc.version != 1 {
+        errs.push(
+            p("version"),
+            format!(
+                "unsupported version {} (this build reads version 1)",
+                doc.version
+            ),
+        );
+    }
+    if doc.site.trim().is_empty() {
+        errs.push(p("site"), "must not be empty");
+    }
+    for (i, h) in doc.hosts.iter().enumerate() {
+        let ok = h == "*"
+            || h.strip_prefix("*.")
+                .unwrap_or(h)
+                .split('.')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        if !ok || h.chars().any(|c| c.is_ascii_uppercase()) {
+            errs.push(
+                format!("{}[{i}]", p("hosts")),
+                format!("'{h}' is not a lowercase host name, '*.domain' or '*'"),
+            );
+        }
+    }
+
+    let dimensions = compile_dimensions(&doc, base, errs);
+    let dim_names: Vec<String> = dimensions.iter().map(|d| d.name.clone()).collect();
+    let (page_types, page_params, page_kinds) = compile_page_types(&doc, base, errs);
+    // Every segment name is known before any expression is compiled.
+    let segment_names: Vec<String> = doc.segments.keys().cloned().collect();
+    let names = Cx {
+        base,
+        dims: &dim_names,
+        segments: &segment_names,
+        page_params: &page_params,
+        page_kinds: &page_kinds,
+        policies: &[],
+        max_buffer_bytes: doc.limits.max_buffer_bytes,
+    };
+    let (segments, segment_order) = compile_segments(&doc, &names, errs);
+    let signals = compile_signals(&doc, &names, errs);
+    // Policies come before slots, so that variants can list the ones that target them.
+    let policies = compile_policies(&doc, &names, errs);
+
+    // Slots.
+    let mut slots = Vec::new();
+    if doc.slots.len() > MAX_SLOTS {
+        errs.push(
+            p("slots"),
+            format!("{} slots; at most {MAX_SLOTS}", doc.slots.len()),
+        );
+    }
+    let cx = Cx {
+        policies: &policies,
+        ..names
+    };
+    for (name, sd) in &doc.slots {
+        slots.push(compile_slot(&cx, name, sd, errs));
+    }
+    let mut slot_keys: BTreeMap<u16, &str> = BTreeMap::new();
+    for s in &slots {
+        if let Some(other) = slot_keys.insert(s.key, &s.name) {
+            errs.push(
+                join(&p("slots"), &s.name),
+                format!("stable key collides with slot '{other}'; rename one"),
+            );
+        }
+    }
+
+    let experiments = compile_experiments(&doc, base, &mut slots, errs);
+    check_privacy_and_limits(&doc, base, errs);
+    let (l, pr) = (&doc.limits, &doc.privacy);
     Site {
         name: doc.site.clone(),
         hosts: doc.hosts.clone(),
