@@ -154,14 +154,38 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
     Ok(b)
 }
 
-/// Keys from VITRINE_STATE_KEYS / VITRINE_TRAITS_KEYS (empty means unset), as the edge reads them.
-fn deployment_keys() -> Result<(Keys, bool), String> {
+/// Keys from VITRINE_STATE_KEYS / VITRINE_TRAITS_KEYS (empty means unset), as the edge reads them;
+/// says so on stderr when the public development key is used (and `warn`).
+fn deployment_keys(warn: bool) -> Result<Keys, String> {
     let spec = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    Keys::from_specs(
+    let (keys, dev) = Keys::from_specs(
         spec("VITRINE_STATE_KEYS").as_deref(),
         spec("VITRINE_TRAITS_KEYS").as_deref(),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    if dev && warn {
+        eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
+    }
+    Ok(keys)
+}
+
+/// A configuration file, validated (every mistake listed).
+fn load_config(path: &str) -> Result<Config, String> {
+    Config::from_json(&read_config(path)?).map_err(|e| format!("{path}:\n{e}"))
+}
+
+/// The site of `cfg` serving `host`.
+fn site_for<'c>(cfg: &'c Config, host: &str) -> Result<&'c vitrine::Site, String> {
+    cfg.site_for_host(host)
+        .ok_or_else(|| format!("no site serves host '{host}'"))
+}
+
+/// A fixed visitor id (`--visitor-id`), or a random one.
+fn visitor_id(hex: Option<&str>) -> Result<[u8; 16], String> {
+    match hex {
+        Some(h) => parse_id(h),
+        None => random_bytes::<16>(),
+    }
 }
 
 fn parse_id(hex: &str) -> Result<[u8; 16], String> {
@@ -219,8 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })
         }
         Command::Compile { config, output } => {
-            let cfg =
-                Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
+            let cfg = load_config(&config)?;
             let bytes = cfg.to_compiled();
             std::fs::write(&output, &bytes).map_err(|e| format!("cannot write {output}: {e}"))?;
             println!(
@@ -271,26 +294,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             cookie,
             explain,
             now,
-            visitor_id,
+            visitor_id: visitor_id_hex,
             ua,
             country,
             gpc,
             host,
         } => {
             use std::io::{Read, Write};
-            let cfg =
-                Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
-            let site = cfg
-                .site_for_host(&host)
-                .ok_or_else(|| format!("no site serves host '{host}'"))?;
-            let (keys, dev) = deployment_keys()?;
-            if dev && explain {
-                eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
-            }
-            let fresh_id = match visitor_id.as_deref() {
-                Some(h) => parse_id(h)?,
-                None => random_bytes::<16>()?,
-            };
+            let cfg = load_config(&config)?;
+            let site = site_for(&cfg, &host)?;
+            let keys = deployment_keys(explain)?;
+            let fresh_id = visitor_id(visitor_id_hex.as_deref())?;
             let input = RequestInput {
                 facts: RequestFacts {
                     url: &url,
@@ -370,18 +384,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             gpc,
             country,
             host,
-            visitor_id,
+            visitor_id: visitor_id_hex,
             json,
         } => {
-            let cfg =
-                Config::from_json(&read_config(&config)?).map_err(|e| format!("{config}:\n{e}"))?;
-            let site = cfg
-                .site_for_host(&host)
-                .ok_or_else(|| format!("no site serves host '{host}'"))?;
-            let (keys, dev) = deployment_keys()?;
-            if dev {
-                eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
-            }
+            let cfg = load_config(&config)?;
+            let site = site_for(&cfg, &host)?;
+            let keys = deployment_keys(true)?;
             let mut jar: Vec<(String, String)> = cookie
                 .as_deref()
                 .unwrap_or("")
@@ -395,7 +403,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 jar.push(("vt_e".into(), ev));
             }
             let start = now.unwrap_or_else(now_ms);
-            let fixed_id = visitor_id.as_deref().map(parse_id).transpose()?;
+            let fixed_id = visitor_id_hex.as_deref().map(parse_id).transpose()?;
             let mut reports = Vec::new();
             for (i, url) in urls.iter().enumerate() {
                 let header: String = jar
