@@ -131,9 +131,8 @@ fn the_page_after_a_click_reflects_it() {
     );
     assert_eq!(shown(&site, &steps[4], "grid").as_deref(), Some("reorder"));
     let report = steps[4].report(&site);
-    let hero = report.decisions.iter().find(|d| d.slot == "hero").unwrap();
     assert_eq!(
-        hero.reason.text,
+        reason(&site, &steps[4], "hero"),
         "hero-trail: segment hiker (score.hiking=33.99 ≥ 30, top_dimension='hiking')"
     );
     let recent = &report.state.as_ref().unwrap().recent;
@@ -252,14 +251,8 @@ fn signed_state_requirement() {
         .segments
         .contains(&"loyal_high_value".to_string()));
     assert_eq!(shown(&site, &browser, "offer"), None);
-    let offer = browser
-        .report(&site)
-        .decisions
-        .into_iter()
-        .find(|d| d.slot == "offer")
-        .unwrap();
     assert_eq!(
-        offer.reason.text,
+        reason(&site, &browser, "offer"),
         "no eligible variant (loyal-10 requires signed state)"
     );
     // And a signed-looking traits cookie is not read in browser mode at all.
@@ -291,10 +284,8 @@ fn frequency_cap_holds_per_session() {
     let offers: Vec<Option<String>> = steps.iter().map(|o| shown(&site, o, "offer")).collect();
     let shown_count = offers.iter().filter(|o| o.is_some()).count();
     assert_eq!(shown_count, 3, "{offers:?}");
-    let last = steps.last().unwrap().report(&site);
-    let offer = last.decisions.iter().find(|d| d.slot == "offer").unwrap();
     assert_eq!(
-        offer.reason.text,
+        reason(&site, steps.last().unwrap(), "offer"),
         "frequency cap: shown 3 of 3 times this session"
     );
 }
@@ -315,14 +306,8 @@ fn policy_overrides_everything() {
     req.country = Some("XX".into());
     let o = req.run(&site, Mode::Edge(&k));
     assert_eq!(shown(&site, &o, "offer"), None);
-    let offer = o
-        .report(&site)
-        .decisions
-        .into_iter()
-        .find(|d| d.slot == "offer")
-        .unwrap();
     assert_eq!(
-        offer.reason.text,
+        reason(&site, &o, "offer"),
         "no eligible variant (premium-freeship blocked by policy: regulated market: no promotions)"
     );
 }

@@ -101,6 +101,16 @@ pub fn shown(site: &Site, o: &Outcome, slot: &str) -> Option<String> {
         .and_then(|d| d.variant)
 }
 
+/// The reason text of a slot's decision.
+pub fn reason(site: &Site, o: &Outcome, slot: &str) -> String {
+    o.report(site)
+        .decisions
+        .into_iter()
+        .find(|d| d.slot == slot)
+        .map(|d| d.reason.text)
+        .unwrap_or_else(|| panic!("no decision for slot {slot}"))
+}
+
 /// Walks `urls` one minute apart from `T0`, carrying the state cookie; returns every outcome.
 pub fn journey<'s>(
     site: &'s Site,
