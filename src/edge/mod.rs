@@ -27,6 +27,8 @@ use crate::signals::{classify_device, Device, Geo, RequestFacts};
 const DEBUG_HEADER: &str = "x-vitrine-debug";
 /// The explain header: decisions and reasons, as ASCII JSON.
 const EXPLAIN_HEADER: &str = "x-vitrine-explain";
+/// A cookie carrying the debug token, for the browser's debug overlay on edge pages.
+const DEBUG_COOKIE: &str = "vt_debug";
 /// With a valid debug token: the country to assume (tests; `wrangler dev` has no geo).
 const COUNTRY_HEADER: &str = "x-vitrine-country";
 /// With a valid debug token: the wasm memory size at the start of the request, in bytes.
@@ -69,6 +71,8 @@ struct Incoming {
     gpc: bool,
     geo: Geo,
     debug: bool,
+    /// Debug token given and `?vt-debug` asked: the report goes into the page for the overlay.
+    embed_explain: bool,
     panic: bool,
 }
 
@@ -103,10 +107,28 @@ fn read_incoming(req: &Request, env: &Env) -> Option<Incoming> {
     let url = req.inner().url();
     let (scheme, host, _) = split_url(&url);
     let token = secret(env, "VITRINE_DEBUG_TOKEN");
-    let debug = match (token, header(req, DEBUG_HEADER)) {
-        (Some(t), Some(h)) => constant_time_eq(t.as_bytes(), h.as_bytes()),
-        _ => false,
+    let cookie = header(req, "cookie");
+    // The token comes in a header (tools) or in a `vt_debug` cookie a developer sets once.
+    let from_cookie = cookie.as_deref().and_then(|c| {
+        crate::signals::cookie_values(c, DEBUG_COOKIE)
+            .first()
+            .map(|v| v.to_string())
+    });
+    let debug = match token {
+        Some(t) => [header(req, DEBUG_HEADER), from_cookie]
+            .iter()
+            .flatten()
+            .any(|given| constant_time_eq(t.as_bytes(), given.as_bytes())),
+        None => false,
     };
+    let query = url
+        .split('#')
+        .next()
+        .and_then(|u| u.split_once('?'))
+        .map_or("", |(_, q)| q);
+    let overlay = query
+        .split('&')
+        .any(|kv| kv == "vt-debug" || kv.starts_with("vt-debug="));
     let cf = req.cf();
     let mut geo = Geo {
         country: cf.and_then(|c| c.country()),
@@ -123,12 +145,13 @@ fn read_incoming(req: &Request, env: &Env) -> Option<Incoming> {
         host: host.to_ascii_lowercase(),
         https: scheme.eq_ignore_ascii_case("https"),
         url: url.clone(),
-        cookie: header(req, "cookie"),
+        cookie,
         user_agent: header(req, "user-agent"),
         referrer: header(req, "referer"),
         gpc: header(req, "sec-gpc").is_some_and(|v| v.trim() == "1"),
         geo,
         debug,
+        embed_explain: debug && overlay,
         panic: debug
             && header(req, PANIC_HEADER).is_some()
             && secret(env, "VITRINE_TEST_PANIC").as_deref() == Some("1"),
@@ -391,7 +414,18 @@ async fn personalize_response(
     if inc.panic {
         panic!("vitrine: test panic requested");
     }
-    let plan = RewritePlan::new(site, &outcome.decisions, u64::from_le_bytes(nonce));
+    let mut plan = RewritePlan::new(site, &outcome.decisions, u64::from_le_bytes(nonce));
+    if inc.embed_explain {
+        // Inert JSON for the overlay (www/vitrine/vitrine.mjs); `<` `>` `&` escaped so that it
+        // cannot end the script element.
+        let json = ascii_json(&outcome.report(site))
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
+        plan = plan.with_body_appendix(format!(
+            "<script type=\"application/json\" id=\"vt-explain\">{json}</script>"
+        ));
+    }
 
     // Headers first: nothing after the body is taken may fail.
     let headers = Headers::new();

@@ -32,6 +32,8 @@ const MAX_PARSER_MEMORY: usize = 4 * 1024 * 1024;
 pub struct RewritePlan<'s> {
     ops: Vec<Op<'s>>,
     nonce: u64,
+    /// HTML appended to `<body>` (the edge's debug report), outside any slot.
+    appendix: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,7 +80,18 @@ impl<'s> RewritePlan<'s> {
                 }
             })
             .collect();
-        RewritePlan { ops, nonce }
+        RewritePlan {
+            ops,
+            nonce,
+            appendix: None,
+        }
+    }
+
+    /// Also appends `html` to the document's `<body>` (debug tooling only: it changes the
+    /// page outside the slots).
+    pub fn with_body_appendix(mut self, html: String) -> RewritePlan<'s> {
+        self.appendix = Some(html);
+        self
     }
 
     /// Whether any slot is decided (otherwise rewriting is a copy).
@@ -272,6 +285,19 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                     ));
                 }
             }
+        }
+        if let (Some(html), Ok(body)) =
+            (plan.appendix.clone(), "body".parse::<lol_html::Selector>())
+        {
+            settings = settings.append_element_content_handler((
+                Cow::Owned(body),
+                ElementContentHandlers::default().element(
+                    move |el: &mut Element<'_, '_>| -> HandlerResult {
+                        el.append(&html, ContentType::Html);
+                        Ok(())
+                    },
+                ),
+            ));
         }
         let forward = sink.clone();
         let output: Forward<'s> = Box::new(move |chunk: &[u8]| {

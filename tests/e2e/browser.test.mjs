@@ -76,6 +76,15 @@ describe("the demo store through the worker", () => {
     assert.equal(await page.evaluate(() => localStorage.getItem("vitrine:vt")), null);
     assert.deepEqual(errors, []);
     await page.screenshot({ path: join(ARTIFACTS, "demo-after.png") });
+
+    // The overlay on an edge page: with the debug token as a cookie, the edge's reasons.
+    await context.addCookies([{ name: "vt_debug", value: DEBUG_TOKEN, url: w.base }]);
+    await page.goto(w.base + "/?vt-debug");
+    await page.waitForSelector("#vt-debug");
+    const overlay = await page.textContent("#vt-debug");
+    assert.match(overlay, /decided at the edge/);
+    assert.match(overlay, /hero → hero-trail/);
+    assert.match(overlay, /segment hiker \(score\.hiking=/);
     await context.close();
   });
 });

@@ -137,6 +137,20 @@ describe("demo store behind the worker", () => {
     assert.match(decision(r, "grid").reason.text, /^reorder by data-vt-category: hiking=10/);
   });
 
+  it("with the debug token in a cookie, ?vt-debug embeds the report for the overlay", async () => {
+    const page = await get(w.base + "/c/hiking?vt-debug", { headers: { cookie: `vt_debug=${DEBUG_TOKEN}` } });
+    const m = page.text.match(/<script type="application\/json" id="vt-explain">([^<]*)<\/script><\/body>/);
+    assert.ok(m, "report appended to <body>");
+    const report = JSON.parse(m[1]);
+    assert.equal(report.page.type, "category");
+    assert.match(report.decisions.find((d) => d.slot === "grid").reason.text, /^reorder by data-vt-category: hiking=10/);
+    for (const cookie of [`vt_debug=wrong`, ""]) {
+      const r = await get(w.base + "/c/hiking?vt-debug", { headers: { cookie } });
+      assert.doesNotMatch(r.text, /vt-explain/, `cookie '${cookie}'`);
+    }
+    assert.doesNotMatch((await get(w.base + "/c/hiking", { headers: { cookie: `vt_debug=${DEBUG_TOKEN}` } })).text, /vt-explain/, "only with ?vt-debug");
+  });
+
   it("non-HTML and missing pages of the store pass through", async () => {
     const json = await get(w.base + "/assets/products.json");
     assert.equal(json.status, 200);

@@ -195,7 +195,7 @@ export function refresh() {
     localStorage.setItem(STATE_KEY, decision.stateToken);
     writeEvents([]);
   }
-  if (debug) overlay(decision);
+  if (debug) overlay(decision, "browser-only mode");
   return decision;
 }
 
@@ -219,7 +219,11 @@ export async function init(opts = {}) {
       // The edge decided this page and counted its view: only record what the DOM says
       // beyond the URL, for the next request.
       if (!gpc()) { const views = domViewEvents(); if (views.length) writeEvents([...views, ...pendingEvents()]); }
-      if (new URLSearchParams(location.search).has("vt-debug")) overlay(null);
+      if (new URLSearchParams(location.search).has("vt-debug")) {
+        // With the debug token (a `vt_debug` cookie), the edge embeds its report in the page.
+        const embedded = document.getElementById("vt-explain");
+        overlay(embedded ? { report: JSON.parse(embedded.textContent) } : null, "decided at the edge");
+      }
     } else {
       refresh();
     }
@@ -232,13 +236,13 @@ export async function init(opts = {}) {
 // ---------------------------------------------------------------------------------------------
 // Debug overlay (?vt-debug)
 
-function overlay(decision) {
+function overlay(decision, mode) {
   document.getElementById("vt-debug")?.remove();
   const box = document.createElement("aside");
   box.id = "vt-debug";
   box.style.cssText = "position:fixed;right:12px;bottom:12px;width:380px;max-height:80vh;overflow:auto;z-index:2147483647;background:#111827;color:#f9fafb;font:12px/1.45 ui-monospace,monospace;padding:14px;border-radius:10px;box-shadow:0 8px 30px rgba(0,0,0,.35)";
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-  let html = `<strong style="font-size:13px">Vitrine</strong> <span style="opacity:.7">${decision ? "browser-only mode" : "decided at the edge"}</span>`;
+  let html = `<strong style="font-size:13px">Vitrine</strong> <span style="opacity:.7">${mode}</span>`;
   if (decision && decision.report) {
     const r = decision.report;
     html += `<h4 style="margin:10px 0 4px">Scores</h4>`;
@@ -255,7 +259,7 @@ function overlay(decision) {
     for (const el of document.querySelectorAll("[data-vt-slot][data-vt-applied], [data-vt-applied]")) {
       html += `<div><b>${esc(el.dataset.vtSlot || el.tagName.toLowerCase())}</b> → ${esc(el.dataset.vtApplied)}</div>`;
     }
-    html += `<p style="opacity:.7">Scores and reasons of edge decisions: the x-vitrine-explain response header (with the debug token).</p>`;
+    html += `<p style="opacity:.7">For scores and reasons, set a <code>vt_debug</code> cookie to the worker's debug token.</p>`;
   }
   box.innerHTML = html;
   document.body.appendChild(box);
