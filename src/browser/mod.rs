@@ -45,6 +45,33 @@ struct PageRequest {
     explain: bool,
 }
 
+impl PageRequest {
+    /// The request as the core takes it: the one conversion `decide` and `rewrite` share.
+    fn input(&self) -> RequestInput<'_> {
+        RequestInput {
+            facts: RequestFacts {
+                url: &self.url,
+                user_agent: self.user_agent.as_deref(),
+                referrer: self.referrer.as_deref(),
+                gpc: self.gpc,
+                geo: Geo {
+                    country: self.country.clone(),
+                    ..Geo::default()
+                },
+                now_ms: self.now_ms.max(0.0) as u64,
+            },
+            cookie_header: self.cookie.as_deref(),
+            fresh_id: hex_id(self.id.as_deref()),
+            page_traits: self.traits.as_ref().map(|t| Traits {
+                purchases_90d: t.purchases_90d,
+                aov: t.aov,
+                tier: t.tier.clone(),
+                issued_at: 0,
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PageTraits {
@@ -221,27 +248,7 @@ impl Engine {
         let Some(site) = self.site(&req.url) else {
             return Ok(JsValue::NULL);
         };
-        let input = RequestInput {
-            facts: RequestFacts {
-                url: &req.url,
-                user_agent: req.user_agent.as_deref(),
-                referrer: req.referrer.as_deref(),
-                gpc: req.gpc,
-                geo: Geo {
-                    country: req.country.clone(),
-                    ..Geo::default()
-                },
-                now_ms: req.now_ms.max(0.0) as u64,
-            },
-            cookie_header: req.cookie.as_deref(),
-            fresh_id: hex_id(req.id.as_deref()),
-            page_traits: req.traits.as_ref().map(|t| Traits {
-                purchases_90d: t.purchases_90d,
-                aov: t.aov,
-                tier: t.tier.clone(),
-                issued_at: 0,
-            }),
-        };
+        let input = req.input();
         let outcome = personalize(site, self.mode(), &input);
         let report = req.explain.then(|| outcome.report(site));
         let slots = outcome
@@ -326,19 +333,9 @@ impl Engine {
         let Some(site) = self.site(&req.url) else {
             return Ok(html.to_string());
         };
-        let input = RequestInput {
-            facts: RequestFacts {
-                url: &req.url,
-                user_agent: req.user_agent.as_deref(),
-                now_ms: req.now_ms.max(0.0) as u64,
-                ..RequestFacts::default()
-            },
-            cookie_header: req.cookie.as_deref(),
-            fresh_id: hex_id(req.id.as_deref()),
-            page_traits: None,
-        };
+        let input = req.input();
         let outcome = personalize(site, self.mode(), &input);
-        let nonce = u64::from_le_bytes(hex_id(req.id.as_deref())[..8].try_into().unwrap_or([7; 8]))
+        let nonce = u64::from_le_bytes(input.fresh_id[..8].try_into().unwrap_or([7; 8]))
             ^ 0x9e37_79b9_7f4a_7c15;
         let plan = RewritePlan::new(site, &outcome.decisions, nonce);
         Ok(rewrite_str(&plan, html).0)
