@@ -370,7 +370,9 @@ fn pick_variant(
             break;
         }
     }
+    // The weighted split's bucket and total weight, kept for the reason.
     let mut split_bucket = None;
+    let weight_total: f64 = eligible.iter().map(|&i| slot.variants[i].weight).sum();
     let chosen = match slot.pick {
         Pick::FirstMatch => eligible.first().copied(),
         Pick::BestScore => {
@@ -388,7 +390,7 @@ fn pick_variant(
                 .max_by_key(|&i| (score(i), std::cmp::Reverse(i)))
         }
         Pick::Weighted => {
-            let total: f64 = eligible.iter().map(|&i| slot.variants[i].weight).sum();
+            let total = weight_total;
             match input.state {
                 Some(state) if total > 0.0 => {
                     let b = bucket(&state.id, &slot.split_salt);
@@ -447,7 +449,6 @@ fn pick_variant(
             write_num(&mut text, input.state.map_or(0.0, |s| s.points(d)));
         }
         Pick::Weighted => {
-            let total: f64 = eligible.iter().map(|&e| slot.variants[e].weight).sum();
             text.push_str(if plain {
                 "weighted split"
             } else {
@@ -462,7 +463,7 @@ fn pick_variant(
             text.push_str(" (weight ");
             write_num(&mut text, v.weight);
             text.push_str(" of ");
-            write_num(&mut text, total);
+            write_num(&mut text, weight_total);
             text.push(')');
         }
     }
