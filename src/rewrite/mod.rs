@@ -93,11 +93,6 @@ impl<'s> RewritePlan<'s> {
         self.appendix = Some(html);
         self
     }
-
-    /// Whether any slot is decided (otherwise rewriting is a copy).
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
 }
 
 /// An item's attributes, recorded while streaming.
