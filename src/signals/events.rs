@@ -162,15 +162,33 @@ fn parse_fields(kind: EventKind, f: &[Cow<'_, str>]) -> Option<Event> {
             e.category = field(f, 1).ok()?.map(|c| c.to_ascii_lowercase());
             e.price = match field(f, 2).ok()? {
                 None => None,
-                Some(p) => Some(
-                    p.parse::<f64>()
-                        .ok()
-                        .filter(|p| p.is_finite() && (0.0..=10_000_000.0).contains(p))?,
-                ),
+                Some(p) => Some(parse_price(&p).filter(|p| *p <= 10_000_000.0)?),
             };
         }
     }
     Some(e)
+}
+
+/// A price as shoppers' pages write it: digits with at most one `.` and at most 15 digits in
+/// all (no sign, exponent, `inf` or `NaN`). The value is the same `f64` that
+/// `str::parse::<f64>` gives, since an integer below 2^53 divided by an exact power of ten is
+/// rounded once; the wasm builds are spared core's general float parser and its tables.
+pub fn parse_price(text: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if int.is_empty() && frac.is_empty() || int.len() + frac.len() > 15 {
+        return None;
+    }
+    let mut mantissa = 0u64;
+    for b in int.bytes().chain(frac.bytes()) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+    }
+    Some(mantissa as f64 / POW10[frac.len()])
 }
 
 /// Characters escaped in fields: everything `encodeURIComponent` escapes.
@@ -227,6 +245,37 @@ pub fn split_terms(q: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn price_parses_as_core_does(int in 0u64..100_000_000, frac in "[0-9]{0,7}") {
+            let text = if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") };
+            prop_assert_eq!(parse_price(&text), text.parse::<f64>().ok());
+        }
+    }
+
+    #[test]
+    fn prices_outside_the_format_are_refused() {
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "+1",
+            "1e3",
+            "inf",
+            "NaN",
+            "1.2.3",
+            " 1",
+            "1,5",
+            "1234567890123456",
+        ] {
+            assert_eq!(parse_price(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_price("1."), Some(1.0));
+        assert_eq!(parse_price(".5"), Some(0.5));
+        assert_eq!(parse_price("0.1"), Some(0.1));
+    }
 
     #[test]
     fn decodes_known_events() {
