@@ -1,9 +1,7 @@
 //! The request path composed from the stages: context → state → events → scores → decisions →
 //! new state. One pure function, [`personalize`], shared by the edge, the browser and the CLI.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::config::expr::render_num;
 use crate::config::Site;
@@ -190,6 +188,12 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
 // The explain report: one serializable view of an outcome, for `--explain`, the explain header,
 // golden vectors and the browser's debug overlay.
 
+/// Name → value pairs written as a JSON object, in their order (no map type to build, and no
+/// sort code in the wasm bundles).
+fn as_map<S: Serializer, V: Serialize>(pairs: &[(String, V)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub site: String,
@@ -207,7 +211,8 @@ pub struct PageReport {
     #[serde(rename = "type")]
     pub kind: String,
     pub path: String,
-    pub params: BTreeMap<String, String>,
+    #[serde(serialize_with = "as_map")]
+    pub params: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -217,7 +222,8 @@ pub struct StateReport {
     pub visits: u32,
     pub session_views: u32,
     /// Points per dimension (all dimensions, in config order).
-    pub scores: BTreeMap<String, f64>,
+    #[serde(serialize_with = "as_map")]
+    pub scores: Vec<(String, f64)>,
     pub recent: Vec<String>,
 }
 
@@ -238,7 +244,7 @@ impl Outcome<'_> {
             page: PageReport {
                 kind: self.ctx.page_type.clone(),
                 path: self.ctx.path.clone(),
-                params: self.ctx.page_params.iter().cloned().collect(),
+                params: self.ctx.page_params.clone(),
             },
             trust: self.trust,
             state: self.state.as_ref().map(|s| StateReport {
@@ -297,7 +303,7 @@ impl Report {
             let scores: Vec<String> = s
                 .scores
                 .iter()
-                .filter(|(_, v)| **v > 0.0)
+                .filter(|(_, v)| *v > 0.0)
                 .map(|(k, v)| format!("{k}={}", render_num(*v)))
                 .collect();
             out.push_str(&format!(

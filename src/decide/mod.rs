@@ -228,11 +228,12 @@ fn decide_slot<'s>(
             );
         }
         let mut text = format!("reorder by {}:", rank.by_attr);
-        let mut ranked: Vec<usize> = (0..plan.affinity.len())
+        let mut ranked: Vec<rank::SortKey> = (0..plan.affinity.len())
             .filter(|&k| plan.affinity[k] != 0)
+            .map(|k| ((plan.affinity[k].saturating_neg(), 0), k))
             .collect();
-        ranked.sort_by(|&a, &b| plan.affinity[b].cmp(&plan.affinity[a]).then(a.cmp(&b)));
-        for (n, &k) in ranked.iter().enumerate() {
+        rank::sort_keyed(&mut ranked);
+        for (n, &(_, k)) in ranked.iter().enumerate() {
             text.push_str(if n == 0 { " " } else { ", " });
             text.push_str(&rank.keys[k]);
             text.push('=');

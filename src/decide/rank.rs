@@ -57,11 +57,27 @@ impl RankPlan<'_> {
 
     /// The new order, as indices into `items`: a permutation, stable for ties.
     pub fn order(&self, items: &[ItemKeys<'_>]) -> Vec<usize> {
-        let mut idx: Vec<usize> = (0..items.len()).collect();
-        let keys: Vec<(u8, i64)> = items.iter().map(|i| self.key(i)).collect();
-        idx.sort_by_key(|&i| keys[i]);
-        idx
+        let mut keyed: Vec<SortKey> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let (class, score) = self.key(item);
+                ((i64::from(class), score), i)
+            })
+            .collect();
+        sort_keyed(&mut keyed);
+        keyed.into_iter().map(|(_, i)| i).collect()
     }
+}
+
+/// A sort key and the index it belongs to; the index makes every key distinct, so an unstable
+/// sort gives the stable order.
+pub(crate) type SortKey = ((i64, i64), usize);
+
+/// The crate's one sort: each instantiation of `slice::sort*` costs kilobytes in the wasm
+/// bundles, so every ordering goes through this one.
+pub(crate) fn sort_keyed(keys: &mut [SortKey]) {
+    keys.sort_unstable();
 }
 
 #[cfg(test)]

@@ -336,9 +336,16 @@ fn wasm_memory_bytes() -> u64 {
     }
 }
 
-/// JSON with every non-ASCII character escaped, so it fits in a header.
+/// JSON with every non-ASCII character escaped, so it fits in a header. The runtime's
+/// `JSON.stringify` writes it (serde-wasm-bindgen builds the value): no JSON serializer and no
+/// float formatting code in the bundle.
 fn ascii_json(value: &impl serde::Serialize) -> String {
-    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .ok()
+        .and_then(|v| worker::js_sys::JSON::stringify(&v).ok())
+        .and_then(|s| s.as_string())
+        .unwrap_or_default();
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         if c.is_ascii() && !c.is_ascii_control() {
@@ -346,7 +353,12 @@ fn ascii_json(value: &impl serde::Serialize) -> String {
         } else {
             let mut units = [0u16; 2];
             for u in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{u:04x}"));
+                out.push_str("\\u");
+                for shift in [12, 8, 4, 0] {
+                    out.push(char::from(
+                        b"0123456789abcdef"[usize::from(*u >> shift & 0xf)],
+                    ));
+                }
             }
         }
     }
