@@ -7,10 +7,21 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const { Engine } = createRequire(import.meta.url)(join(root, "target/wasm-node/vitrine.js"));
+const { Engine, PageRequest } = createRequire(import.meta.url)(join(root, "target/wasm-node/vitrine.js"));
 const pages = join(root, "../shared/corpora/pages");
 const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 const T0 = 1_763_805_600_000;
+
+/** A PageRequest from a plain object, as www/vitrine/vitrine.mjs builds it. */
+function pageRequest({ url, nowMs, cookie, userAgent, referrer, country, id, explain, items = {} }) {
+  const r = new PageRequest(url, nowMs);
+  r.cookie = cookie; r.userAgent = userAgent; r.referrer = referrer; r.country = country; r.id = id;
+  r.explain = !!explain;
+  for (const [slot, list] of Object.entries(items)) for (const i of list) r.addItem(slot, i.sku, i.attr);
+  return r;
+}
+/** One call with a request built for it and freed after. */
+function decide(engine, o) { const r = pageRequest(o); try { return engine.decide(r); } finally { r.free(); } }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 function timePerCall(fn, calls, batches) {
@@ -29,7 +40,7 @@ const demo = readFileSync(join(root, "src/config/demo.json"), "utf8");
 const engine = Engine.fromJson(demo, "2:YmVuY2gtc3RhdGUta2V5LWJlbmNoLXN0YXRlLWtleQ");
 let token = "";
 ["/c/hiking", "/p/hiking-ridgeline-mid", "/?sort=price-desc", "/p/camping-dome-2p", "/c/hiking"].forEach((path, i) => {
-  token = engine.decide({ url: "https://shop.example" + path, cookie: `vt=${token}`, userAgent: UA, nowMs: T0 + i * 60_000, id: "07".repeat(16) }).stateToken;
+  token = decide(engine, { url: "https://shop.example" + path, cookie: `vt=${token}`, userAgent: UA, nowMs: T0 + i * 60_000, id: "07".repeat(16) }).stateToken;
 });
 const request = {
   url: "https://shop.example/p/hiking-trail-runner-gtx?utm_source=mail",
@@ -37,13 +48,13 @@ const request = {
   userAgent: UA, referrer: "https://www.google.com/", country: "DE", nowMs: T0 + 3_600_000, id: "09".repeat(16),
   items: { grid: [] },
 };
-const check = engine.decide({ ...request, explain: true });
+const check = decide(engine, { ...request, explain: true });
 if (check.report.state.fresh) throw new Error("the bench cookie must verify");
-const decideNs = timePerCall(() => engine.decide(request), 200, 50);
+const decideNs = timePerCall(() => decide(engine, request), 200, 50);
 console.log(`decide path (wasm in V8, JS request in, slot decisions and token out): ${(decideNs / 1000).toFixed(2)} µs median per call (bar ≤ 15 µs)`);
 const leanNs = timePerCall(() => engine.decideToken(request.url, request.cookie, UA, request.nowMs, request.id), 200, 50);
 console.log(`  the same path with strings in, the token out (decideToken): ${(leanNs / 1000).toFixed(2)} µs`);
-const explainNs = timePerCall(() => engine.decide({ ...request, explain: true }), 200, 20);
+const explainNs = timePerCall(() => decide(engine, { ...request, explain: true }), 200, 20);
 console.log(`  with the full explain report converted to JS objects: ${(explainNs / 1000).toFixed(2)} µs`);
 
 // Rewrite throughput on the real pages (hero + offer + every grid container reordered).
@@ -56,7 +67,7 @@ for (const page of manifest.pages) {
   if (page.offer) slots.offer = { selector: page.offer, action: "prepend", variants: [{ id: "o", html: "<p>10% off today</p>" }] };
   const cfg = { version: 1, site: "bench", dimensions: { hiking: { half_life_hours: 72 } }, signals: [{ on: "page_view", add: { hiking: 40 } }], slots };
   const e = Engine.fromJson(JSON.stringify(cfg));
-  const req = { url: "https://shop.example/", userAgent: UA, nowMs: T0, id: "07".repeat(16) };
+  const req = pageRequest({ url: "https://shop.example/", userAgent: UA, nowMs: T0, id: "07".repeat(16) });
   const out = e.rewrite(html, req);
   if (!out.includes('data-vt-applied="reorder"')) throw new Error(`${page.file}: not rewritten`);
   const bytes = Buffer.byteLength(html);

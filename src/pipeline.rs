@@ -190,7 +190,10 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
 
 /// Name → value pairs written as a JSON object, in their order (no map type to build, and no
 /// sort code in the wasm bundles).
-fn as_map<S: Serializer, V: Serialize>(pairs: &[(String, V)], s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn as_map<S: Serializer, V: Serialize>(
+    pairs: &[(String, V)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 

@@ -6,9 +6,7 @@
 //! all come from the same core as the edge, so the same inputs give the same decisions.
 //! State is unsigned here: variants that require signed state are never shown.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, Site};
@@ -23,10 +21,12 @@ fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-/// What the page knows about the request.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct PageRequest {
+/// What the page knows about the request, filled by the ES module: `new PageRequest(url,
+/// nowMs)`, then setters. wasm-bindgen's typed boundary: no object deserialization (and none of
+/// its error-formatting code) in the bundle.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct PageRequest {
     url: String,
     /// `vt=<unsigned state>; vt_e=<events>` as the module keeps them.
     cookie: Option<String>,
@@ -38,11 +38,79 @@ struct PageRequest {
     /// 32 hex digits from `crypto.getRandomValues`, used if a new state starts.
     id: Option<String>,
     /// Traits the page supplies (unverified).
-    traits: Option<PageTraits>,
-    /// Items of each reorder slot on the page, in DOM order.
-    items: BTreeMap<String, Vec<PageItem>>,
+    traits: Option<Traits>,
+    /// Items of each reorder slot on the page, in DOM order: (slot, [(sku, rank attribute)]).
+    items: Vec<(String, Vec<(Option<String>, Option<String>)>)>,
     /// Also return the full explain report (scores, segments, reasons) for the debug overlay.
     explain: bool,
+}
+
+#[wasm_bindgen]
+impl PageRequest {
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: String, now_ms: f64) -> PageRequest {
+        PageRequest {
+            url,
+            now_ms,
+            ..PageRequest::default()
+        }
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_cookie(&mut self, cookie: Option<String>) {
+        self.cookie = cookie;
+    }
+
+    #[wasm_bindgen(setter = userAgent)]
+    pub fn set_user_agent(&mut self, user_agent: Option<String>) {
+        self.user_agent = user_agent;
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_referrer(&mut self, referrer: Option<String>) {
+        self.referrer = referrer;
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_gpc(&mut self, gpc: bool) {
+        self.gpc = gpc;
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_country(&mut self, country: Option<String>) {
+        self.country = country;
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_id(&mut self, id: Option<String>) {
+        self.id = id;
+    }
+
+    #[wasm_bindgen(setter)]
+    pub fn set_explain(&mut self, explain: bool) {
+        self.explain = explain;
+    }
+
+    /// Traits the page knows (unverified): purchases in 90 days, average order value, tier.
+    #[wasm_bindgen(js_name = setTraits)]
+    pub fn set_traits(&mut self, purchases_90d: u32, aov: f64, tier: String) {
+        self.traits = Some(Traits {
+            purchases_90d,
+            aov,
+            tier,
+            issued_at: 0,
+        });
+    }
+
+    /// One item of a reorder slot, in DOM order: its SKU and rank attribute (either may be
+    /// missing).
+    #[wasm_bindgen(js_name = addItem)]
+    pub fn add_item(&mut self, slot: &str, sku: Option<String>, attr: Option<String>) {
+        match self.items.iter_mut().find(|(s, _)| s == slot) {
+            Some((_, items)) => items.push((sku, attr)),
+            None => self.items.push((slot.to_string(), vec![(sku, attr)])),
+        }
+    }
 }
 
 impl PageRequest {
@@ -62,39 +130,31 @@ impl PageRequest {
             },
             cookie_header: self.cookie.as_deref(),
             fresh_id: hex_id(self.id.as_deref()),
-            page_traits: self.traits.as_ref().map(|t| Traits {
-                purchases_90d: t.purchases_90d,
-                aov: t.aov,
-                tier: t.tier.clone(),
-                issued_at: 0,
-            }),
+            page_traits: self.traits.clone(),
         }
     }
-}
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PageTraits {
-    #[serde(default)]
-    purchases_90d: u32,
-    #[serde(default)]
-    aov: f64,
-    #[serde(default)]
-    tier: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct PageItem {
-    sku: Option<String>,
-    attr: Option<String>,
+    /// The items sent for a slot, as the ranking reads them.
+    fn items(&self, slot: &str) -> Vec<ItemKeys<'_>> {
+        self.items
+            .iter()
+            .find(|(s, _)| s == slot)
+            .map_or(&[][..], |(_, items)| items.as_slice())
+            .iter()
+            .map(|(sku, attr)| ItemKeys {
+                sku: sku.as_deref(),
+                attr: attr.as_deref(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Serialize)]
 struct PageInfo<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
-    params: BTreeMap<&'a str, &'a str>,
+    #[serde(serialize_with = "crate::pipeline::as_map")]
+    params: &'a [(String, String)],
 }
 
 /// Static description of a slot, for the DOM side.
@@ -232,19 +292,14 @@ impl Engine {
         );
         let page = PageInfo {
             kind: &ctx.page_type,
-            params: ctx
-                .page_params
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect(),
+            params: &ctx.page_params,
         };
         page.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
             .map_err(js_error)
     }
 
     /// Decides for a page request (browser-only mode: unsigned state).
-    pub fn decide(&self, request: JsValue) -> Result<JsValue, JsError> {
-        let req: PageRequest = serde_wasm_bindgen::from_value(request).map_err(js_error)?;
+    pub fn decide(&self, req: &PageRequest) -> Result<JsValue, JsError> {
         let Some(site) = self.site(&req.url) else {
             return Ok(JsValue::NULL);
         };
@@ -260,15 +315,11 @@ impl Engine {
                 let (variant, order) = match &d.choice {
                     Choice::Variant(v) => (Some(slot.variants[*v].id.clone()), None),
                     Choice::Reorder(plan) => {
-                        let items = req.items.get(&slot.name).map(Vec::as_slice).unwrap_or(&[]);
-                        let keys: Vec<ItemKeys<'_>> = items
-                            .iter()
-                            .map(|i| ItemKeys {
-                                sku: i.sku.as_deref(),
-                                attr: i.attr.as_deref(),
-                            })
+                        let order = plan
+                            .order(&req.items(&slot.name))
+                            .into_iter()
+                            .map(|i| i as u32)
                             .collect();
-                        let order = plan.order(&keys).into_iter().map(|i| i as u32).collect();
                         (
                             Some(crate::config::REORDER_VARIANT.to_string()),
                             Some(order),
@@ -328,8 +379,7 @@ impl Engine {
     /// Rewrites a whole HTML document for a request, as the edge would (needs feature
     /// `rewrite`; the browser build goes without it).
     #[cfg(feature = "rewrite")]
-    pub fn rewrite(&self, html: &str, request: JsValue) -> Result<String, JsError> {
-        let req: PageRequest = serde_wasm_bindgen::from_value(request).map_err(js_error)?;
+    pub fn rewrite(&self, html: &str, req: &PageRequest) -> Result<String, JsError> {
         let Some(site) = self.site(&req.url) else {
             return Ok(html.to_string());
         };

@@ -5,7 +5,7 @@
 // - Without the worker: keeps the (unsigned) state in localStorage, decides with the same Rust
 //   core compiled to wasm, and swaps the slots, moving existing nodes for `reorder`.
 // API for single-page apps: init(options), track(event), decide(), apply(decision), refresh().
-import wasmInit, { Engine } from "./vitrine_core.js";
+import wasmInit, { Engine, PageRequest } from "./vitrine_core.js";
 
 const STATE_KEY = "vitrine:vt";
 const MAX_EVENTS = 16;
@@ -123,19 +123,31 @@ function topLevelItems(container, selector) {
 export function decide({ explain = false } = {}) {
   if (!engine) throw new Error("vitrine: call init() first");
   const slots = engine.slots(location.href) || [];
-  const items = {};
-  for (const s of slots) {
-    if (s.action !== "reorder") continue;
-    const container = document.querySelector(s.selector);
-    items[s.name] = container ? topLevelItems(container, s.items).map((el) => ({ sku: el.getAttribute(s.skuAttr), attr: el.getAttribute(s.byAttr) })) : [];
-  }
   const state = gpc() ? null : localStorage.getItem(STATE_KEY);
   const events = gpc() ? [] : [...domViewEvents(), ...pendingEvents()];
   const cookie = [state ? `vt=${state}` : "", events.length ? `vt_e=${events.join("|")}` : ""].filter(Boolean).join("; ");
-  lastDecision = engine.decide({
-    url: location.href, cookie, userAgent: navigator.userAgent, referrer: document.referrer || undefined,
-    gpc: gpc(), nowMs: Date.now(), id: randomId(), items, explain, traits: options.traits,
-  });
+  const req = new PageRequest(location.href, Date.now());
+  try {
+    req.cookie = cookie;
+    req.userAgent = navigator.userAgent;
+    req.referrer = document.referrer || undefined;
+    req.gpc = gpc();
+    req.id = randomId();
+    req.explain = explain;
+    const t = options.traits;
+    if (t) req.setTraits(t.purchases90d || 0, t.aov || 0, t.tier || "");
+    for (const s of slots) {
+      if (s.action !== "reorder") continue;
+      const container = document.querySelector(s.selector);
+      if (!container) continue;
+      for (const el of topLevelItems(container, s.items)) {
+        req.addItem(s.name, el.getAttribute(s.skuAttr) ?? undefined, el.getAttribute(s.byAttr) ?? undefined);
+      }
+    }
+    lastDecision = engine.decide(req);
+  } finally {
+    req.free();
+  }
   return lastDecision;
 }
 
