@@ -21,6 +21,9 @@ fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
+/// An item of a reorder slot as the page found it: SKU and rank attribute.
+type PageItem = (Option<String>, Option<String>);
+
 /// What the page knows about the request, filled by the ES module: `new PageRequest(url,
 /// nowMs)`, then setters. wasm-bindgen's typed boundary: no object deserialization (and none of
 /// its error-formatting code) in the bundle.
@@ -40,7 +43,7 @@ pub struct PageRequest {
     /// Traits the page supplies (unverified).
     traits: Option<Traits>,
     /// Items of each reorder slot on the page, in DOM order: (slot, [(sku, rank attribute)]).
-    items: Vec<(String, Vec<(Option<String>, Option<String>)>)>,
+    items: Vec<(String, Vec<PageItem>)>,
     /// Also return the full explain report (scores, segments, reasons) for the debug overlay.
     explain: bool,
 }

@@ -880,8 +880,29 @@ fn pretty_op(op: CmpOp) -> &'static str {
 pub fn write_num(out: &mut String, n: f64) {
     use fmt::Write as _;
     let centi = libm::round(n * 100.0);
-    if !centi.is_finite() || centi.abs() >= 1e17 {
-        let _ = write!(out, "{n}");
+    if centi.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if centi.abs() >= 1e17 {
+        // Beyond 10^15: sign, infinity or scientific notation with two decimals (no float
+        // formatting code from core in the wasm bundles).
+        if n < 0.0 {
+            out.push('-');
+        }
+        let n = n.abs();
+        if n.is_infinite() {
+            out.push_str("inf");
+            return;
+        }
+        let mut exp = libm::floor(libm::log10(n)) as i32;
+        let mut mantissa = libm::round(n / libm::pow(10.0, f64::from(exp)) * 100.0) as u64;
+        if mantissa >= 1000 {
+            mantissa /= 10;
+            exp += 1;
+        }
+        write_num(out, mantissa as f64 / 100.0);
+        let _ = write!(out, "e{exp}");
         return;
     }
     let centi = centi as i64;
@@ -1159,5 +1180,10 @@ mod tests {
         assert_eq!(render_num(0.05), "0.05");
         assert_eq!(render_num(-2.5), "-2.5");
         assert_eq!(render_num(182.5), "182.5");
+        assert_eq!(render_num(1e20), "1e20");
+        assert_eq!(render_num(-1.234e16), "-1.23e16");
+        assert_eq!(render_num(9.999e17), "1e18");
+        assert_eq!(render_num(f64::NAN), "NaN");
+        assert_eq!(render_num(f64::NEG_INFINITY), "-inf");
     }
 }
