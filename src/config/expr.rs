@@ -895,8 +895,12 @@ pub fn write_num(out: &mut String, n: f64) {
             out.push_str("inf");
             return;
         }
-        let mut exp = libm::floor(libm::log10(n)) as i32;
-        let mut mantissa = libm::round(n / libm::pow(10.0, f64::from(exp)) * 100.0) as u64;
+        let (mut m, mut exp) = (n, 0);
+        while m >= 10.0 {
+            m /= 10.0;
+            exp += 1;
+        }
+        let mut mantissa = libm::round(m * 100.0) as u64;
         if mantissa >= 1000 {
             mantissa /= 10;
             exp += 1;
