@@ -87,6 +87,8 @@ pub struct RequestFacts<'a> {
 }
 
 /// Interprets a request for a site. Never fails: odd URLs give an `other` page.
+/// Not inlined: the browser module calls it from two exports.
+#[inline(never)]
 pub fn read_context(site: &Site, facts: &RequestFacts<'_>) -> RequestContext {
     let (path, query) = split_url(facts.url);
     let path = percent_encoding::percent_decode_str(path)

@@ -230,16 +230,20 @@ pub fn encode_events(events: &[Event]) -> String {
 
 /// Splits a search query into at most 8 lowercase alphanumeric terms.
 pub fn split_terms(q: &str) -> Vec<String> {
-    q.split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(|t| {
-            t.chars()
-                .take(MAX_TERM_LEN)
-                .collect::<String>()
-                .to_lowercase()
-        })
-        .take(MAX_TERMS)
-        .collect()
+    let mut terms = Vec::new();
+    for word in q.split(|c: char| !c.is_alphanumeric()) {
+        if terms.len() == MAX_TERMS {
+            break;
+        }
+        if !word.is_empty() {
+            let end = word
+                .char_indices()
+                .nth(MAX_TERM_LEN)
+                .map_or(word.len(), |(i, _)| i);
+            terms.push(word.get(..end).unwrap_or(word).to_lowercase());
+        }
+    }
+    terms
 }
 
 #[cfg(test)]
