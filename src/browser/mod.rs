@@ -11,7 +11,9 @@ use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, Site};
 use crate::decide::{Choice, ItemKeys};
-use crate::pipeline::{personalize, Keys, Mode, Report, RequestInput};
+#[cfg(feature = "rewrite")]
+use crate::pipeline::Keys;
+use crate::pipeline::{personalize, Mode, Report, RequestInput};
 #[cfg(feature = "rewrite")]
 use crate::rewrite::{rewrite_str, RewritePlan};
 use crate::signals::{Geo, RequestFacts, Traits};
@@ -205,7 +207,9 @@ struct Decided<'a> {
 #[wasm_bindgen]
 pub struct Engine {
     config: Config,
-    /// Server-side use only (Node): verify and sign state like the edge. Browsers pass none.
+    /// Server-side use only (Node, feature `rewrite`): verify and sign state like the edge.
+    /// The browser build has no signing code at all.
+    #[cfg(feature = "rewrite")]
     keys: Option<Keys>,
 }
 
@@ -220,6 +224,7 @@ fn hex_id(hex: Option<&str>) -> [u8; 16] {
 }
 
 impl Engine {
+    #[cfg(feature = "rewrite")]
     fn with_keys(config: Config, state_keys: Option<String>) -> Result<Engine, JsError> {
         let keys = match state_keys.filter(|k| !k.is_empty()) {
             Some(spec) => Some(Keys::from_specs(Some(&spec), None).map_err(js_error)?.0),
@@ -228,8 +233,25 @@ impl Engine {
         Ok(Engine { config, keys })
     }
 
+    #[cfg(not(feature = "rewrite"))]
+    fn with_keys(config: Config, state_keys: Option<String>) -> Result<Engine, JsError> {
+        if state_keys.is_some_and(|k| !k.is_empty()) {
+            return Err(js_error(
+                "state keys need the server-side build of the module (feature `rewrite`); \
+                 in browsers state stays unsigned",
+            ));
+        }
+        Ok(Engine { config })
+    }
+
+    #[cfg(feature = "rewrite")]
     fn mode(&self) -> Mode<'_> {
         self.keys.as_ref().map_or(Mode::Browser, Mode::Edge)
+    }
+
+    #[cfg(not(feature = "rewrite"))]
+    fn mode(&self) -> Mode<'_> {
+        Mode::Browser
     }
 
     fn site(&self, url: &str) -> Option<&Site> {
@@ -243,7 +265,8 @@ impl Engine {
 #[wasm_bindgen]
 impl Engine {
     /// Loads a compiled configuration (`vitrine compile`). `state_keys` (`id:secret,…`) is for
-    /// server-side use only: state is then signed as at the edge. Browsers pass none.
+    /// server-side use only (the build with feature `rewrite`): state is then signed as at the
+    /// edge. Browsers pass none; the browser build refuses keys.
     #[wasm_bindgen(constructor)]
     pub fn new(compiled: &[u8], state_keys: Option<String>) -> Result<Engine, JsError> {
         let config = Config::from_compiled(compiled).map_err(js_error)?;

@@ -128,6 +128,29 @@ describe("a plain page with only the script tag (no worker)", () => {
     await context.close();
   });
 
+  it("the browser build carries no signing code: state keys are refused", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(s.url + "/");
+    const result = await page.evaluate(async () => {
+      const core = await import("/vitrine/vitrine_core.js");
+      await core.default({ module_or_path: "/vitrine/vitrine_core_bg.wasm" });
+      const config = new Uint8Array(await (await fetch("/vitrine/config.bin")).arrayBuffer());
+      let refused = null;
+      try { new core.Engine(config, "1:c2lnbmluZy1rZXktc2lnbmluZy1rZXktc2lnbmluZy1rZXk"); } catch (e) { refused = String(e.message || e); }
+      const engine = new core.Engine(config);
+      const req = new core.PageRequest(location.href + "?utm_campaign=trail-spring", Date.now());
+      req.userAgent = navigator.userAgent;
+      req.id = "07".repeat(16);
+      const token = engine.decide(req).stateToken;
+      req.free();
+      return { refused, token };
+    });
+    assert.match(result.refused ?? "", /server-side build/);
+    assert.ok(result.token, "the keyless engine decides and returns its unsigned state");
+    await context.close();
+  });
+
   it("the state carries over: a later visit without the campaign is still personalized", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
