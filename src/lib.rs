@@ -43,6 +43,7 @@ pub mod browser;
 pub mod scoring;
 pub mod signals;
 pub mod state;
+mod text;
 
 pub use config::{Config, ConfigError, ConfigErrors, Site};
 pub use pipeline::{personalize, Keys, Mode, Outcome, Report, RequestInput};

@@ -217,7 +217,10 @@ fn hex_id(hex: Option<&str>) -> [u8; 16] {
     let mut id = [0u8; 16];
     if let Some(h) = hex.filter(|h| h.len() == 32 && h.is_ascii()) {
         for (i, b) in id.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap_or(0);
+            *b = h
+                .get(2 * i..2 * i + 2)
+                .and_then(|x| u8::from_str_radix(x, 16).ok())
+                .unwrap_or(0);
         }
     }
     id
@@ -255,8 +258,7 @@ impl Engine {
     }
 
     fn site(&self, url: &str) -> Option<&Site> {
-        let host = url
-            .split_once("://")
+        let host = crate::text::split_once_sub(url, "://")
             .map_or("", |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""));
         self.config.site_for_host(host)
     }

@@ -115,18 +115,22 @@ fn match_segment(parts: &[Part], mut seg: &str, out: &mut Vec<(String, String)>)
             },
             Part::Param(name) => {
                 let end = match parts.get(i + 1) {
-                    Some(Part::Lit(next)) => match seg.get(1..).and_then(|s| s.find(next.as_str()))
-                    {
-                        Some(pos) => pos + 1,
-                        None => return false,
-                    },
+                    Some(Part::Lit(next)) => {
+                        match seg.get(1..).and_then(|s| crate::text::find_sub(s, next)) {
+                            Some(pos) => pos + 1,
+                            None => return false,
+                        }
+                    }
                     _ => seg.len(),
                 };
                 if end == 0 {
                     return false;
                 }
-                out.push((name.clone(), seg[..end].to_string()));
-                seg = &seg[end..];
+                let (Some(value), Some(rest)) = (seg.get(..end), seg.get(end..)) else {
+                    return false;
+                };
+                out.push((name.clone(), value.to_string()));
+                seg = rest;
             }
         }
         i += 1;

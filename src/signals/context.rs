@@ -175,11 +175,11 @@ pub fn request_events(ctx: &RequestContext) -> Vec<Event> {
 
 fn split_url(url: &str) -> (&str, &str) {
     let url = url.split('#').next().unwrap_or("");
-    let after_scheme = match url.find("://") {
-        Some(i) if url[..i].bytes().all(|b| b.is_ascii_alphabetic()) => {
-            let rest = &url[i + 3..];
-            rest.find(['/', '?']).map_or("", |j| &rest[j..])
-        }
+    let after_scheme = match crate::text::split_once_sub(url, "://") {
+        Some((scheme, rest)) if scheme.bytes().all(|b| b.is_ascii_alphabetic()) => rest
+            .find(['/', '?'])
+            .and_then(|j| rest.get(j..))
+            .unwrap_or(""),
         _ => url,
     };
     let (path, query) = after_scheme.split_once('?').unwrap_or((after_scheme, ""));
@@ -187,7 +187,7 @@ fn split_url(url: &str) -> (&str, &str) {
 }
 
 fn referrer_host(r: &str) -> Option<String> {
-    let rest = r.split_once("://")?.1;
+    let rest = crate::text::split_once_sub(r, "://")?.1;
     let host = rest.split(['/', '?', '#']).next()?;
     let host = host.rsplit('@').next()?;
     let host = host.split(':').next()?;
@@ -202,7 +202,7 @@ fn cut(s: &str, max: usize) -> &str {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    &s[..end]
+    s.get(..end).unwrap_or("")
 }
 
 const BOT_MARKERS: [&str; 14] = [
@@ -228,14 +228,12 @@ pub fn classify_device(ua: Option<&str>) -> Device {
         return Device::Bot;
     };
     let lower = ua.to_ascii_lowercase();
-    if BOT_MARKERS.iter().any(|m| lower.contains(m)) {
+    let has = |m: &str| crate::text::find_sub(&lower, m).is_some();
+    if BOT_MARKERS.iter().any(|m| has(m)) {
         Device::Bot
-    } else if lower.contains("ipad")
-        || lower.contains("tablet")
-        || (lower.contains("android") && !lower.contains("mobile"))
-    {
+    } else if has("ipad") || has("tablet") || (has("android") && !has("mobile")) {
         Device::Tablet
-    } else if lower.contains("mobi") || lower.contains("iphone") || lower.contains("android") {
+    } else if has("mobi") || has("iphone") || has("android") {
         Device::Mobile
     } else {
         Device::Desktop

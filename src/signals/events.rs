@@ -240,7 +240,10 @@ pub fn split_terms(q: &str) -> Vec<String> {
                 .char_indices()
                 .nth(MAX_TERM_LEN)
                 .map_or(word.len(), |(i, _)| i);
-            terms.push(word.get(..end).unwrap_or(word).to_lowercase());
+            // Char by char: `str::to_lowercase` (final-sigma rule) slices with a panic path
+            // that brings Unicode tables into the wasm bundles.
+            let word = word.get(..end).unwrap_or(word);
+            terms.push(word.chars().flat_map(char::to_lowercase).collect());
         }
     }
     terms
