@@ -4,8 +4,7 @@
 
 mod common;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use proptest::prelude::*;
 use vitrine::config::MAX_SKU_LEN;
 use vitrine::decide::bucket;
@@ -140,10 +139,10 @@ proptest! {
         let site = demo();
         let k = keys();
         let token = state::seal(&s, Protection::Signed(&k.state), &site);
-        let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        let mut raw = Base64UrlUnpadded::decode_vec(&token).unwrap();
         let i = pos.index(raw.len());
         raw[i] ^= 1 << bit;
-        let forged = URL_SAFE_NO_PAD.encode(&raw);
+        let forged = Base64UrlUnpadded::encode_string(&raw);
         let loaded = state::open(&[&forged], Protection::Signed(&k.state), &site, s.last_seen, [0; 16]);
         prop_assert!(loaded.fresh);
         let issue = loaded.issue.unwrap();
@@ -164,9 +163,9 @@ fn every_rejection_has_its_reason() {
     assert_eq!(open(&["%%%"]).issue, Some(StateIssue::BadBase64));
     assert_eq!(open(&[&good[..10]]).issue, Some(StateIssue::Truncated));
     // A cookie cut short by a proxy: valid base64, but the tag no longer matches.
-    let raw = URL_SAFE_NO_PAD.decode(&good).unwrap();
+    let raw = Base64UrlUnpadded::decode_vec(&good).unwrap();
     assert_eq!(
-        open(&[&URL_SAFE_NO_PAD.encode(&raw[..raw.len() - 3])]).issue,
+        open(&[&Base64UrlUnpadded::encode_string(&raw[..raw.len() - 3])]).issue,
         Some(StateIssue::BadMac)
     );
     assert_eq!(

@@ -6,8 +6,7 @@
 mod codec;
 pub mod seal;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 
 use crate::config::Site;
 pub use codec::{decode, encode};
@@ -211,7 +210,7 @@ pub fn open(
             Ok(o) => (o.payload, o.by_previous),
             Err(e) => return fresh(Some(e.into())),
         },
-        Protection::Unsigned => match URL_SAFE_NO_PAD.decode(token.as_bytes()) {
+        Protection::Unsigned => match Base64UrlUnpadded::decode_vec(token) {
             Ok(p) => (p, false),
             Err(_) => return fresh(Some(StateIssue::BadBase64)),
         },
@@ -235,7 +234,7 @@ pub fn open(
 pub fn seal(state: &VisitorState, protection: Protection<'_>, site: &Site) -> String {
     let write = |s: &VisitorState| match protection {
         Protection::Signed(keys) => keys.seal(&encode(s, site)),
-        Protection::Unsigned => URL_SAFE_NO_PAD.encode(encode(s, site)),
+        Protection::Unsigned => Base64UrlUnpadded::encode_string(&encode(s, site)),
     };
     let token = write(state);
     if token.len() <= MAX_TOKEN_LEN {

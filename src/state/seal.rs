@@ -4,8 +4,7 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -108,8 +107,7 @@ impl Keyring {
                 .trim()
                 .parse()
                 .map_err(|_| KeyError::Malformed(format!("key id '{id}' is not 0–255")))?;
-            let secret = URL_SAFE_NO_PAD
-                .decode(secret.trim().trim_end_matches('='))
+            let secret = Base64UrlUnpadded::decode_vec(secret.trim().trim_end_matches('='))
                 .map_err(|_| KeyError::Malformed(format!("secret of key {id} is not base64url")))?;
             keys.push((id, secret));
         }
@@ -141,14 +139,12 @@ impl Keyring {
         raw.extend_from_slice(payload);
         let tag = Self::tag(&self.current, self.current.id, payload);
         raw.extend_from_slice(&tag[..TAG_LEN]);
-        URL_SAFE_NO_PAD.encode(raw)
+        Base64UrlUnpadded::encode_string(&raw)
     }
 
     /// Verifies a token and returns its payload.
     pub fn open(&self, token: &str) -> Result<Opened, SealError> {
-        let raw = URL_SAFE_NO_PAD
-            .decode(token.as_bytes())
-            .map_err(|_| SealError::BadBase64)?;
+        let raw = Base64UrlUnpadded::decode_vec(token).map_err(|_| SealError::BadBase64)?;
         if raw.len() < 1 + TAG_LEN + 1 {
             return Err(SealError::Truncated);
         }
@@ -177,7 +173,7 @@ impl Keyring {
 
 /// Encodes a secret as a key-list entry (`vitrine keygen`).
 pub fn format_key(id: u8, secret: &[u8]) -> String {
-    format!("{id}:{}", URL_SAFE_NO_PAD.encode(secret))
+    format!("{id}:{}", Base64UrlUnpadded::encode_string(&secret))
 }
 
 #[cfg(test)]
@@ -197,7 +193,7 @@ mod tests {
         // HMAC-SHA256(key="0123456789abcdef0123456789abcdef", msg=0x02 "hi"), first 16 bytes,
         // computed independently with Python's hmac module.
         let token = ring().seal(b"hi");
-        let raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        let raw = Base64UrlUnpadded::decode_vec(&token).unwrap();
         assert_eq!(&raw[..3], b"\x02hi");
         assert_eq!(hex(&raw[3..]), "3167293054774734212febdfd13d8c78");
     }

@@ -1,8 +1,7 @@
 //! The one harness integration suites share: the demo site, fixed keys, and a request runner.
 #![allow(dead_code)]
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use serde_json::{json, Value};
 use vitrine::config::{Config, DEMO_CONFIG};
 use vitrine::signals::{seal_traits, Traits};
@@ -151,10 +150,10 @@ pub fn run_vector(doc: &Value, site: &vitrine::Site, keys: &Keys) -> Vec<Value> 
         if r["carry"].as_bool().unwrap_or(true) {
             if let Some(t) = &token {
                 let t = if r["tamper"].as_bool().unwrap_or(false) {
-                    let mut raw = URL_SAFE_NO_PAD.decode(t).unwrap();
+                    let mut raw = Base64UrlUnpadded::decode_vec(t).unwrap();
                     let last = raw.len() - 1;
                     raw[last] ^= 1;
-                    URL_SAFE_NO_PAD.encode(raw)
+                    Base64UrlUnpadded::encode_string(&raw)
                 } else {
                     t.clone()
                 };
