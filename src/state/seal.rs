@@ -173,7 +173,7 @@ impl Keyring {
 
 /// Encodes a secret as a key-list entry (`vitrine keygen`).
 pub fn format_key(id: u8, secret: &[u8]) -> String {
-    format!("{id}:{}", Base64UrlUnpadded::encode_string(&secret))
+    format!("{id}:{}", Base64UrlUnpadded::encode_string(secret))
 }
 
 #[cfg(test)]
