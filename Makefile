@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge bench check-demo store worker size wasm-node bench-wasm browser
+.PHONY: demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser
 
 # worker-build fetches its tools from the internet unless told where they are.
 WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
@@ -33,7 +33,7 @@ worker:
 	VITRINE_COMPILED_CONFIG=$(CURDIR)/build/config.bin $(WORKER_BUILD_ENV) worker-build --profile wasm --no-default-features --features edge
 
 ## Runs every test suite.
-test: bootstrap test-native test-wasm-core test-wasm test-edge test-e2e
+test: bootstrap test-native test-wasm-core test-wasm test-edge test-e2e test-size
 
 test-native:
 	cargo fmt --check
@@ -58,6 +58,10 @@ test-e2e: worker store
 test-edge: worker store
 	cargo build --quiet --features cli
 	node --test --test-concurrency=1 tests/edge/
+
+# The bundle-size bars (SPEC §10) as tests on fresh builds.
+test-size: worker browser
+	node --test tests/size/
 
 ## Sizes of the wasm bundles after wasm-opt (SPEC §10: edge ≤ 350 KB gzip, browser ≤ 80 KB).
 size: worker browser
