@@ -6,12 +6,21 @@
 
 /// The byte offset of the first `needle` in `hay`.
 pub fn find_sub(hay: &str, needle: &str) -> Option<usize> {
-    if needle.is_empty() {
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = needle.split_first() else {
         return Some(0);
+    };
+    let last_start = hay.len().checked_sub(needle.len())?;
+    let mut from = 0;
+    while from <= last_start {
+        // The first byte by a tight scan, then the rest compared in place.
+        let at = from + hay.get(from..=last_start)?.iter().position(|&b| b == first)?;
+        if hay.get(at + 1..at + needle.len()) == Some(rest) {
+            return Some(at);
+        }
+        from = at + 1;
     }
-    hay.as_bytes()
-        .windows(needle.len())
-        .position(|w| w == needle.as_bytes())
+    None
 }
 
 /// `hay` split around the first `needle`, as `str::split_once` does.
@@ -23,6 +32,15 @@ pub fn split_once_sub<'a>(hay: &'a str, needle: &str) -> Option<(&'a str, &'a st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn agrees_with_str_find(hay in "[ab/:é]{0,24}", needle in "[ab/:é]{0,4}") {
+            prop_assert_eq!(find_sub(&hay, &needle), hay.find(needle.as_str()));
+            prop_assert_eq!(split_once_sub(&hay, &needle), hay.split_once(needle.as_str()));
+        }
+    }
 
     #[test]
     fn finds_as_str_find_does() {
