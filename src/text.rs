@@ -6,6 +6,26 @@
 
 /// The byte offset of the first `needle` in `hay`.
 pub fn find_sub(hay: &str, needle: &str) -> Option<usize> {
+    // Only the browser module needs the byte scan: elsewhere core's searcher is faster (SIMD
+    // natively) and costs nothing in size (lol_html links it anyway).
+    if cfg!(all(target_arch = "wasm32", not(feature = "rewrite"))) {
+        byte_find(hay, needle)
+    } else {
+        hay.find(needle)
+    }
+}
+
+/// Whether `needle` occurs in `hay` (natively, core's `contains` has a SIMD path).
+pub fn contains_sub(hay: &str, needle: &str) -> bool {
+    if cfg!(all(target_arch = "wasm32", not(feature = "rewrite"))) {
+        byte_find(hay, needle).is_some()
+    } else {
+        hay.contains(needle)
+    }
+}
+
+/// [`find_sub`] by a byte scan: the first byte by a tight loop, then the rest compared in place.
+fn byte_find(hay: &str, needle: &str) -> Option<usize> {
     let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
     let Some((&first, rest)) = needle.split_first() else {
         return Some(0);
@@ -13,8 +33,11 @@ pub fn find_sub(hay: &str, needle: &str) -> Option<usize> {
     let last_start = hay.len().checked_sub(needle.len())?;
     let mut from = 0;
     while from <= last_start {
-        // The first byte by a tight scan, then the rest compared in place.
-        let at = from + hay.get(from..=last_start)?.iter().position(|&b| b == first)?;
+        let at = from
+            + hay
+                .get(from..=last_start)?
+                .iter()
+                .position(|&b| b == first)?;
         if hay.get(at + 1..at + needle.len()) == Some(rest) {
             return Some(at);
         }
@@ -37,7 +60,9 @@ mod tests {
     proptest! {
         #[test]
         fn agrees_with_str_find(hay in "[ab/:é]{0,24}", needle in "[ab/:é]{0,4}") {
+            prop_assert_eq!(byte_find(&hay, &needle), hay.find(needle.as_str()));
             prop_assert_eq!(find_sub(&hay, &needle), hay.find(needle.as_str()));
+            prop_assert_eq!(contains_sub(&hay, &needle), hay.contains(needle.as_str()));
             prop_assert_eq!(split_once_sub(&hay, &needle), hay.split_once(needle.as_str()));
         }
     }

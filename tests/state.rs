@@ -4,10 +4,10 @@
 
 mod common;
 
-use base64ct::{Base64UrlUnpadded, Encoding as _};
 use proptest::prelude::*;
 use vitrine::config::MAX_SKU_LEN;
 use vitrine::decide::bucket;
+use vitrine::state::b64;
 use vitrine::state::{
     self, decay, ItemKind, Keyring, Protection, RecentItem, SlotCounter, StateIssue, VisitorState,
 };
@@ -139,10 +139,10 @@ proptest! {
         let site = demo();
         let k = keys();
         let token = state::seal(&s, Protection::Signed(&k.state), &site);
-        let mut raw = Base64UrlUnpadded::decode_vec(&token).unwrap();
+        let mut raw = b64::decode(&token).unwrap();
         let i = pos.index(raw.len());
         raw[i] ^= 1 << bit;
-        let forged = Base64UrlUnpadded::encode_string(&raw);
+        let forged = b64::encode(&raw);
         let loaded = state::open(&[&forged], Protection::Signed(&k.state), &site, s.last_seen, [0; 16]);
         prop_assert!(loaded.fresh);
         let issue = loaded.issue.unwrap();
@@ -163,9 +163,9 @@ fn every_rejection_has_its_reason() {
     assert_eq!(open(&["%%%"]).issue, Some(StateIssue::BadBase64));
     assert_eq!(open(&[&good[..10]]).issue, Some(StateIssue::Truncated));
     // A cookie cut short by a proxy: valid base64, but the tag no longer matches.
-    let raw = Base64UrlUnpadded::decode_vec(&good).unwrap();
+    let raw = b64::decode(&good).unwrap();
     assert_eq!(
-        open(&[&Base64UrlUnpadded::encode_string(&raw[..raw.len() - 3])]).issue,
+        open(&[&b64::encode(&raw[..raw.len() - 3])]).issue,
         Some(StateIssue::BadMac)
     );
     assert_eq!(

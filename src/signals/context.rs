@@ -228,7 +228,7 @@ pub fn classify_device(ua: Option<&str>) -> Device {
         return Device::Bot;
     };
     let lower = ua.to_ascii_lowercase();
-    let has = |m: &str| crate::text::find_sub(&lower, m).is_some();
+    let has = |m: &str| crate::text::contains_sub(&lower, m);
     if BOT_MARKERS.iter().any(|m| has(m)) {
         Device::Bot
     } else if has("ipad") || has("tablet") || (has("android") && !has("mobile")) {

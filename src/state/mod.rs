@@ -3,10 +3,9 @@
 //! Architecture Invariant: [`open`] never fails. Whatever the cookie holds, it returns a usable
 //! state, and when it could not use the cookie, a [`StateIssue`] saying why.
 
+pub mod b64;
 mod codec;
 pub mod seal;
-
-use base64ct::{Base64UrlUnpadded, Encoding as _};
 
 use crate::config::Site;
 pub use codec::{decode, encode};
@@ -210,9 +209,9 @@ pub fn open(
             Ok(o) => (o.payload, o.by_previous),
             Err(e) => return fresh(Some(e.into())),
         },
-        Protection::Unsigned => match Base64UrlUnpadded::decode_vec(token) {
-            Ok(p) => (p, false),
-            Err(_) => return fresh(Some(StateIssue::BadBase64)),
+        Protection::Unsigned => match b64::decode(token) {
+            Some(p) => (p, false),
+            None => return fresh(Some(StateIssue::BadBase64)),
         },
     };
     match decode(&payload, site) {
@@ -234,7 +233,7 @@ pub fn open(
 pub fn seal(state: &VisitorState, protection: Protection<'_>, site: &Site) -> String {
     let write = |s: &VisitorState| match protection {
         Protection::Signed(keys) => keys.seal(&encode(s, site)),
-        Protection::Unsigned => Base64UrlUnpadded::encode_string(&encode(s, site)),
+        Protection::Unsigned => b64::encode(&encode(s, site)),
     };
     let token = write(state);
     if token.len() <= MAX_TOKEN_LEN {

@@ -4,9 +4,10 @@
 
 use std::fmt;
 
-use base64ct::{Base64UrlUnpadded, Encoding as _};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use super::b64;
 
 /// Bytes of the truncated MAC tag.
 pub const TAG_LEN: usize = 16;
@@ -107,8 +108,9 @@ impl Keyring {
                 .trim()
                 .parse()
                 .map_err(|_| KeyError::Malformed(format!("key id '{id}' is not 0–255")))?;
-            let secret = Base64UrlUnpadded::decode_vec(secret.trim().trim_end_matches('='))
-                .map_err(|_| KeyError::Malformed(format!("secret of key {id} is not base64url")))?;
+            let secret = b64::decode(secret.trim().trim_end_matches('=')).ok_or_else(|| {
+                KeyError::Malformed(format!("secret of key {id} is not base64url"))
+            })?;
             keys.push((id, secret));
         }
         match keys.as_slice() {
@@ -139,12 +141,12 @@ impl Keyring {
         raw.extend_from_slice(payload);
         let tag = Self::tag(&self.current, self.current.id, payload);
         raw.extend_from_slice(&tag[..TAG_LEN]);
-        Base64UrlUnpadded::encode_string(&raw)
+        b64::encode(&raw)
     }
 
     /// Verifies a token and returns its payload.
     pub fn open(&self, token: &str) -> Result<Opened, SealError> {
-        let raw = Base64UrlUnpadded::decode_vec(token).map_err(|_| SealError::BadBase64)?;
+        let raw = b64::decode(token).ok_or(SealError::BadBase64)?;
         if raw.len() < 1 + TAG_LEN + 1 {
             return Err(SealError::Truncated);
         }
@@ -173,7 +175,7 @@ impl Keyring {
 
 /// Encodes a secret as a key-list entry (`vitrine keygen`).
 pub fn format_key(id: u8, secret: &[u8]) -> String {
-    format!("{id}:{}", Base64UrlUnpadded::encode_string(secret))
+    format!("{id}:{}", b64::encode(secret))
 }
 
 #[cfg(test)]
@@ -193,7 +195,7 @@ mod tests {
         // HMAC-SHA256(key="0123456789abcdef0123456789abcdef", msg=0x02 "hi"), first 16 bytes,
         // computed independently with Python's hmac module.
         let token = ring().seal(b"hi");
-        let raw = Base64UrlUnpadded::decode_vec(&token).unwrap();
+        let raw = b64::decode(&token).unwrap();
         assert_eq!(&raw[..3], b"\x02hi");
         assert_eq!(hex(&raw[3..]), "3167293054774734212febdfd13d8c78");
     }

@@ -1,11 +1,11 @@
 //! The one harness integration suites share: the demo site, fixed keys, and a request runner.
 #![allow(dead_code)]
 
-use base64ct::{Base64UrlUnpadded, Encoding as _};
 use serde_json::{json, Value};
 use vitrine::config::{Config, DEMO_CONFIG};
 use vitrine::signals::{seal_traits, Traits};
 use vitrine::signals::{Geo, RequestFacts};
+use vitrine::state::b64;
 use vitrine::state::Keyring;
 use vitrine::{personalize, Keys, Mode, Outcome, RequestInput, Site};
 
@@ -150,10 +150,10 @@ pub fn run_vector(doc: &Value, site: &vitrine::Site, keys: &Keys) -> Vec<Value> 
         if r["carry"].as_bool().unwrap_or(true) {
             if let Some(t) = &token {
                 let t = if r["tamper"].as_bool().unwrap_or(false) {
-                    let mut raw = Base64UrlUnpadded::decode_vec(t).unwrap();
+                    let mut raw = b64::decode(t).unwrap();
                     let last = raw.len() - 1;
                     raw[last] ^= 1;
-                    Base64UrlUnpadded::encode_string(&raw)
+                    b64::encode(&raw)
                 } else {
                     t.clone()
                 };
