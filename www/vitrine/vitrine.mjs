@@ -135,7 +135,7 @@ export function decide({ explain = false } = {}) {
     req.id = randomId();
     req.explain = explain;
     const t = options.traits;
-    if (t) req.setTraits(t.purchases90d || 0, t.aov || 0, t.tier || "");
+    if (t) req.setTraits(Math.min(0xffffffff, Math.max(0, Math.floor(Number(t.purchases90d)) || 0)), Number(t.aov) || 0, String(t.tier ?? ""));
     for (const s of slots) {
       if (s.action !== "reorder") continue;
       const container = document.querySelector(s.selector);
