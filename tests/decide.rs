@@ -94,6 +94,33 @@ fn compiled_configs_are_checked() {
         err(&other)
     );
     assert!(err(&bytes[..bytes.len() - 10]).starts_with("compiled configuration is damaged"));
+
+    // Indices are checked after decoding: the segment order must be a permutation.
+    let order_err = |order: Vec<usize>| {
+        let mut cfg = Config::from_json(vitrine::config::DEMO_CONFIG).unwrap();
+        cfg.sites[0].segment_order = order;
+        Config::from_compiled(&cfg.to_compiled())
+            .err()
+            .map(|e| e.to_string())
+    };
+    let n = Config::from_json(vitrine::config::DEMO_CONFIG)
+        .unwrap()
+        .sites[0]
+        .segments
+        .len();
+    assert_eq!(order_err((0..n).rev().collect()), None);
+    for bad in [
+        vec![0; n],
+        (1..=n).collect(),
+        (0..n - 1).collect(),
+        (0..=n).collect(),
+    ] {
+        let e = order_err(bad.clone()).unwrap_or_default();
+        assert!(
+            e.contains("invalid segment order reference"),
+            "{bad:?}: {e}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
