@@ -44,10 +44,12 @@ test-native:
 test-wasm-core:
 	cargo build --quiet --lib --target wasm32-unknown-unknown
 
-# Parity: the golden decision vectors in headless Chromium (wasm-bindgen-test).
+# Parity: the golden decision vectors in headless Chromium (wasm-bindgen-test), with the default
+# features and with the browser module's (its own base64 codec, substring search and allocator).
+WASM_TEST_ENV := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(HOME)/.cargo/bin/wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_ONLY_WEB=1
 test-wasm:
-	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(HOME)/.cargo/bin/wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_ONLY_WEB=1 \
-	  cargo test --target wasm32-unknown-unknown --test wasm_parity
+	$(WASM_TEST_ENV) cargo test --target wasm32-unknown-unknown --test wasm_parity
+	$(WASM_TEST_ENV) cargo test --target wasm32-unknown-unknown --test wasm_parity --no-default-features --features browser
 
 # The browser module in Debian's headless Chromium (playwright-core), with and without the worker.
 test-e2e: worker store
