@@ -426,11 +426,13 @@ async fn personalize_response(
     if inc.panic {
         panic!("vitrine: test panic requested");
     }
+    // The explain report, built and written once for the header and the overlay.
+    let explain = inc.debug.then(|| ascii_json(&outcome.report(site)));
     let mut plan = RewritePlan::new(site, &outcome.decisions, u64::from_le_bytes(nonce));
-    if inc.embed_explain {
+    if let (true, Some(json)) = (inc.embed_explain, &explain) {
         // Inert JSON for the overlay (www/vitrine/vitrine.mjs); `<` `>` `&` escaped so that it
         // cannot end the script element.
-        let json = ascii_json(&outcome.report(site))
+        let json = json
             .replace('<', "\\u003c")
             .replace('>', "\\u003e")
             .replace('&', "\\u0026");
@@ -475,8 +477,8 @@ async fn personalize_response(
     );
     let dur = Date::now().as_millis().saturating_sub(started);
     let _ = headers.set("server-timing", &format!("vitrine;dur={dur}"));
-    if inc.debug {
-        let _ = headers.set(EXPLAIN_HEADER, &ascii_json(&outcome.report(site)));
+    if let Some(json) = &explain {
+        let _ = headers.set(EXPLAIN_HEADER, json);
         let _ = headers.set(MEMORY_HEADER, &memory.to_string());
     }
 
