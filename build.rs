@@ -1,9 +1,17 @@
 //! Bundles the compiled site configuration the edge worker serves: `$VITRINE_COMPILED_CONFIG`
 //! (written by `vitrine compile`; `make worker` does this for `$VITRINE_CONFIG`, default the
 //! demo's). Builds without it (native tests, the browser) embed nothing.
+//!
+//! Also sets `cfg(browser_bundle)` for the browser module's build (feature `browser` without
+//! `rewrite`), where a smaller base64 codec, substring search and allocator are used.
 use std::path::PathBuf;
 
 fn main() {
+    println!("cargo::rustc-check-cfg=cfg(browser_bundle)");
+    let feature = |name: &str| std::env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    if feature("BROWSER") && !feature("REWRITE") {
+        println!("cargo::rustc-cfg=browser_bundle");
+    }
     println!("cargo:rerun-if-env-changed=VITRINE_COMPILED_CONFIG");
     let out =
         PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("bundled-config.bin");

@@ -50,10 +50,9 @@ mod text;
 /// of rewrite throughput in V8 (README, "Measured here"). A build setting; the core does not
 /// depend on it.
 #[cfg(all(
+    browser_bundle,
     target_arch = "wasm32",
-    not(target_feature = "atomics"),
-    feature = "browser",
-    not(feature = "rewrite")
+    not(target_feature = "atomics")
 ))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -8,7 +8,7 @@
 pub fn find_sub(hay: &str, needle: &str) -> Option<usize> {
     // Only the browser module needs the byte scan: elsewhere core's searcher is faster (SIMD
     // natively) and costs nothing in size (lol_html links it anyway).
-    if cfg!(all(target_arch = "wasm32", not(feature = "rewrite"))) {
+    if cfg!(browser_bundle) {
         byte_find(hay, needle)
     } else {
         hay.find(needle)
@@ -17,7 +17,7 @@ pub fn find_sub(hay: &str, needle: &str) -> Option<usize> {
 
 /// Whether `needle` occurs in `hay` (natively, core's `contains` has a SIMD path).
 pub fn contains_sub(hay: &str, needle: &str) -> bool {
-    if cfg!(all(target_arch = "wasm32", not(feature = "rewrite"))) {
+    if cfg!(browser_bundle) {
         byte_find(hay, needle).is_some()
     } else {
         hay.contains(needle)

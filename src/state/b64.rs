@@ -4,24 +4,24 @@
 //! build with the `base64` crate (the native decide path is ~10% faster with it). Both are
 //! strict (no padding, canonical trailing bits), and a property test holds them equal.
 
-#[cfg(all(feature = "browser", not(feature = "rewrite")))]
+#[cfg(browser_bundle)]
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 
-#[cfg(not(all(feature = "browser", not(feature = "rewrite"))))]
+#[cfg(not(browser_bundle))]
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
 pub fn encode(bytes: &[u8]) -> String {
-    #[cfg(all(feature = "browser", not(feature = "rewrite")))]
+    #[cfg(browser_bundle)]
     return Base64UrlUnpadded::encode_string(bytes);
-    #[cfg(not(all(feature = "browser", not(feature = "rewrite"))))]
+    #[cfg(not(browser_bundle))]
     return URL_SAFE_NO_PAD.encode(bytes);
 }
 
 /// `None` for anything but canonical unpadded base64url.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    #[cfg(all(feature = "browser", not(feature = "rewrite")))]
+    #[cfg(browser_bundle)]
     return Base64UrlUnpadded::decode_vec(text).ok();
-    #[cfg(not(all(feature = "browser", not(feature = "rewrite"))))]
+    #[cfg(not(browser_bundle))]
     return URL_SAFE_NO_PAD.decode(text).ok();
 }
 
