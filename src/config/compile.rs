@@ -433,7 +433,9 @@ fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<CompiledSe
                 path,
                 format!(
                     "invalid selector '{src}': {}",
-                    msg.trim_end_matches('.').to_lowercase()
+                    // lol_html's messages are ASCII; `str::to_lowercase` would bring its
+                    // Unicode case tables into the edge bundle for this one line.
+                    msg.trim_end_matches('.').to_ascii_lowercase()
                 ),
             );
             None

@@ -184,6 +184,9 @@ describe("worker in front of a test origin", () => {
     const cases = [
       ["/404", {}], ["/500", {}], ["/data.json", {}], ["/img.png", {}], ["/redirect", {}],
       ["/page.html", { method: "HEAD" }], ["/page.html", { headers: { range: "bytes=0-10" } }],
+      // Other methods reach the origin with their headers and body.
+      ["/echo", { method: "POST", headers: { "x-test": "t1", "content-type": "text/plain" }, body: "<p>posted</p>" }],
+      ["/echo", { method: "PUT", headers: { "x-test": "t2" }, body: "qty=2" }],
     ];
     for (const [path, opts] of cases) {
       const direct = await get(o.url + path, opts);
@@ -191,7 +194,7 @@ describe("worker in front of a test origin", () => {
       const label = `${opts.method || "GET"} ${path}`;
       assert.equal(via.status, direct.status, label);
       assert.ok(via.body.equals(direct.body), `${label}: body differs`);
-      for (const h of ["content-type", "x-origin", "x-reason", "retry-after", "location", "etag", "cache-control"]) {
+      for (const h of ["content-type", "x-origin", "x-reason", "retry-after", "location", "etag", "cache-control", "x-method", "x-seen"]) {
         assert.equal(via.headers.get(h), direct.headers.get(h), `${label}: ${h}`);
       }
       assert.deepEqual(via.headers.getSetCookie(), [], label);

@@ -60,6 +60,12 @@ export async function startOrigin() {
     } else if (p === "/img.png") {
       res.writeHead(200, { "content-type": "image/png", "x-origin": "yes" });
       res.end(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 3, 255]));
+    } else if (p === "/echo") {
+      // Method, a request header and the body, as the origin received them.
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      res.writeHead(201, { "content-type": "text/html; charset=utf-8", "x-origin": "yes", "x-method": req.method, "x-seen": req.headers["x-test"] || "" });
+      res.end(Buffer.concat(chunks));
     } else if (p === "/redirect") {
       res.writeHead(302, { location: "/page.html", "x-origin": "yes" });
       res.end();
@@ -177,13 +183,13 @@ export class Jar {
 }
 
 /** GET with a browser user agent; returns status, headers and the body as a Buffer. */
-export async function get(url, { headers = {}, jar = null, method = "GET" } = {}) {
+export async function get(url, { headers = {}, jar = null, method = "GET", body = undefined } = {}) {
   const h = { "user-agent": UA, ...headers };
   if (jar && jar.header()) h.cookie = jar.header();
-  const res = await fetch(url, { method, headers: h, redirect: "manual", signal: AbortSignal.timeout(60_000) });
-  const body = Buffer.from(await res.arrayBuffer());
+  const res = await fetch(url, { method, headers: h, body, redirect: "manual", signal: AbortSignal.timeout(60_000) });
+  const received = Buffer.from(await res.arrayBuffer());
   if (jar) jar.take(res);
-  return { status: res.status, headers: res.headers, body, text: body.toString("utf8") };
+  return { status: res.status, headers: res.headers, body: received, text: received.toString("utf8") };
 }
 
 /** The `data-vt-applied` value of the element carrying `attr` (e.g. `data-vt-slot="hero"`). */
