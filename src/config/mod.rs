@@ -10,10 +10,11 @@ mod lint;
 pub mod model;
 mod pattern;
 mod template;
+mod wire;
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use lint::{lint, Finding, Severity};
 pub use model::{Action, Affinity, EventKind, Pick, SiteDoc, Suppress};
@@ -148,7 +149,7 @@ impl Config {
                 env!("CARGO_PKG_VERSION")
             )));
         }
-        let mut sites: Vec<Site> = postcard::from_bytes(body)
+        let mut sites = wire::read_sites(body)
             .map_err(|e| fail(format!("compiled configuration is damaged: {e}")))?;
         let mut errs = compile::Errors::default();
         for (i, site) in sites.iter_mut().enumerate() {
@@ -186,7 +187,8 @@ const COMPILED_MAGIC: &[u8; 4] = b"VTC1";
 // Compiled model
 
 /// A validated site: everything the request path needs, precompiled.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Site {
     pub name: String,
     pub hosts: Vec<String>,
@@ -204,7 +206,8 @@ pub struct Site {
     pub limits: Limits,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Dimension {
     pub name: String,
     /// Stable key stored in the state cookie ([`stable_key`] of the name).
@@ -214,14 +217,16 @@ pub struct Dimension {
     pub cap: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct PageType {
     pub pattern: PathPattern,
     pub kind: String,
     pub search_param: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Signal {
     pub on: EventKind,
     pub when: Option<Expr>,
@@ -231,14 +236,16 @@ pub struct Signal {
     pub add_category: Option<i32>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Segment {
     pub name: String,
     pub source: String,
     pub expr: Expr,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Slot {
     pub name: String,
     pub key: u16,
@@ -270,7 +277,8 @@ pub struct Slot {
 /// Variant id used for exposures and policies of `reorder` slots.
 pub const REORDER_VARIANT: &str = "reorder";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Variant {
     pub id: String,
     pub when: Option<Expr>,
@@ -283,7 +291,8 @@ pub struct Variant {
     pub policies: Vec<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Rank {
     pub by_attr: String,
     pub sku_attr: String,
@@ -298,7 +307,8 @@ pub struct Rank {
     pub key_sources: Vec<(Option<usize>, i32)>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Experiment {
     pub name: String,
     pub slots: Vec<usize>,
@@ -306,7 +316,8 @@ pub struct Experiment {
     pub control_bp: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Policy {
     pub deny: bool,
     pub target: String,
@@ -314,13 +325,15 @@ pub struct Policy {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Privacy {
     pub honor_gpc: bool,
     pub state_max_age_secs: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Limits {
     pub max_events: usize,
     /// Hundredths of a point.

@@ -4,17 +4,19 @@
 //! `{name}` captures. A capture takes the shortest text up to the literal that follows it (or
 //! the rest of the segment when nothing follows), and never an empty string.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Part {
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+pub(super) enum Part {
     Lit(String),
     Param(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct PathPattern {
-    segments: Vec<Vec<Part>>,
+    pub(super) segments: Vec<Vec<Part>>,
 }
 
 impl PathPattern {

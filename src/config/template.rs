@@ -6,21 +6,23 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::expr::{write_num, Facts, Scope, Type, Value, Var};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum Part {
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+pub(super) enum Part {
     Lit(String),
     Var(Var),
 }
 
 /// Trusted HTML from the config, with escaped placeholders.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Template {
-    source: String,
-    parts: Vec<Part>,
+    pub(super) source: String,
+    pub(super) parts: Vec<Part>,
 }
 
 impl Template {
