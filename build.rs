@@ -3,7 +3,7 @@
 //! demo's). Builds without it (native tests, the browser) embed nothing.
 //!
 //! Also sets `cfg(browser_bundle)` for the browser module's build (feature `browser` without
-//! `rewrite`), where a smaller base64 codec, substring search and allocator are used.
+//! `rewrite`), where the smaller (and slower) `base64ct` codec is used.
 use std::path::PathBuf;
 
 fn main() {

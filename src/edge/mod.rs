@@ -91,7 +91,7 @@ fn secret(env: &Env, name: &str) -> Option<String> {
 /// Scheme, host and path+query of an absolute URL, without a URL parser (keeps the `url`
 /// crate and its Unicode tables out of the bundle; the runtime has already validated it).
 fn split_url(url: &str) -> (&str, &str, &str) {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (scheme, rest) = crate::text::split_once_sub(url, "://").unwrap_or(("", url));
     let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(cut);
     let host = authority.rsplit('@').next().unwrap_or(authority);
