@@ -47,7 +47,7 @@ mod text;
 
 /// The wasm modules (edge worker, browser module) allocate with Talc: 3.5 KB gzip smaller than
 /// the default dlmalloc in the browser module and 2.7 KB in the edge bundle, for ~0.5 µs of the
-/// decide path and ~2% of rewrite throughput in V8 (README, "Measured here"). A build setting
+/// decide path and ~3% of rewrite throughput in V8 (README, "Measured here"). A build setting
 /// of the platform features; the core does not depend on it.
 #[cfg(all(
     any(feature = "browser", feature = "edge"),
