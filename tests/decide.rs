@@ -248,30 +248,27 @@ fn holdout_control_sees_origin_and_is_exposed() {
     );
 }
 
+/// A loyal, high-value visitor's traits.
+fn gold_traits(issued_at: u32) -> Traits {
+    Traits {
+        purchases_90d: 5,
+        aov: 300.0,
+        tier: "gold".into(),
+        issued_at,
+    }
+}
+
 #[test]
 fn signed_state_requirement() {
     let site = demo();
     let k = keys();
-    let traits = seal_traits(
-        &Traits {
-            purchases_90d: 5,
-            aov: 300.0,
-            tier: "gold".into(),
-            issued_at: (T0 / 1000) as u32,
-        },
-        k.traits.as_ref().unwrap(),
-    );
+    let traits = seal_traits(&gold_traits((T0 / 1000) as u32), k.traits.as_ref().unwrap());
     let cookie = format!("vt_t={traits}");
     let edge = Req::new("/").cookie(&cookie).run(&site, Mode::Edge(&k));
     assert_eq!(shown(&site, &edge, "offer").as_deref(), Some("loyal-10"));
     // Browser-only mode: the page's traits make the visitor loyal, but the variant needs signed state.
     let mut req = Req::new("/");
-    req.page_traits = Some(Traits {
-        purchases_90d: 5,
-        aov: 300.0,
-        tier: "gold".into(),
-        issued_at: 0,
-    });
+    req.page_traits = Some(gold_traits(0));
     let browser = req.run(&site, Mode::Browser);
     assert!(browser
         .report(&site)
@@ -286,15 +283,7 @@ fn signed_state_requirement() {
     let browser = Req::new("/").cookie(&cookie).run(&site, Mode::Browser);
     assert_eq!(shown(&site, &browser, "offer"), None);
     // Forged traits (signed with another key) are ignored.
-    let forged = seal_traits(
-        &Traits {
-            purchases_90d: 5,
-            aov: 300.0,
-            tier: "gold".into(),
-            issued_at: (T0 / 1000) as u32,
-        },
-        &k.state,
-    );
+    let forged = seal_traits(&gold_traits((T0 / 1000) as u32), &k.state);
     let o = Req::new("/")
         .cookie(&format!("vt_t={forged}"))
         .run(&site, Mode::Edge(&k));

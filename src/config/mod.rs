@@ -1,5 +1,6 @@
 //! Site configuration: the JSON document ([`model`]), its validation into a compiled [`Site`],
-//! the condition language ([`expr`]), lint ([`lint()`]) and the JSON Schema.
+//! the compiled binary form (`to_compiled`, read back by `wire`), the condition language
+//! ([`expr`]), lint ([`lint()`]) and the JSON Schema.
 //!
 //! Architecture Invariant: a [`Site`] is valid by construction. Selectors are parsed and
 //! expressions compiled here, once; nothing on the request path parses configuration text.

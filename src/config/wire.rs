@@ -149,14 +149,12 @@ impl Wire for u8 {
 }
 
 impl Wire for u16 {
-    #[inline(never)]
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(r.varint(16)? as u16)
     }
 }
 
 impl Wire for u32 {
-    #[inline(never)]
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(r.varint(32)? as u32)
     }
@@ -164,7 +162,6 @@ impl Wire for u32 {
 
 /// serde reads a `usize` as a `u64` and then checks that it fits.
 impl Wire for usize {
-    #[inline(never)]
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let v = r.varint(64)?;
         usize::try_from(v).or_else(|_| r.fail("number too large"))
@@ -173,7 +170,6 @@ impl Wire for usize {
 
 /// Zigzag-encoded.
 impl Wire for i32 {
-    #[inline(never)]
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let v = r.varint(32)? as u32;
         Ok((v >> 1) as i32 ^ -((v & 1) as i32))
@@ -181,7 +177,6 @@ impl Wire for i32 {
 }
 
 impl Wire for f64 {
-    #[inline(never)]
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let b = r.take(8)?;
         let mut le = [0u8; 8];
@@ -191,7 +186,6 @@ impl Wire for f64 {
 }
 
 impl Wire for String {
-    #[inline(never)]
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let n = r.len()?;
         let at = r.pos;
