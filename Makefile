@@ -12,8 +12,9 @@ bootstrap:
 	@.ci/bootstrap
 
 ## Runs the demo: the edge worker in `wrangler dev` in front of the demo store, http://127.0.0.1:8787
+## (signing with the public development keys, which only VITRINE_ALLOW_DEV_KEYS=1 makes trusted).
 demo: bootstrap store
-	wrangler dev --ip 127.0.0.1 --port 8787
+	wrangler dev --ip 127.0.0.1 --port 8787 --var VITRINE_ALLOW_DEV_KEYS:1
 
 ## The demo store's static pages (www/store), with the browser module at /vitrine/.
 store: browser

@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(format!("{PAGES}/manifest.json")).unwrap())
             .unwrap();
-    let (keys, _) = Keys::from_specs(None, None).unwrap();
+    let keys = Keys::development();
     let mut group = c.benchmark_group("rewrite");
     for page in manifest["pages"].as_array().unwrap() {
         let file = page["file"].as_str().unwrap();

@@ -23,25 +23,61 @@ pub struct Keys {
     pub traits: Option<Keyring>,
 }
 
+/// Where a deployment's keys came from ([`Keys::for_deployment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// The deployment's own secrets.
+    Configured,
+    /// The public development keys, explicitly allowed (local runs and tests).
+    Development,
+}
+
 impl Keys {
-    /// Parses key lists (`id:secret[,id:secret]`); `None` means the public development key,
-    /// and the flag returned says so, for a clear warning at startup.
-    pub fn from_specs(
+    /// The public development keys (state and traits): anyone can sign with them, so only
+    /// local runs and tests may use them.
+    pub fn development() -> Keys {
+        Keys {
+            state: Keyring::parse(DEV_STATE_KEYS).expect("the development state key parses"),
+            traits: Some(
+                Keyring::parse(DEV_TRAITS_KEYS).expect("the development traits key parses"),
+            ),
+        }
+    }
+
+    /// Parses key lists (`id:secret[,id:secret]`). Without a traits key, traits are ignored.
+    pub fn from_specs(state: &str, traits: Option<&str>) -> Result<Keys, state::seal::KeyError> {
+        Ok(Keys {
+            state: Keyring::parse(state)?,
+            traits: traits.map(Keyring::parse).transpose()?,
+        })
+    }
+
+    /// The keys a deployment may trust. Its own secrets when `state` is given; the public
+    /// development keys only when `allow_dev` says so explicitly; otherwise `None`: nothing is
+    /// trusted (state is kept unsigned, traits are ignored, `requires: signed_state` variants
+    /// are never shown). A key list that holds a public development secret counts as not
+    /// given, so copying an example into production makes nothing trusted.
+    ///
+    /// Architecture Invariant: a deployment without secrets trusts nothing by default.
+    pub fn for_deployment(
         state: Option<&str>,
         traits: Option<&str>,
-    ) -> Result<(Keys, bool), state::seal::KeyError> {
-        let dev = state.is_none();
-        let keys = Keys {
-            state: Keyring::parse(state.unwrap_or(DEV_STATE_KEYS))?,
-            // NOTE: production state keys never pair with the public development traits key:
-            // without a traits key, traits are ignored.
-            traits: match (traits, dev) {
-                (Some(t), _) => Some(Keyring::parse(t)?),
-                (None, true) => Some(Keyring::parse(DEV_TRAITS_KEYS)?),
-                (None, false) => None,
-            },
+        allow_dev: bool,
+    ) -> Result<Option<(Keys, KeySource)>, state::seal::KeyError> {
+        let public = |spec: &str| {
+            [DEV_STATE_KEYS, DEV_TRAITS_KEYS]
+                .iter()
+                .filter_map(|k| k.split_once(':'))
+                .any(|(_, secret)| spec.contains(secret))
         };
-        Ok((keys, dev))
+        match state {
+            Some(s) if !public(s) => Ok(Some((
+                Keys::from_specs(s, traits.filter(|t| !public(t)))?,
+                KeySource::Configured,
+            ))),
+            _ if allow_dev => Ok(Some((Keys::development(), KeySource::Development))),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -344,5 +380,60 @@ impl Report {
             out.push_str(&format!("issues: {}\n", self.issues.join(", ")));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN: &str = "4:b3duLXN0YXRlLXNlY3JldC1mb3ItdGhlLXRlc3Rz";
+    const OWN_TRAITS: &str = "5:b3duLXRyYWl0cy1zZWNyZXQtZm9yLXRoZS10ZXN0cw";
+
+    #[test]
+    fn a_deployment_without_secrets_trusts_nothing_unless_told() {
+        assert!(Keys::for_deployment(None, None, false).unwrap().is_none());
+        // A traits key alone does not make state trusted.
+        assert!(Keys::for_deployment(None, Some(OWN_TRAITS), false)
+            .unwrap()
+            .is_none());
+        let (dev, source) = Keys::for_deployment(None, None, true).unwrap().unwrap();
+        assert_eq!(source, KeySource::Development);
+        assert_eq!(dev.state.current_id(), 0);
+        assert!(dev.traits.is_some());
+    }
+
+    #[test]
+    fn own_secrets_are_used_and_public_ones_count_as_none() {
+        let (k, source) = Keys::for_deployment(Some(OWN), Some(OWN_TRAITS), false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((source, k.state.current_id()), (KeySource::Configured, 4));
+        assert!(k.traits.is_some());
+        // Own state keys never pair with the public traits key: traits are then ignored.
+        let (k, _) = Keys::for_deployment(Some(OWN), None, false)
+            .unwrap()
+            .unwrap();
+        assert!(k.traits.is_none());
+        let (k, _) = Keys::for_deployment(Some(OWN), Some(DEV_TRAITS_KEYS), false)
+            .unwrap()
+            .unwrap();
+        assert!(k.traits.is_none());
+        // The development secret pasted as a deployment's own (even under another id, or as
+        // the previous key of a rotation) is not trusted.
+        let pasted = format!("7:{}", DEV_STATE_KEYS.split_once(':').unwrap().1);
+        for spec in [
+            DEV_STATE_KEYS.to_string(),
+            pasted,
+            format!("{OWN},{DEV_STATE_KEYS}"),
+        ] {
+            assert!(
+                Keys::for_deployment(Some(&spec), None, false)
+                    .unwrap()
+                    .is_none(),
+                "{spec}"
+            );
+        }
+        assert!(Keys::for_deployment(Some("x:abc"), None, false).is_err());
     }
 }

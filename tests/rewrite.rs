@@ -453,3 +453,175 @@ fn rewrite_str_matches_streaming() {
         "camping leads the grid"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Replaced slots: whole or not at all
+
+fn replace_site(action: &str) -> Site {
+    let variant = match action {
+        "remove" => json!({"id": "h"}),
+        _ => json!({"id": "h", "html": "<h2>Personal hero</h2>"}),
+    };
+    site_with_slots(json!({
+        "hero": {"selector": "[data-vt-slot=hero]", "action": action, "variants": [variant]}
+    }))
+}
+
+fn plan_for(site: &Site) -> RewritePlan<'_> {
+    let o = Req::new("/").run(site, Mode::Edge(&keys()));
+    RewritePlan::new(site, &o.decisions, NONCE)
+}
+
+#[test]
+fn a_replaced_slot_is_replaced_whole_or_left_as_the_origin_sent_it() {
+    let huge = "x".repeat(5 * 1024 * 1024);
+    // A tag over lol_html's 4 MiB memory limit inside the slot: lol_html bails out there.
+    let over_limit = format!(
+        "<html><body><section data-vt-slot=\"hero\"><h1>Origin</h1><img alt=\"{huge}\"><p>rest</p></section><footer>f</footer></body></html>"
+    );
+    // A slot that never ends, and one larger than the buffer limit (256 KiB by default).
+    let unended = "<html><body><section data-vt-slot=\"hero\"><h1>Origin</h1><p>no end".to_string();
+    let large = format!(
+        "<html><body><section data-vt-slot=\"hero\"><h1>Origin</h1>{}</section><footer>f</footer></body></html>",
+        "<p>filler</p>".repeat(30_000)
+    );
+    for action in ["replace_inner", "replace", "remove"] {
+        let site = replace_site(action);
+        let plan = plan_for(&site);
+        for (name, src) in [
+            ("over_limit", &over_limit),
+            ("unended", &unended),
+            ("large", &large),
+        ] {
+            for seed in 0..4u64 {
+                let (out, stats) = if seed == 0 {
+                    rewrite_all(&plan, src.as_bytes())
+                } else {
+                    rewrite_chunked(&plan, src.as_bytes(), seed, 65_536)
+                };
+                let out = String::from_utf8(out).unwrap();
+                assert!(
+                    !out.contains("Personal hero"),
+                    "{action} {name} (seed {seed}): variant shown in a slot left as origin"
+                );
+                // replace_inner keeps the element and marks it; replace and remove leave it as
+                // it came, unmarked.
+                let expected = match action {
+                    "replace_inner" => src.replacen(
+                        "data-vt-slot=\"hero\"",
+                        "data-vt-slot=\"hero\" data-vt-applied=\"origin\"",
+                        1,
+                    ),
+                    _ => src.clone(),
+                };
+                if out != expected {
+                    let at = out
+                        .bytes()
+                        .zip(expected.bytes())
+                        .take_while(|(a, b)| a == b)
+                        .count();
+                    panic!(
+                        "{action} {name} (seed {seed}): not the origin's bytes from {at}: {:?} vs {:?}",
+                        &out[at.saturating_sub(40)..(at + 80).min(out.len())],
+                        &expected[at.saturating_sub(40)..(at + 80).min(expected.len())]
+                    );
+                }
+                assert_eq!(stats.slot_fallbacks, 1, "{action} {name}");
+            }
+        }
+        // And a slot that ends is replaced, whatever the chunking.
+        let whole = "<html><body><section data-vt-slot=\"hero\"><h1>Origin</h1></section><i>after</i></body></html>";
+        let expected = match action {
+            "replace_inner" => "<html><body><section data-vt-slot=\"hero\" data-vt-applied=\"h\"><h2>Personal hero</h2></section><i>after</i></body></html>",
+            "replace" => "<html><body><h2>Personal hero</h2><i>after</i></body></html>",
+            _ => "<html><body><i>after</i></body></html>",
+        };
+        for seed in 0..50u64 {
+            let (out, stats) = rewrite_chunked(&plan, whole.as_bytes(), seed, 7);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                expected,
+                "{action} (seed {seed})"
+            );
+            assert_eq!(stats.slot_fallbacks, 0);
+        }
+    }
+}
+
+#[test]
+fn replaced_slots_nest_and_hold_a_reordered_grid() {
+    let site = site_with_slots(json!({
+        "outer": {"selector": "#outer", "action": "replace_inner", "variants": [{"id": "o", "html": "<b>outer</b>"}]},
+        "inner": {"selector": "#inner", "action": "replace_inner", "variants": [{"id": "i", "html": "<b>inner</b>"}]},
+        "grid": {"selector": "#grid", "action": "reorder", "items": "li", "rank": {"by_attr": "data-k", "affinity": "none", "boost": {"z": 5}}}
+    }));
+    let plan = plan_for(&site);
+    // Inner slot inside the grid's second item; the outer slot elsewhere holds the inner one.
+    let src = "<ul id=\"grid\"><li data-k=\"a\">A</li><li data-k=\"z\">Z<div id=\"inner\">x</div></li></ul><div id=\"outer\"><div id=\"inner\">y</div></div>";
+    let expected = "<ul id=\"grid\" data-vt-applied=\"reorder\"><li data-k=\"z\">Z<div id=\"inner\" data-vt-applied=\"i\"><b>inner</b></div></li><li data-k=\"a\">A</li></ul><div id=\"outer\" data-vt-applied=\"o\"><b>outer</b></div>";
+    for seed in 0..50u64 {
+        let (out, stats) = rewrite_chunked(&plan, src.as_bytes(), seed, 11);
+        assert_eq!(String::from_utf8(out).unwrap(), expected, "seed {seed}");
+        assert_eq!(
+            (stats.reordered, stats.fallbacks, stats.slot_fallbacks),
+            (1, 0, 0)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Document encodings
+
+#[test]
+fn variants_are_written_in_the_documents_encoding() {
+    use vitrine::rewrite::Charset;
+    let site = site_with_slots(json!({
+        "hero": {"selector": "#hero", "action": "replace_inner", "variants": [{"id": "h", "html": "<h2>Café – 20 € 日本</h2>"}]}
+    }));
+    let plan = plan_for(&site);
+    let rewrite = |charset: Charset, src: &[u8]| {
+        let mut out = Vec::new();
+        {
+            let mut rw =
+                Rewriter::with_charset(&plan, charset, |c: &[u8]| out.extend_from_slice(c))
+                    .unwrap_or_else(|_| panic!("refused"));
+            for b in src.chunks(5) {
+                rw.write(b);
+            }
+            rw.end();
+        }
+        out
+    };
+    // windows-1252 by header: é is 0xE9, – 0x96, € 0x80; Japanese has no windows-1252 bytes.
+    let origin = b"<p>D\xe9j\xe0 vu</p><div id=\"hero\">x</div>";
+    let out = rewrite(
+        Charset::of_content_type("text/html; charset=windows-1252"),
+        origin,
+    );
+    let expected = b"<p>D\xe9j\xe0 vu</p><div id=\"hero\" data-vt-applied=\"h\"><h2>Caf\xe9 \x96 20 \x80 &#26085;&#26412;</h2></div>";
+    assert_eq!(out, expected.to_vec(), "{}", String::from_utf8_lossy(&out));
+    // Shift_JIS only in <meta>: the document's own bytes stay, the variant is Shift_JIS.
+    let origin = b"<meta charset=\"shift_jis\"><p>\x93\xfa\x96\x7b</p><div id=\"hero\">x</div>";
+    let out = rewrite(Charset::of_content_type("text/html"), origin);
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&out);
+    assert!(!bad, "{}", String::from_utf8_lossy(&out));
+    assert!(out.starts_with(b"<meta charset=\"shift_jis\"><p>\x93\xfa\x96\x7b</p>"));
+    assert!(
+        text.contains("<h2>Caf&#233; &#8211; 20 &#8364; 日本</h2>"),
+        "{text}"
+    );
+    // Quoted labels and other parameters are read; unknown labels are undeclared; UTF-16 refused.
+    assert_eq!(
+        Charset::of_content_type("text/html; q=1; CHARSET=\"Shift_JIS\""),
+        Charset::of_content_type("text/html;charset=sjis")
+    );
+    assert_eq!(
+        Charset::of_content_type("text/html; charset=klingon"),
+        Charset::Undeclared
+    );
+    assert_eq!(
+        Charset::of_content_type("text/html; charset=utf-16le"),
+        Charset::Unsupported
+    );
+    assert!(Rewriter::with_charset(&plan, Charset::Unsupported, |_: &[u8]| {}).is_err());
+}

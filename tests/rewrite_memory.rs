@@ -49,7 +49,26 @@ fn page_chunks(filler_bytes: usize) -> impl Iterator<Item = Vec<u8>> {
         ))
 }
 
+/// A grid of `items` items (past the 256 KiB reorder buffer), streamed in 16 KiB chunks.
+fn grid_chunks(items: usize) -> impl Iterator<Item = Vec<u8>> {
+    let item =
+        |i: usize| format!("<li data-vt-item data-vt-sku=\"s{i}\" data-vt-category=\"b\">{i}</li>");
+    let per_chunk = 16 * 1024 / item(0).len();
+    std::iter::once(b"<!doctype html><html><body><ul data-vt-slot=\"grid\">".to_vec())
+        .chain((0..items.div_ceil(per_chunk)).map(move |c| {
+            (c * per_chunk..((c + 1) * per_chunk).min(items))
+                .map(item)
+                .collect::<String>()
+                .into_bytes()
+        }))
+        .chain(std::iter::once(b"</ul></body></html>".to_vec()))
+}
+
 fn peak_for(filler: usize) -> (usize, usize) {
+    peak_of(page_chunks(filler), 1)
+}
+
+fn peak_of(chunks: impl Iterator<Item = Vec<u8>>, reordered: u32) -> (usize, usize) {
     let doc = json!({
         "version": 1, "site": "m",
         "dimensions": {"a": {"half_life_hours": 1}, "b": {"half_life_hours": 1}},
@@ -60,7 +79,7 @@ fn peak_for(filler: usize) -> (usize, usize) {
         }
     });
     let site = Config::from_json(&doc.to_string()).unwrap().sites.remove(0);
-    let (keys, _) = Keys::from_specs(None, None).unwrap();
+    let keys = Keys::development();
     let input = RequestInput {
         facts: RequestFacts {
             url: "/",
@@ -77,12 +96,12 @@ fn peak_for(filler: usize) -> (usize, usize) {
     PEAK.store(base, Ordering::Relaxed);
     let stats = {
         let mut rw = Rewriter::new(&plan, |c: &[u8]| written += c.len());
-        for chunk in page_chunks(filler) {
+        for chunk in chunks {
             rw.write(&chunk);
         }
         rw.end()
     };
-    assert_eq!(stats.reordered, 1);
+    assert_eq!(stats.reordered, reordered);
     (PEAK.load(Ordering::Relaxed) - base, written)
 }
 
@@ -98,4 +117,19 @@ fn peak_memory_is_independent_of_page_size() {
         "peak grew from {small} to {large} bytes between 1 MB and 32 MB pages"
     );
     eprintln!("peak heap: {small} bytes (1 MB page), {large} bytes (32 MB page)");
+
+    // Past its buffer limit a grid is left in origin order, and the items that follow are not
+    // recorded: 400,000 items take no more than 40,000 (about 100 bytes each before).
+    let (few, _) = peak_of(grid_chunks(40_000), 0);
+    let (many, many_out) = peak_of(grid_chunks(400_000), 0);
+    assert!(many_out > 20 << 20);
+    assert!(
+        many <= few + 64 * 1024,
+        "peak grew from {few} to {many} bytes between 40,000 and 400,000 grid items"
+    );
+    assert!(
+        few < 4 << 20,
+        "peak {few} bytes for a 256 KiB reorder buffer"
+    );
+    eprintln!("peak heap: {few} bytes (40k items), {many} bytes (400k items)");
 }

@@ -12,14 +12,34 @@ globalThis.__vitrine_on_panic = () => {
   inflight.clear();
 };
 
-function origin(request, env) {
-  if (env.ORIGIN_URL) {
-    const url = new URL(request.url);
-    const target = env.ORIGIN_URL.replace(/\/$/, "") + url.pathname + url.search;
-    return fetch(new Request(target, request), { redirect: "manual" });
+// The request as the origin gets it, as the Rust side forwards it: Vitrine's own headers
+// (x-vitrine-*, the debug token) and the vt_debug cookie never reach the origin's logs.
+function forwarded(request) {
+  const headers = new Headers();
+  for (const [k, v] of request.headers) {
+    if (k.startsWith("x-vitrine-")) continue;
+    if (k === "cookie") {
+      const kept = v.split(";").map((c) => c.trim()).filter((c) => c && c.split("=")[0].trim() !== "vt_debug").join("; ");
+      if (kept) headers.set(k, kept);
+      continue;
+    }
+    headers.append(k, v);
   }
-  return env.ASSETS.fetch(request);
+  return headers;
 }
+
+function origin(request, env) {
+  const url = new URL(request.url);
+  const target = env.ORIGIN_URL ? env.ORIGIN_URL.replace(/\/$/, "") + url.pathname + url.search : request.url;
+  const init = { method: request.method, headers: forwarded(request), redirect: "manual" };
+  return env.ORIGIN_URL ? fetch(target, init) : env.ASSETS.fetch(new Request(target, init));
+}
+
+const badGateway = () =>
+  new Response("<!doctype html><html><head><meta charset=\"utf-8\"><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><p>The shop did not answer. Please try again in a moment.</p></body></html>\n", {
+    status: 502,
+    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
+  });
 
 export default class extends Vitrine {
   async fetch(request) {
@@ -33,8 +53,12 @@ export default class extends Vitrine {
       return await Promise.race([super.fetch(request), failed]);
     } catch (err) {
       console.error("vitrine: worker failed, serving the origin response:", String((err && err.message) || err));
-      if (retry === null) throw err;
-      return origin(retry, this.env);
+      if (retry === null) return badGateway();
+      try {
+        return await origin(retry, this.env);
+      } catch {
+        return badGateway();
+      }
     } finally {
       inflight.delete(fail);
     }

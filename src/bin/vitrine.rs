@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use vitrine::config::{lint, Config, Severity};
 use vitrine::signals::{seal_traits, Geo, RequestFacts, Traits};
 use vitrine::state::seal::{format_key, Keyring};
-use vitrine::{personalize, Keys, Mode, RequestInput};
+use vitrine::{personalize, KeySource, Keys, Mode, RequestInput};
 
 #[derive(Parser)]
 #[command(
@@ -154,17 +154,18 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
     Ok(b)
 }
 
-/// Keys from VITRINE_STATE_KEYS / VITRINE_TRAITS_KEYS (empty means unset), as the edge reads them;
-/// says so on stderr when the public development key is used (and `warn`).
+/// Keys from VITRINE_STATE_KEYS / VITRINE_TRAITS_KEYS (empty means unset), as the edge reads them.
+/// The CLI is a local tool: without them it uses the public development keys, and says so on
+/// stderr (when `warn`); a deployed worker trusts those only with VITRINE_ALLOW_DEV_KEYS=1.
 fn deployment_keys(warn: bool) -> Result<Keys, String> {
     let spec = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (keys, dev) = Keys::from_specs(
-        spec("VITRINE_STATE_KEYS").as_deref(),
-        spec("VITRINE_TRAITS_KEYS").as_deref(),
-    )
-    .map_err(|e| e.to_string())?;
-    if dev && warn {
-        eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development key");
+    let state = spec("VITRINE_STATE_KEYS");
+    let traits = spec("VITRINE_TRAITS_KEYS");
+    let (keys, source) = Keys::for_deployment(state.as_deref(), traits.as_deref(), true)
+        .map_err(|e| e.to_string())?
+        .unwrap_or((Keys::development(), KeySource::Development));
+    if source == KeySource::Development && warn {
+        eprintln!("vitrine: VITRINE_STATE_KEYS not set; using the public development keys");
     }
     Ok(keys)
 }

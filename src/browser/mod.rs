@@ -230,7 +230,7 @@ impl Engine {
     #[cfg(feature = "rewrite")]
     fn with_keys(config: Config, state_keys: Option<String>) -> Result<Engine, JsError> {
         let keys = match state_keys.filter(|k| !k.is_empty()) {
-            Some(spec) => Some(Keys::from_specs(Some(&spec), None).map_err(js_error)?.0),
+            Some(spec) => Some(Keys::from_specs(&spec, None).map_err(js_error)?),
             None => None,
         };
         Ok(Engine { config, keys })

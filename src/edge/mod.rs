@@ -12,15 +12,19 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use worker::{
-    console_error, console_log, event, wasm_bindgen::JsCast, web_sys, Context, Date, Env, Fetch,
-    Headers, Method, Request, Response, Result,
+    console_error, console_log, event, wasm_bindgen::JsCast, web_sys, AbortController, Context,
+    Date, Delay, Env, Fetch, Headers, Method, Request, Response, ResponseBody, Result,
 };
 
 use crate::config::Config;
-use crate::pipeline::{personalize, Keys, Mode, RequestInput};
-use crate::rewrite::{RewritePlan, Rewriter};
+use crate::pipeline::{personalize, KeySource, Keys, Mode, RequestInput};
+use crate::rewrite::{Charset, RewritePlan, Rewriter};
 use crate::signals::{classify_device, Device, Geo, RequestFacts};
 
 /// A request header carrying the debug token turns explain mode on.
@@ -37,6 +41,28 @@ const MEMORY_HEADER: &str = "x-vitrine-memory";
 const PANIC_HEADER: &str = "x-vitrine-test-panic";
 /// Milliseconds a configuration read from Workers KV is used before it is read again.
 const KV_TTL_MS: u64 = 60_000;
+/// Default of `VITRINE_ORIGIN_TIMEOUT_MS`: how long the origin may take to send its headers.
+const ORIGIN_TIMEOUT_MS: u64 = 15_000;
+/// Request headers that may make the origin answer 304 to a page that is then personalized.
+const CONDITIONAL_HEADERS: [&str; 3] = ["if-none-match", "if-modified-since", "if-range"];
+/// Origin response headers a personalized page drops: CDN cache directives that would override
+/// `Cache-Control: private` for the caches they target (RFC 9213), validators and range support
+/// that would let a revalidation keep a stale personalized page, and the length and digest of a
+/// body that changed.
+const DROPPED_HEADERS: [&str; 12] = [
+    "content-length",
+    "content-md5",
+    "etag",
+    "last-modified",
+    "accept-ranges",
+    "expires",
+    "cache-control",
+    "cdn-cache-control",
+    "cloudflare-cdn-cache-control",
+    "surrogate-control",
+    "vary",
+    "set-cookie",
+];
 
 /// The compiled configuration bundled at build time (`make worker`); empty if none was given.
 const BUNDLED_CONFIG: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundled-config.bin"));
@@ -44,7 +70,8 @@ const BUNDLED_CONFIG: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundled-
 thread_local! {
     // One isolate runs one request at a time on one thread; these live as long as the isolate.
     static CONFIG: RefCell<Option<Loaded>> = const { RefCell::new(None) };
-    static KEYS: RefCell<Option<&'static Keys>> = const { RefCell::new(None) };
+    // `Some(None)`: read, and no keys are trusted.
+    static KEYS: RefCell<Option<Option<&'static Keys>>> = const { RefCell::new(None) };
 }
 
 struct Loaded {
@@ -56,8 +83,8 @@ struct Loaded {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    // NOTE: `Err` here would become a 500; `handle` only fails when the origin cannot be reached.
-    handle(req, env).await
+    // NOTE: `Err` here would become a 500: `handle` answers origin faults itself (502/504).
+    Ok(handle(req, env).await)
 }
 
 /// What the request says, read before the request goes to the origin.
@@ -68,6 +95,7 @@ struct Incoming {
     cookie: Option<String>,
     user_agent: Option<String>,
     referrer: Option<String>,
+    accept: Option<String>,
     gpc: bool,
     geo: Geo,
     debug: bool,
@@ -148,6 +176,7 @@ fn read_incoming(req: &Request, env: &Env) -> Option<Incoming> {
         cookie,
         user_agent: header(req, "user-agent"),
         referrer: header(req, "referer"),
+        accept: header(req, "accept"),
         gpc: header(req, "sec-gpc").is_some_and(|v| v.trim() == "1"),
         geo,
         debug,
@@ -162,28 +191,123 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn fetch_origin(env: &Env, req: Request) -> Result<Response> {
-    match secret(env, "ORIGIN_URL") {
+/// Why the origin gave no response.
+enum OriginFault {
+    /// No headers within `VITRINE_ORIGIN_TIMEOUT_MS`.
+    Timeout(u64),
+    /// Unreachable, reset, or not HTTP.
+    Failed(String),
+}
+
+impl OriginFault {
+    /// A short page for the shopper: 504 for a timeout, 502 otherwise (never cached).
+    fn response(&self) -> Response {
+        let (status, title) = match self {
+            OriginFault::Timeout(ms) => {
+                console_error!("vitrine: the origin sent no response within {ms} ms");
+                (504, "504 Gateway Timeout")
+            }
+            OriginFault::Failed(e) => {
+                console_error!("vitrine: the origin could not be reached ({e})");
+                (502, "502 Bad Gateway")
+            }
+        };
+        let page = format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+             <body><h1>{title}</h1><p>The shop did not answer. Please try again in a moment.</p></body></html>\n"
+        );
+        let headers = Headers::new();
+        let _ = headers.set("content-type", "text/html; charset=utf-8");
+        let _ = headers.set("cache-control", "no-store");
+        Response::builder()
+            .with_status(status)
+            .with_headers(headers)
+            .fixed(page.into_bytes())
+    }
+}
+
+/// The request as the origin gets it: Vitrine's own headers (`x-vitrine-*`, the debug token)
+/// and the `vt_debug` cookie removed, and, for a page that may be personalized, the
+/// conditional headers (a 304 would keep a stale personalized page in the browser).
+fn origin_headers(req: &Request, strip_conditional: bool) -> web_sys::Headers {
+    let out = Headers::new();
+    for (k, v) in req.headers().entries() {
+        let lower = k.to_ascii_lowercase();
+        if lower.starts_with("x-vitrine-")
+            || (strip_conditional && CONDITIONAL_HEADERS.contains(&lower.as_str()))
+        {
+            continue;
+        }
+        if lower == "cookie" {
+            let kept = crate::signals::cookie_header_without(&v, DEBUG_COOKIE);
+            if !kept.is_empty() {
+                let _ = out.append(&k, &kept);
+            }
+            continue;
+        }
+        let _ = out.append(&k, &v);
+    }
+    out.0
+}
+
+async fn fetch_origin(
+    env: &Env,
+    req: Request,
+    strip_conditional: bool,
+) -> std::result::Result<Response, OriginFault> {
+    let url = req.inner().url();
+    let base = secret(env, "ORIGIN_URL");
+    let target = match &base {
         Some(base) => {
-            let url = req.inner().url();
             let (_, _, path) = split_url(&url);
             let path = path.split('#').next().unwrap_or(path);
-            let target = format!("{}{path}", base.trim_end_matches('/'));
-            // NOTE: web-sys's RequestInit, not the worker crate's: that one converts its `cf`
-            // properties on every request, 13 KB of code Vitrine never uses.
-            let init = web_sys::RequestInit::new();
-            init.set_method(&req.inner().method());
-            init.set_headers(&req.inner().headers());
-            init.set_redirect(web_sys::RequestRedirect::Manual);
-            if !matches!(req.method(), Method::Get | Method::Head) {
-                if let Some(body) = req.inner().body() {
-                    init.set_body(&body);
-                }
-            }
-            let forwarded = web_sys::Request::new_with_str_and_init(&target, &init)?;
-            Fetch::Request(Request::from(forwarded)).send().await
+            format!("{}{path}", base.trim_end_matches('/'))
         }
-        None => env.assets("ASSETS")?.fetch_request(req).await,
+        None => url.clone(),
+    };
+    let timeout_ms = secret(env, "VITRINE_ORIGIN_TIMEOUT_MS")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(ORIGIN_TIMEOUT_MS);
+    let controller = AbortController::default();
+    // NOTE: web-sys's RequestInit, not the worker crate's: that one converts its `cf`
+    // properties on every request, 13 KB of code Vitrine never uses.
+    let init = web_sys::RequestInit::new();
+    init.set_method(&req.inner().method());
+    init.set_headers(&origin_headers(&req, strip_conditional));
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    init.set_signal(Some(&controller.signal()));
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        if let Some(body) = req.inner().body() {
+            init.set_body(&body);
+        }
+    }
+    let forwarded = web_sys::Request::new_with_str_and_init(&target, &init)
+        .map_err(|e| OriginFault::Failed(format!("{e:?}")))?;
+    let forwarded = Request::from(forwarded);
+    let proxied = base.is_some();
+    let sent = async move {
+        match proxied {
+            true => Fetch::Request(forwarded).send().await,
+            false => match env.assets("ASSETS") {
+                Ok(assets) => assets.fetch_request(forwarded).await,
+                Err(e) => Err(e),
+            },
+        }
+    };
+    // The timeout covers the response headers; the body then streams as long as it takes.
+    match select(
+        pin!(sent),
+        pin!(Delay::from(Duration::from_millis(timeout_ms))),
+    )
+    .await
+    {
+        Either::Left((Ok(r), _)) => Ok(r),
+        Either::Left((Err(e), _)) => Err(OriginFault::Failed(e.to_string())),
+        Either::Right(_) => {
+            controller.abort();
+            Err(OriginFault::Timeout(timeout_ms))
+        }
     }
 }
 
@@ -209,7 +333,7 @@ fn install_panic_notice() {
     }));
 }
 
-async fn handle(req: Request, env: Env) -> Result<Response> {
+async fn handle(req: Request, env: Env) -> Response {
     install_panic_notice();
     let started = Date::now().as_millis();
     let eligible = req.method() == Method::Get && header(&req, "range").is_none();
@@ -218,20 +342,44 @@ async fn handle(req: Request, env: Env) -> Result<Response> {
     } else {
         None
     };
-    let origin = fetch_origin(&env, req).await?;
-    let Some(incoming) = incoming else {
-        return Ok(origin);
+    // A page that may be personalized is fetched whole: a 304 from the origin would let the
+    // browser keep a personalized page that no longer holds.
+    let may_personalize = incoming.as_ref().is_some_and(|i| {
+        classify_device(i.user_agent.as_deref()) != Device::Bot && accepts_html(i.accept.as_deref())
+    });
+    let origin = match fetch_origin(&env, req, may_personalize).await {
+        Ok(r) => r,
+        Err(fault) => return fault.response(),
     };
-    let html = origin
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
-    if origin.status_code() != 200 || !html {
-        return Ok(origin);
+    let Some(incoming) = incoming else {
+        return origin;
+    };
+    let header_of = |name: &str| origin.headers().get(name).ok().flatten();
+    let content_type = header_of("content-type").unwrap_or_default();
+    let html = content_type.to_ascii_lowercase().starts_with("text/html");
+    // The runtime decodes gzip and br; anything else reaches the worker still encoded.
+    let decoded = header_of("content-encoding").is_none_or(|e| {
+        matches!(
+            e.trim().to_ascii_lowercase().as_str(),
+            "" | "identity" | "gzip" | "br"
+        )
+    });
+    if origin.status_code() != 200 || !html || !decoded {
+        return origin;
     }
-    Ok(personalize_response(origin, incoming, &env, started).await)
+    let charset = Charset::of_content_type(&content_type);
+    if charset == Charset::Unsupported {
+        return origin;
+    }
+    personalize_response(origin, incoming, charset, &env, started).await
+}
+
+/// Whether a request's `Accept` admits an HTML page (absent, `text/html` or `*/*`).
+fn accepts_html(accept: Option<&str>) -> bool {
+    accept.is_none_or(|a| {
+        let a = a.to_ascii_lowercase();
+        a.contains("text/html") || a.contains("*/*")
+    })
 }
 
 async fn config(env: &Env) -> std::result::Result<&'static Config, String> {
@@ -287,18 +435,30 @@ async fn config(env: &Env) -> std::result::Result<&'static Config, String> {
     Ok(config)
 }
 
-fn keys(env: &Env) -> std::result::Result<&'static Keys, String> {
+/// The keys this deployment trusts, read once per isolate: its secrets, or the public
+/// development keys only with `VITRINE_ALLOW_DEV_KEYS=1` (local demo and tests); `None` when
+/// neither: state is kept unsigned and nothing signed is trusted ([`Keys::for_deployment`]).
+fn keys(env: &Env) -> std::result::Result<Option<&'static Keys>, String> {
     if let Some(k) = KEYS.with(|k| k.try_borrow().ok().and_then(|k| *k)) {
         return Ok(k);
     }
     let state = secret(env, "VITRINE_STATE_KEYS");
     let traits = secret(env, "VITRINE_TRAITS_KEYS");
-    let (keys, dev) = Keys::from_specs(state.as_deref(), traits.as_deref())
+    let allow_dev = secret(env, "VITRINE_ALLOW_DEV_KEYS").as_deref() == Some("1");
+    let keys = Keys::for_deployment(state.as_deref(), traits.as_deref(), allow_dev)
         .map_err(|e| format!("VITRINE_STATE_KEYS/VITRINE_TRAITS_KEYS: {e}"))?;
-    if dev {
-        console_log!("vitrine: VITRINE_STATE_KEYS is not set; using the public development key (set it with `wrangler secret put VITRINE_STATE_KEYS`)");
-    }
-    let keys: &'static Keys = Box::leak(Box::new(keys));
+    let keys: Option<&'static Keys> = match keys {
+        Some((keys, source)) => {
+            if source == KeySource::Development {
+                console_log!("vitrine: VITRINE_ALLOW_DEV_KEYS=1: signing with the public development keys (never in production)");
+            }
+            Some(Box::leak(Box::new(keys)))
+        }
+        None => {
+            console_error!("vitrine: VITRINE_STATE_KEYS is not set: state is unsigned and no signed state or traits are trusted (set it with `wrangler secret put VITRINE_STATE_KEYS`)");
+            None
+        }
+    };
     KEYS.with(|k| {
         if let Ok(mut slot) = k.try_borrow_mut() {
             *slot = Some(keys);
@@ -382,8 +542,9 @@ fn merge_vary(existing: Option<String>) -> String {
 }
 
 async fn personalize_response(
-    mut origin: Response,
+    origin: Response,
     inc: Incoming,
+    charset: Charset,
     env: &Env,
     started: u64,
 ) -> Response {
@@ -425,7 +586,9 @@ async fn personalize_response(
         fresh_id,
         page_traits: None,
     };
-    let outcome = personalize(site, Mode::Edge(keys), &input);
+    // Without trusted keys the state is kept as the browser keeps it: unsigned, no traits.
+    let mode = keys.map_or(Mode::Browser, Mode::Edge);
+    let outcome = personalize(site, mode, &input);
     if inc.panic {
         panic!("vitrine: test panic requested");
     }
@@ -448,10 +611,7 @@ async fn personalize_response(
     let headers = Headers::new();
     for (k, v) in origin.headers().entries() {
         let lower = k.to_ascii_lowercase();
-        if matches!(
-            lower.as_str(),
-            "content-length" | "etag" | "cache-control" | "vary" | "set-cookie"
-        ) {
+        if DROPPED_HEADERS.contains(&lower.as_str()) {
             continue;
         }
         let _ = headers.append(&k, &v);
@@ -473,7 +633,22 @@ async fn personalize_response(
             );
         }
     }
-    let _ = headers.set("cache-control", "private, no-cache");
+    // Shared caches never store a personalized page; an origin's `no-store` (account and
+    // checkout pages) stays.
+    let no_store = origin
+        .headers()
+        .get("cache-control")
+        .ok()
+        .flatten()
+        .is_some_and(|c| c.to_ascii_lowercase().contains("no-store"));
+    let _ = headers.set(
+        "cache-control",
+        if no_store {
+            "private, no-store"
+        } else {
+            "private, no-cache"
+        },
+    );
     let _ = headers.set(
         "vary",
         &merge_vary(origin.headers().get("vary").ok().flatten()),
@@ -485,48 +660,85 @@ async fn personalize_response(
         let _ = headers.set(MEMORY_HEADER, &memory.to_string());
     }
 
-    let source = match origin.stream() {
-        Ok(s) => s,
-        Err(e) => {
-            console_error!("vitrine: origin body unreadable ({e}); serving the origin page");
-            return origin;
-        }
-    };
     let buffer = Rc::new(RefCell::new(Vec::<u8>::new()));
     let sink = buffer.clone();
-    let rewriter = Rewriter::new(&plan, move |c: &[u8]| {
+    let rewriter = Rewriter::with_charset(&plan, charset, move |c: &[u8]| {
         if let Ok(mut b) = sink.try_borrow_mut() {
             b.extend_from_slice(c);
         }
     });
+    // NOTE: `handle` passes unsupported encodings through before this point.
+    let Ok(rewriter) = rewriter else {
+        return origin;
+    };
+    // A body the runtime did not decode has a length to hold it to: a shorter one is cut.
+    let expected_len = origin
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .filter(|_| {
+            origin
+                .headers()
+                .get("content-encoding")
+                .ok()
+                .flatten()
+                .is_none_or(|e| e.trim().is_empty() || e.trim().eq_ignore_ascii_case("identity"))
+        })
+        .and_then(|l| l.trim().parse::<u64>().ok());
+    // NOTE: the raw body stream, not `Response::stream()`: that one reports a body that failed
+    // with "aborted" as a clean end, and a cut page would be delivered as complete.
+    let source = match origin.body() {
+        ResponseBody::Stream(raw) => wasm_streams::ReadableStream::from_raw(raw.clone())
+            .into_stream()
+            .map(|chunk| {
+                chunk
+                    .map(|c| worker::js_sys::Uint8Array::new(&c).to_vec())
+                    .map_err(|e| worker::Error::from(e).to_string())
+            }),
+        _ => {
+            console_error!("vitrine: origin body is not a stream; serving the origin page");
+            return origin;
+        }
+    };
     let take = move |b: &Rc<RefCell<Vec<u8>>>| {
         b.try_borrow_mut()
             .map(|mut v| std::mem::take(&mut *v))
             .unwrap_or_default()
     };
     let body = futures_util::stream::unfold(
-        (source, Some(rewriter), buffer, false),
-        move |(mut src, mut rw, buf, done)| async move {
+        (source, Some(rewriter), buffer, 0u64, false),
+        move |(mut src, mut rw, buf, mut read, done)| async move {
             if done {
                 return None;
             }
             loop {
                 match src.next().await {
                     Some(Ok(chunk)) => {
+                        read += chunk.len() as u64;
                         if let Some(r) = rw.as_mut() {
                             r.write(&chunk);
                         }
                         let out = take(&buf);
                         if !out.is_empty() {
-                            return Some((
-                                Ok::<Vec<u8>, worker::Error>(out),
-                                (src, rw, buf, false),
-                            ));
+                            return Some((Ok(out), (src, rw, buf, read, false)));
                         }
                     }
                     end => {
-                        if let Some(Err(e)) = end {
-                            console_error!("vitrine: origin body failed mid-stream ({e})");
+                        // A broken origin body must not become a complete page: the response
+                        // is errored, never ended cleanly.
+                        let cut = match end {
+                            Some(Err(e)) => Some(e),
+                            _ => expected_len
+                                .filter(|want| read < *want)
+                                .map(|want| format!("{read} of {want} bytes")),
+                        };
+                        if let Some(why) = cut {
+                            console_error!("vitrine: origin body failed mid-stream ({why}); aborting the response");
+                            return Some((
+                                Err(worker::Error::RustError(format!("origin body cut: {why}"))),
+                                (src, None, buf, read, true),
+                            ));
                         }
                         if let Some(r) = rw.take() {
                             let stats = r.end();
@@ -538,7 +750,7 @@ async fn personalize_response(
                         return if out.is_empty() {
                             None
                         } else {
-                            Some((Ok(out), (src, rw, buf, true)))
+                            Some((Ok(out), (src, rw, buf, read, true)))
                         };
                     }
                 }
@@ -551,9 +763,7 @@ async fn personalize_response(
             // NOTE: unreachable in practice (wrapping a Rust stream as a ReadableStream); the
             // origin body is already taken, so the best left is an empty page, not a 5xx.
             console_error!("vitrine: cannot build the response stream ({e})");
-            Response::empty()
-                .map(|r| r.with_status(200))
-                .unwrap_or(origin)
+            Response::builder().with_status(200).empty()
         }
     }
 }

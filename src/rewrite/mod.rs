@@ -9,18 +9,21 @@
 //! `reorder`, `origin`, `control`), for the browser module and analytics; `replace` and
 //! `remove` take the element away, marker included.
 
-mod reorder;
+mod sink;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use lol_html::html_content::{ContentType, Element};
-use lol_html::{ElementContentHandlers, HandlerResult, HtmlRewriter, MemorySettings, Settings};
+use lol_html::{
+    AsciiCompatibleEncoding, ElementContentHandlers, HandlerResult, HtmlRewriter, MemorySettings,
+    Settings,
+};
 
 use crate::config::{Action, Site, Slot};
 use crate::decide::{Arm, Choice, Decisions, ItemKeys, RankPlan};
-use reorder::{sentinel, Mark, ReorderSink, Shared};
+use sink::{sentinel, Mark, Shared, Sink, SlotPlan};
 
 /// Marker attribute on every slot the edge decided.
 pub const APPLIED_ATTR: &str = "data-vt-applied";
@@ -120,9 +123,12 @@ pub struct RewriteStats {
     pub reordered: u32,
     /// Containers left in origin order (buffer limit, unbalanced markup).
     pub fallbacks: u32,
+    /// Replaced slots left as the origin sent them (never ended, over the buffer limit, or
+    /// lol_html bailed out inside them).
+    pub slot_fallbacks: u32,
 }
 
-type Sink<'s, O> = Rc<RefCell<ReorderSink<'s, O>>>;
+type SharedSink<'s, O> = Rc<RefCell<Sink<'s, O>>>;
 /// lol_html's output goes through this closure into the reorder sink.
 type Forward<'s> = Box<dyn FnMut(&[u8]) + 's>;
 
@@ -132,7 +138,7 @@ type Forward<'s> = Box<dyn FnMut(&[u8]) + 's>;
 /// rewriter can outlive the plan it was built from (the edge's response stream needs that).
 pub struct Rewriter<'s, O: FnMut(&[u8]) + 's> {
     inner: Option<HtmlRewriter<'s, Forward<'s>>>,
-    sink: Sink<'s, O>,
+    sink: SharedSink<'s, O>,
     shared: Rc<RefCell<Shared>>,
     bailed_out: Option<String>,
 }
@@ -142,8 +148,71 @@ fn applied(el: &mut Element<'_, '_>, label: &str) {
     let _ = el.set_attribute(APPLIED_ATTR, label);
 }
 
+/// The document encoding a `Content-Type` value declares ([`Rewriter::for_content_type`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// A `charset` parameter naming an encoding lol_html rewrites (any ASCII-compatible one).
+    Declared(AsciiCompatibleEncoding),
+    /// No charset, or a label no encoding has: UTF-8 unless a `<meta>` says otherwise.
+    Undeclared,
+    /// UTF-16, ISO-2022-JP or `replacement`: the page cannot be rewritten.
+    Unsupported,
+}
+
+impl Charset {
+    /// The `charset` parameter of a media type (`text/html; charset="Shift_JIS"`).
+    pub fn of_content_type(content_type: &str) -> Charset {
+        let label = content_type.split(';').skip(1).find_map(|param| {
+            let (name, value) = param.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("charset")
+                .then(|| value.trim().trim_matches('"'))
+        });
+        match label.and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes())) {
+            None => Charset::Undeclared,
+            Some(enc) => {
+                AsciiCompatibleEncoding::new(enc).map_or(Charset::Unsupported, Charset::Declared)
+            }
+        }
+    }
+}
+
 impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
+    /// A rewriter for a document of undeclared encoding: UTF-8, unless a `<meta charset>` in
+    /// the document names another.
     pub fn new(plan: &RewritePlan<'s>, out: O) -> Rewriter<'s, O> {
+        Rewriter::with_charset(plan, Charset::Undeclared, out).unwrap_or_else(|out| {
+            // NOTE: unreachable: only `Charset::Unsupported` is refused.
+            Rewriter::with_encoding(plan, AsciiCompatibleEncoding::utf_8(), true, out)
+        })
+    }
+
+    /// A rewriter for a document of the given encoding. Content from the configuration is
+    /// written in that encoding; characters it cannot hold become character references
+    /// (`&#8364;`). `Err` gives `out` back for an encoding lol_html cannot rewrite.
+    pub fn with_charset(
+        plan: &RewritePlan<'s>,
+        charset: Charset,
+        out: O,
+    ) -> Result<Rewriter<'s, O>, O> {
+        match charset {
+            Charset::Declared(enc) => Ok(Rewriter::with_encoding(plan, enc, false, out)),
+            Charset::Undeclared => Ok(Rewriter::with_encoding(
+                plan,
+                AsciiCompatibleEncoding::utf_8(),
+                true,
+                out,
+            )),
+            Charset::Unsupported => Err(out),
+        }
+    }
+
+    fn with_encoding(
+        plan: &RewritePlan<'s>,
+        encoding: AsciiCompatibleEncoding,
+        meta_decides: bool,
+        out: O,
+    ) -> Rewriter<'s, O> {
         let shared = Rc::new(RefCell::new(Shared::default()));
         let reorders: Vec<(RankPlan<'s>, usize)> = plan
             .ops
@@ -153,14 +222,29 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                 _ => None,
             })
             .collect();
-        let sink = Rc::new(RefCell::new(ReorderSink::new(
+        // Replaced slots are held until they end (see `sink`): one plan per such op.
+        let held: Vec<SlotPlan> = plan
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Variant { slot, label, .. } if held_action(slot.action) => Some(SlotPlan {
+                    label: label.to_string(),
+                    max_bytes: slot.max_buffer_bytes as usize,
+                }),
+                _ => None,
+            })
+            .collect();
+        let sink = Rc::new(RefCell::new(Sink::new(
             out,
             plan.nonce,
             reorders,
+            held,
             shared.clone(),
         )));
         let mut settings = Settings::new()
             .with_strict(false)
+            .with_encoding(encoding)
+            .with_adjust_charset_on_meta_tag(meta_decides)
             .with_graceful_bail_out_on_content_handler_error(true)
             .with_memory_settings(
                 MemorySettings::new()
@@ -169,8 +253,17 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
             );
         let nonce = plan.nonce;
         let mut reorder_index = 0u32;
+        let mut held_index = 0u32;
         for op in &plan.ops {
             let (Op::Variant { slot, .. } | Op::Mark { slot, .. } | Op::Reorder { slot, .. }) = op;
+            // The held slot's index, in the order of the sink's plans.
+            let held_slot = match op {
+                Op::Variant { slot, .. } if held_action(slot.action) => {
+                    held_index += 1;
+                    Some(held_index - 1)
+                }
+                _ => None,
+            };
             // Compiled at load; absent only if a compiled config could not be relinked.
             let Some(selector) = slot.selector.as_ref() else {
                 continue;
@@ -185,8 +278,51 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                     let (action, attr) = (slot.action, slot.attribute.as_deref());
                     let content: Cow<'s, str> = content.clone();
                     let label: &'s str = label;
+                    let held = held_slot.map(|index| {
+                        let mark = |m| sentinel(nonce, m, index);
+                        [
+                            mark(Mark::SlotOpen),
+                            mark(Mark::SlotLabel),
+                            mark(Mark::VariantStart),
+                            mark(Mark::VariantEnd),
+                            mark(Mark::SlotClose),
+                        ]
+                    });
                     let handler = move |el: &mut Element<'_, '_>| -> HandlerResult {
                         let content: &str = &content;
+                        let inner = el.can_have_content() && !el.is_self_closing();
+                        match (&held, action) {
+                            // The variant and the origin content both stay in the stream,
+                            // between marks; the sink writes one of them (see `sink`).
+                            (Some([open, label, start, end, close]), Action::ReplaceInner)
+                                if inner =>
+                            {
+                                el.before(open, ContentType::Html);
+                                let _ = el.set_attribute(APPLIED_ATTR, label);
+                                el.prepend(end, ContentType::Html);
+                                el.prepend(content, ContentType::Html);
+                                el.prepend(start, ContentType::Html);
+                                el.append(close, ContentType::Html);
+                                return Ok(());
+                            }
+                            (
+                                Some([open, _, start, end, close]),
+                                Action::Replace | Action::Remove,
+                            ) => {
+                                let content = if action == Action::Remove {
+                                    ""
+                                } else {
+                                    content
+                                };
+                                el.before(open, ContentType::Html);
+                                el.before(start, ContentType::Html);
+                                el.before(content, ContentType::Html);
+                                el.before(end, ContentType::Html);
+                                el.after(close, ContentType::Html);
+                                return Ok(());
+                            }
+                            _ => {}
+                        }
                         match action {
                             Action::ReplaceInner => {
                                 el.set_inner_content(content, ContentType::Html)
@@ -258,9 +394,14 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                                 if el.is_self_closing() || !el.can_have_content() {
                                     return Ok(());
                                 }
+                                // Only a buffering container's items are recorded: memory stays
+                                // bounded by its buffer limit, whatever the page holds.
                                 let Ok(mut sh) = shared.try_borrow_mut() else {
                                     return Ok(());
                                 };
+                                if !sh.buffering {
+                                    return Ok(());
+                                }
                                 let Ok(index) = u32::try_from(sh.items.len()) else {
                                     return Ok(());
                                 };
@@ -333,16 +474,25 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
         if let Ok(mut s) = self.sink.try_borrow_mut() {
             s.finish();
         }
-        let (reordered, fallbacks) = self
-            .shared
-            .try_borrow()
-            .map_or((0, 0), |sh| (sh.reordered, sh.fallbacks));
+        let (reordered, fallbacks, slot_fallbacks) =
+            self.shared.try_borrow().map_or((0, 0, 0), |sh| {
+                (sh.reordered, sh.fallbacks, sh.slot_fallbacks)
+            });
         RewriteStats {
             bailed_out: self.bailed_out.take(),
             reordered,
             fallbacks,
+            slot_fallbacks,
         }
     }
+}
+
+/// Actions whose slot is held until it ends, so that it is replaced whole or not at all.
+fn held_action(action: Action) -> bool {
+    matches!(
+        action,
+        Action::ReplaceInner | Action::Replace | Action::Remove
+    )
 }
 
 /// Rewrites a whole document at once.

@@ -31,9 +31,33 @@ pub fn cookie_values<'a>(header: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// A `Cookie` header without the cookies named `name` (pairs kept as they came).
+pub fn cookie_header_without(header: &str, name: &str) -> String {
+    header
+        .split(';')
+        .filter(|pair| pair.split_once('=').map_or(pair.trim(), |(k, _)| k.trim()) != name)
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::cookie_values;
+    use super::{cookie_header_without, cookie_values};
+
+    #[test]
+    fn cookie_header_without_a_name() {
+        assert_eq!(
+            cookie_header_without("a=1; vt_debug=tok;vt=x; vt_debug=again", "vt_debug"),
+            "a=1; vt=x"
+        );
+        assert_eq!(cookie_header_without("vt_debug=tok", "vt_debug"), "");
+        assert_eq!(
+            cookie_header_without("vt_debugger=1", "vt_debug"),
+            "vt_debugger=1"
+        );
+    }
 
     #[test]
     fn cookies() {

@@ -5,6 +5,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { ROOT, UA, DEBUG_TOKEN, startOrigin, startWorker, freePort, mintCookie, Jar, get, applied, gridSkus } from "./harness.mjs";
 
@@ -119,6 +120,14 @@ describe("demo store behind the worker", () => {
     const treated = mintCookie("07".repeat(16), ["/"]);
     const t = await get(w.base + "/?utm_campaign=trail-fall", { headers: { cookie: `vt=${treated}` } });
     assert.equal(applied(t.text, 'data-vt-slot="hero"'), "hero-trail");
+  });
+
+  it("with VITRINE_ALLOW_DEV_KEYS=1, state and traits signed with the development keys are trusted", async () => {
+    const traits = execFileSync(join(ROOT, "target/debug/vitrine"), ["sign-traits", "--keys", "0:ZGV2ZWxvcG1lbnQtdHJhaXRzLWtleS1ub3QtZm9yLXByb2R1Y3Rpb24", "--purchases", "5", "--aov", "220"]).toString().trim();
+    const r = await get(w.base + "/", { headers: { cookie: `vt=${mintCookie("07".repeat(16), ["/about"])}; vt_t=${traits}`, ...debug } });
+    assert.equal(explain(r).trust, "signed");
+    assert.ok(explain(r).segments.includes("loyal_high_value"), `segments: ${explain(r).segments}`);
+    assert.equal(applied(r.text, 'data-vt-slot="offer"'), "loyal-10");
   });
 
   it("bots get the origin page untouched", async () => {

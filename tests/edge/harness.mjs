@@ -105,9 +105,12 @@ export async function startOrigin() {
 
 /**
  * Starts `wrangler dev` (workerd) with the given config and vars on a free port; resolves when it
- * answers. Waits at most `timeoutMs`; the process group is killed by `stop()`.
+ * answers. Waits at most `timeoutMs`; the process group is killed by `stop()`. `devKeys`: trust the
+ * public development keys (VITRINE_ALLOW_DEV_KEYS=1), as the CLI's `mintCookie` signs with them.
  */
-export async function startWorker({ config, port, inspectorPort, vars = {}, kvConfig = null, timeoutMs = 120_000 }) {
+export async function startWorker({ config, port, inspectorPort, vars = {}, devKeys = true, kvConfig = null, timeoutMs = 120_000 }) {
+  // The public development keys are trusted only when asked (`make demo` and these tests).
+  if (devKeys) vars = { VITRINE_ALLOW_DEV_KEYS: "1", ...vars };
   const persist = mkdtempSync(join(tmpdir(), "vitrine-edge-"));
   if (kvConfig) {
     // KV holds the compiled configuration, as the worker reads it.
