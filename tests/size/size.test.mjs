@@ -1,5 +1,5 @@
-// SPEC §10 bundle sizes, after wasm-opt, compressed with `gzip -9` (GNU gzip, as `make size`
-// reports; 1 KB = 1,000 bytes): the browser module ≤ 80 KB, the edge worker ≤ 350 KB.
+// SPEC §11 bundle sizes (the 380 KB edge cap: the events issue raised it from 350), after wasm-opt, compressed with `gzip -9` (GNU gzip, as `make size`
+// reports; 1 KB = 1,000 bytes): the browser module ≤ 80 KB, the edge worker ≤ 380 KB.
 // `make test-size` builds both first (`make worker browser`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,8 +16,8 @@ test("the browser module's wasm is at most 80 KB gzip", () => {
   assert.ok(size <= 80_000, `${size} bytes`);
 });
 
-test("the edge worker's wasm is at most 350 KB gzip", () => {
+test("the edge worker's wasm is at most 380 KB gzip", () => {
   const size = gzipped("build/index_bg.wasm");
   console.log(`edge wasm: ${size} bytes gzip`);
-  assert.ok(size <= 350_000, `${size} bytes`);
+  assert.ok(size <= 380_000, `${size} bytes`);
 });
