@@ -5,6 +5,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use vitrine::config::{Config, DEMO_CONFIG};
+use vitrine::events;
 use vitrine::signals::{Geo, RequestFacts};
 use vitrine::state::Keyring;
 use vitrine::{personalize, Keys, Mode, RequestInput};
@@ -81,6 +82,18 @@ fn bench(c: &mut Criterion) {
     };
     c.bench_function("decide_path_new_visitor", |b| {
         b.iter(|| personalize(black_box(&site), Mode::Edge(&keys), black_box(&fresh)))
+    });
+    // The events of one personalized request: its exposures (one per decided slot), built and
+    // written as NDJSON, as the edge sends them after the response.
+    let outcome = personalize(&site, Mode::Edge(&keys), &input);
+    c.bench_function("events_of_one_request", |b| {
+        b.iter(|| {
+            let o = black_box(&outcome);
+            let stamp = events::Stamp::of(&site, o, T0, [3; 8], events::Source::Edge).unwrap();
+            let mut ndjson = String::with_capacity(4096);
+            events::write_exposures(&site, o, &stamp, &mut ndjson);
+            ndjson
+        })
     });
 }
 

@@ -18,6 +18,7 @@
 //! - [`facts`]: what condition expressions read at run time.
 //! - [`decide`]: scores + segments → a decision per slot, with reasons and exposures.
 //! - [`rewrite`]: decisions → streaming HTML edits (lol_html).
+//! - [`events`]: decisions and conversions → event records (NDJSON schema v1; pure data).
 //! - [`pipeline`]: the stages composed into one request path.
 //! - `edge` (feature `edge`): the Cloudflare Worker, the only code that names `worker::*`.
 //! - [`browser`] (feature `browser`): the wasm-bindgen API of the browser module.
@@ -30,6 +31,7 @@
 
 pub mod config;
 pub mod decide;
+pub mod events;
 pub mod facts;
 pub mod pipeline;
 #[cfg(feature = "rewrite")]

@@ -204,3 +204,24 @@ fn compile_writes_what_the_browser_loads() {
     let (code, text) = vitrine(&["compile", "tests/data/lint/no-such.json", "-o", "/dev/null"]);
     assert_eq!(code, 2, "{text}");
 }
+
+#[test]
+fn schema_events_prints_the_record_schema() {
+    let (code, out) = vitrine(&["schema", "--events"]);
+    assert_eq!(code, 0, "{out}");
+    let schema: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let text = schema.to_string();
+    for field in [
+        "\"exposure\"",
+        "\"conversion\"",
+        "\"page\"",
+        "\"visitor\"",
+        "\"held_back\"",
+        "\"order\"",
+    ] {
+        assert!(
+            text.contains(field),
+            "{field} missing from the events schema"
+        );
+    }
+}

@@ -1,4 +1,8 @@
-//! `vitrine`: check configurations, explain decisions, manage keys.
+//! `vitrine`: check configurations, explain decisions, manage keys, collect events.
+
+// The commands that are more than a few lines live in files of their own, in src/bin/vitrine/.
+#[path = "vitrine/collect.rs"]
+mod collect;
 
 use std::process::ExitCode;
 
@@ -37,8 +41,24 @@ enum Command {
         #[arg(short, long)]
         output: String,
     },
-    /// Print the JSON Schema of the configuration format.
-    Schema,
+    /// Print the JSON Schema of the configuration format (or, with --events, of event records).
+    Schema {
+        /// The schema of one event record (NDJSON line) instead.
+        #[arg(long)]
+        events: bool,
+    },
+    /// Collect event records over HTTP into hourly NDJSON files (a local collector).
+    Collect {
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8788")]
+        listen: String,
+        /// Folder of the `dt=YYYY-MM-DD/hour=HH/` partitions.
+        #[arg(long, default_value = "events")]
+        out: std::path::PathBuf,
+        /// Largest accepted body, in bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_body: usize,
+    },
     /// Print a new random key (`id:base64url`) for VITRINE_STATE_KEYS or VITRINE_TRAITS_KEYS.
     Keygen {
         #[arg(long, default_value_t = 1)]
@@ -254,12 +274,25 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Schema => {
-            println!(
-                "{}",
+        Command::Schema { events } => {
+            let schema = if events {
+                serde_json::to_string_pretty(&vitrine::events::json_schema())
+            } else {
                 serde_json::to_string_pretty(&vitrine::config::json_schema())
-                    .map_err(|e| e.to_string())?
-            );
+            };
+            println!("{}", schema.map_err(|e| e.to_string())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Collect {
+            listen,
+            out,
+            max_body,
+        } => {
+            collect::run(collect::Options {
+                listen,
+                out,
+                max_body,
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { id } => {

@@ -1,0 +1,259 @@
+//! `vitrine collect`: a local HTTP collector for event records (NDJSON in, hourly files out).
+//!
+//! `POST` any path with NDJSON records (one per line, `text/plain` or `application/x-ndjson`,
+//! as `sendBeacon` and the edge send them). A body is checked whole — size, then every line
+//! against the event schema — and either written whole or refused with a 4xx naming the line and
+//! what is wrong; so a client may retry a refused or unanswered body without duplicates. A body
+//! is answered `204` only once its lines are written to `DIR/dt=YYYY-MM-DD/hour=HH/<run>.ndjson`
+//! (by each record's own `ts`, UTC), one `write` per file under a lock: concurrent writers never
+//! interleave within a line. Conversions with an order id already seen by this run are dropped
+//! (counted in the log), so a reloaded confirmation page counts once.
+//!
+//! SIGTERM or SIGINT stops accepting, finishes the bodies in flight, and exits 0: no accepted
+//! line is lost or torn.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tiny_http::{Header, Method, Request, Response, Server};
+use vitrine::events::{read_record, Event};
+
+/// Conversion order ids remembered for de-duplication; beyond it the oldest half is forgotten.
+const MAX_ORDERS: usize = 1_000_000;
+const WORKERS: usize = 4;
+
+pub struct Options {
+    pub listen: String,
+    pub out: PathBuf,
+    pub max_body: usize,
+}
+
+/// The files of this run and the conversions it has seen.
+struct Store {
+    out: PathBuf,
+    run: String,
+    files: Mutex<HashMap<String, File>>,
+    orders: Mutex<HashSet<String>>,
+    lines: AtomicU64,
+    duplicates: AtomicU64,
+}
+
+/// The `dt=…/hour=…` partition of a unix-milliseconds timestamp.
+fn partition(ts_ms: u64) -> String {
+    let t = i64::try_from(ts_ms / 1000)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "dt={:04}-{:02}-{:02}/hour={:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour()
+    )
+}
+
+fn ts_of(e: &Event) -> u64 {
+    match e {
+        Event::Exposure(x) => x.ts,
+        Event::Conversion(x) => x.ts,
+        Event::Page(x) => x.ts,
+    }
+}
+
+impl Store {
+    /// Writes a checked body: its lines grouped by partition, each group in one `write`.
+    fn write(&self, records: Vec<(Event, &str)>) -> std::io::Result<usize> {
+        let mut groups: Vec<(String, String)> = Vec::new();
+        let mut written = 0;
+        for (event, line) in records {
+            if let Event::Conversion(c) = &event {
+                if let Some(order) = &c.order {
+                    let key = format!("{}\u{1f}{}\u{1f}{order}", c.site, c.kind);
+                    let mut seen = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+                    if seen.len() >= MAX_ORDERS {
+                        seen.clear();
+                    }
+                    if !seen.insert(key) {
+                        self.duplicates.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
+            }
+            let part = partition(ts_of(&event));
+            let group = match groups.iter_mut().find(|(p, _)| *p == part) {
+                Some((_, g)) => g,
+                None => {
+                    groups.push((part, String::new()));
+                    &mut groups.last_mut().expect("just pushed").1
+                }
+            };
+            group.push_str(line);
+            group.push('\n');
+            written += 1;
+        }
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        for (part, text) in groups {
+            let file = match files.get_mut(&part) {
+                Some(f) => f,
+                None => {
+                    let dir = self.out.join(&part);
+                    std::fs::create_dir_all(&dir)?;
+                    let f = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join(format!("{}.ndjson", self.run)))?;
+                    files.entry(part).or_insert(f)
+                }
+            };
+            file.write_all(text.as_bytes())?;
+        }
+        self.lines.fetch_add(written as u64, Ordering::Relaxed);
+        Ok(written)
+    }
+}
+
+fn text_response(status: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    let mut r = Response::from_string(format!("{body}\n")).with_status_code(status);
+    for (k, v) in [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Access-Control-Allow-Origin", "*"),
+    ] {
+        if let Ok(h) = Header::from_bytes(k, v) {
+            r.add_header(h);
+        }
+    }
+    r
+}
+
+/// Answers one request: the status and a message (empty for 204).
+fn handle(req: &mut Request, store: &Store, max_body: usize) -> (u16, String) {
+    match req.method() {
+        Method::Get if req.url() == "/health" => return (200, "ok".into()),
+        Method::Post => {}
+        Method::Options => return (204, String::new()),
+        m => {
+            return (
+                405,
+                format!("method {m} not allowed: POST NDJSON event records"),
+            )
+        }
+    }
+    if req.body_length().is_some_and(|n| n > max_body) {
+        return (
+            413,
+            format!(
+                "body of {} bytes; at most {max_body}",
+                req.body_length().unwrap_or(0)
+            ),
+        );
+    }
+    let mut body = Vec::new();
+    if let Err(e) = req
+        .as_reader()
+        .take(max_body as u64 + 1)
+        .read_to_end(&mut body)
+    {
+        return (400, format!("body unreadable: {e}"));
+    }
+    if body.len() > max_body {
+        return (413, format!("body over {max_body} bytes"));
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return (400, "body is not UTF-8".into());
+    };
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match read_record(line, i + 1) {
+            Ok(e) => records.push((e, line)),
+            Err(e) => return (400, format!("{e}; nothing was written")),
+        }
+    }
+    if records.is_empty() {
+        return (400, "no event records in the body".into());
+    }
+    match store.write(records) {
+        Ok(_) => (204, String::new()),
+        Err(e) => {
+            eprintln!("vitrine collect: cannot write events: {e}");
+            (503, format!("cannot write events now ({e}); retry"))
+        }
+    }
+}
+
+pub fn run(opts: Options) -> Result<(), String> {
+    std::fs::create_dir_all(&opts.out)
+        .map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
+    let server =
+        Server::http(&opts.listen).map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| opts.listen.clone(), |a| a.to_string());
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| format!("cannot handle signals: {e}"))?;
+    }
+    let started = time::OffsetDateTime::now_utc();
+    let store = Arc::new(Store {
+        out: opts.out.clone(),
+        // One file per partition per run: a restart never appends into another run's file.
+        run: format!(
+            "{}-{}",
+            started.unix_timestamp_nanos() / 1_000_000,
+            std::process::id()
+        ),
+        files: Mutex::new(HashMap::new()),
+        orders: Mutex::new(HashSet::new()),
+        lines: AtomicU64::new(0),
+        duplicates: AtomicU64::new(0),
+    });
+    println!(
+        "vitrine collect: listening on http://{addr}, writing to {}",
+        opts.out.display()
+    );
+    let _ = std::io::stdout().flush();
+    let server = Arc::new(server);
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let (server, store, stop) = (server.clone(), store.clone(), stop.clone());
+            let max_body = opts.max_body;
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(100)) else {
+                        continue;
+                    };
+                    let (status, message) = handle(&mut req, &store, max_body);
+                    let _ = if status == 204 {
+                        req.respond(text_response(204, "").with_data(std::io::empty(), Some(0)))
+                    } else {
+                        req.respond(text_response(status, &message))
+                    };
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    let files = store.files.lock().unwrap_or_else(|p| p.into_inner());
+    for f in files.values() {
+        let _ = f.sync_all();
+    }
+    eprintln!(
+        "vitrine collect: stopped; {} lines written, {} duplicate conversions dropped",
+        store.lines.load(Ordering::Relaxed),
+        store.duplicates.load(Ordering::Relaxed)
+    );
+    Ok(())
+}

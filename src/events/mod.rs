@@ -1,0 +1,600 @@
+//! Decisions and conversions → event records: what was shown and what the shopper did.
+//!
+//! Pure data, schema version [`SCHEMA_VERSION`], written as NDJSON (one JSON object a line).
+//! Field names are normative: the collector, `vitrine analyze` and users' warehouses read them.
+//! Sinks (Queues, R2, HTTP, beacons) live in `edge/` and `browser/`; this module only builds and
+//! validates records.
+//!
+//! Architecture Invariant: an event names the visitor by the state's random id (hex), never by a
+//! cookie value; nothing is built under honored GPC (no state, so no visitor). Strings from the
+//! visitor are bounded ([`MAX_TEXT`]); a cut one is flagged in `issues`, never silently.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Site;
+use crate::decide::{Arm, Trust};
+use crate::pipeline::Outcome;
+
+/// The version every record carries as `"v"`.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Longest string taken from the visitor or the origin, in bytes (cut at a char boundary).
+pub const MAX_TEXT: usize = 128;
+
+/// Where a record was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Edge,
+    Browser,
+    /// The origin's `X-Vitrine-Conversion` header.
+    Origin,
+}
+
+/// How far the record can be trusted: signed state at the edge, or anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EventTrust {
+    Signed,
+    Unsigned,
+}
+
+/// An experiment arm, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EventArm {
+    Treatment,
+    Control,
+}
+
+/// One record of the event stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Exposure(Exposure),
+    Conversion(Conversion),
+    Page(PageView),
+}
+
+/// A decided slot of one page view: what it showed (a variant id, `reorder`, `origin`, or
+/// `control` for what the control arm held back).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Exposure {
+    pub v: u32,
+    /// Unix milliseconds.
+    pub ts: u64,
+    pub site: String,
+    /// The state's random visitor id, 32 hex digits.
+    pub visitor: String,
+    /// The visitor's session: the session's start, unix seconds.
+    pub session: String,
+    /// One id shared by the exposures of one response, 16 hex digits.
+    pub request: String,
+    pub slot: String,
+    pub variant: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<EventArm>,
+    /// In the control arm: the variant the visitor would have seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_back: Option<String>,
+    /// Segments true at decision time.
+    pub segments: Vec<String>,
+    pub page_type: String,
+    pub device: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    pub trust: EventTrust,
+    pub source: Source,
+}
+
+/// A purchase, an add-to-cart, or a configured goal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Conversion {
+    pub v: u32,
+    pub ts: u64,
+    pub site: String,
+    pub visitor: String,
+    /// `purchase`, `add_to_cart`, or a goal name.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// The dedupe key (an order id), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub source: Source,
+    pub trust: EventTrust,
+    /// Issue codes (`truncated:order`, …); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issues: Vec<String>,
+}
+
+/// The click-stream record `vitrine simulate` replays (sampled, off by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PageView {
+    pub v: u32,
+    pub ts: u64,
+    pub site: String,
+    pub visitor: String,
+    pub session: String,
+    pub request: String,
+    pub path: String,
+    /// Only the query parameters the configuration reads, as name → value pairs.
+    pub query: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    pub device: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issues: Vec<String>,
+}
+
+/// Who and where, shared by the records of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamp {
+    pub ts: u64,
+    pub site: String,
+    pub visitor: String,
+    pub session: String,
+    pub request: String,
+    pub trust: EventTrust,
+    pub source: Source,
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// `text` cut to [`MAX_TEXT`] bytes; pushes `truncated:<field>` when it was cut.
+pub fn bounded(text: &str, field: &str, issues: &mut Vec<String>) -> String {
+    if text.len() <= MAX_TEXT {
+        return text.to_string();
+    }
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    issues.push(format!("truncated:{field}"));
+    text[..end].to_string()
+}
+
+impl Stamp {
+    /// The stamp of a personalized request, or `None` when nothing may be recorded (GPC: no
+    /// state, so no visitor).
+    pub fn of(
+        site: &Site,
+        outcome: &Outcome<'_>,
+        now_ms: u64,
+        request_id: [u8; 8],
+        source: Source,
+    ) -> Option<Stamp> {
+        let state = outcome.state.as_ref()?;
+        let trust = match outcome.trust {
+            Trust::Signed => EventTrust::Signed,
+            Trust::Unsigned => EventTrust::Unsigned,
+            Trust::Anonymous => return None,
+        };
+        Some(Stamp {
+            ts: now_ms,
+            site: site.name.clone(),
+            visitor: hex(&state.id),
+            session: state.session_start.to_string(),
+            request: hex(&request_id),
+            trust,
+            source,
+        })
+    }
+}
+
+/// One exposure per decided slot of a page view, the control arm's included.
+pub fn exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp) -> Vec<Exposure> {
+    let segments: Vec<String> = outcome
+        .decisions
+        .active_segments(site)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let country = outcome.ctx.geo.country.clone();
+    outcome
+        .decisions
+        .slots
+        .iter()
+        .map(|d| {
+            let slot = &site.slots[d.slot];
+            let experiment = slot
+                .experiment
+                .filter(|_| d.arm.is_some())
+                .map(|e| site.experiments[e].name.clone());
+            let (variant, held_back) = match d.arm {
+                Some(Arm::Control) => ("control".to_string(), d.would_show.clone()),
+                _ => (
+                    d.would_show.clone().unwrap_or_else(|| "origin".into()),
+                    None,
+                ),
+            };
+            Exposure {
+                v: SCHEMA_VERSION,
+                ts: stamp.ts,
+                site: stamp.site.clone(),
+                visitor: stamp.visitor.clone(),
+                session: stamp.session.clone(),
+                request: stamp.request.clone(),
+                slot: slot.name.clone(),
+                variant,
+                experiment,
+                arm: d.arm.map(|a| match a {
+                    Arm::Control => EventArm::Control,
+                    Arm::Treatment => EventArm::Treatment,
+                }),
+                held_back,
+                segments: segments.clone(),
+                page_type: outcome.ctx.page_type.clone(),
+                device: outcome.ctx.device.name().to_string(),
+                country: country.clone(),
+                trust: stamp.trust,
+                source: stamp.source,
+            }
+        })
+        .collect()
+}
+
+/// The exposures of one page view as NDJSON lines appended to `out`: what [`exposures`] builds,
+/// written from borrowed data (no record is built, so this is the edge's per-request path).
+pub fn write_exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp, out: &mut String) {
+    /// [`Exposure`]'s fields, in its order, borrowed (`tests::borrowed_matches_owned`).
+    #[derive(Serialize)]
+    struct Line<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        v: u32,
+        ts: u64,
+        site: &'a str,
+        visitor: &'a str,
+        session: &'a str,
+        request: &'a str,
+        slot: &'a str,
+        variant: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        experiment: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arm: Option<EventArm>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        held_back: Option<&'a str>,
+        segments: &'a [&'a str],
+        page_type: &'a str,
+        device: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        country: Option<&'a str>,
+        trust: EventTrust,
+        source: Source,
+    }
+    let segments = outcome.decisions.active_segments(site);
+    let mut buf = std::mem::take(out).into_bytes();
+    for d in &outcome.decisions.slots {
+        let slot = &site.slots[d.slot];
+        let (variant, held_back) = match d.arm {
+            Some(Arm::Control) => ("control", d.would_show.as_deref()),
+            _ => (d.would_show.as_deref().unwrap_or("origin"), None),
+        };
+        let line = Line {
+            kind: "exposure",
+            v: SCHEMA_VERSION,
+            ts: stamp.ts,
+            site: &stamp.site,
+            visitor: &stamp.visitor,
+            session: &stamp.session,
+            request: &stamp.request,
+            slot: &slot.name,
+            variant,
+            experiment: slot
+                .experiment
+                .filter(|_| d.arm.is_some())
+                .map(|e| site.experiments[e].name.as_str()),
+            arm: d.arm.map(|a| match a {
+                Arm::Control => EventArm::Control,
+                Arm::Treatment => EventArm::Treatment,
+            }),
+            held_back,
+            segments: &segments,
+            page_type: &outcome.ctx.page_type,
+            device: outcome.ctx.device.name(),
+            country: outcome.ctx.geo.country.as_deref(),
+            trust: stamp.trust,
+            source: stamp.source,
+        };
+        // NOTE: writing plain fields into a Vec cannot fail.
+        if serde_json::to_writer(&mut buf, &line).is_ok() {
+            buf.push(b'\n');
+        }
+    }
+    // serde_json writes valid UTF-8.
+    *out = String::from_utf8(buf).unwrap_or_default();
+}
+
+/// Why a conversion header or body was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConversionError {
+    /// No kind before the first `;`.
+    NoKind,
+    /// A kind that is not a name (letters, digits, `_`, `-`).
+    BadKind(String),
+    /// `value=` that is not a finite, non-negative number.
+    BadValue(String),
+    /// A parameter without `=`.
+    BadParameter(String),
+}
+
+impl std::fmt::Display for ConversionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConversionError::NoKind => write!(f, "no conversion kind before the first ';'"),
+            ConversionError::BadKind(k) => {
+                write!(
+                    f,
+                    "conversion kind '{k}' is not a name (letters, digits, '_', '-')"
+                )
+            }
+            ConversionError::BadValue(v) => {
+                write!(f, "value '{v}' is not a non-negative number")
+            }
+            ConversionError::BadParameter(p) => write!(f, "parameter '{p}' has no '='"),
+        }
+    }
+}
+
+impl std::error::Error for ConversionError {}
+
+/// A conversion's fields as the origin states them in its response header:
+/// `purchase; value=129.90; currency=EUR; order=A-1042` (also `sku=`, `category=`). Unknown
+/// parameters are ignored; over-long values are cut and flagged.
+pub fn parse_conversion(header: &str, stamp: &Stamp) -> Result<Conversion, ConversionError> {
+    let mut parts = header.split(';').map(str::trim);
+    let kind = parts
+        .next()
+        .filter(|k| !k.is_empty())
+        .ok_or(ConversionError::NoKind)?;
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if !valid(kind) {
+        return Err(ConversionError::BadKind(kind.chars().take(64).collect()));
+    }
+    let mut c = Conversion {
+        v: SCHEMA_VERSION,
+        ts: stamp.ts,
+        site: stamp.site.clone(),
+        visitor: stamp.visitor.clone(),
+        kind: kind.to_string(),
+        value: None,
+        currency: None,
+        order: None,
+        sku: None,
+        category: None,
+        source: stamp.source,
+        trust: stamp.trust,
+        issues: Vec::new(),
+    };
+    for p in parts.filter(|p| !p.is_empty()) {
+        let (name, value) = p
+            .split_once('=')
+            .ok_or_else(|| ConversionError::BadParameter(p.chars().take(64).collect()))?;
+        let value = value.trim().trim_matches('"');
+        match name.trim().to_ascii_lowercase().as_str() {
+            "value" => {
+                let v = crate::signals::events::parse_price(value)
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| ConversionError::BadValue(value.chars().take(64).collect()))?;
+                c.value = Some(v);
+            }
+            "currency" => {
+                c.currency = Some(bounded(
+                    &value.to_ascii_uppercase(),
+                    "currency",
+                    &mut c.issues,
+                ))
+            }
+            "order" => c.order = Some(bounded(value, "order", &mut c.issues)),
+            "sku" => c.sku = Some(bounded(value, "sku", &mut c.issues)),
+            "category" => c.category = Some(bounded(value, "category", &mut c.issues)),
+            _ => {}
+        }
+    }
+    Ok(c)
+}
+
+/// Records as NDJSON: one JSON object a line, each line ending in `\n`.
+pub fn to_ndjson<'a>(events: impl IntoIterator<Item = &'a Event>) -> String {
+    let mut out = String::new();
+    for e in events {
+        // NOTE: serializing these plain structs cannot fail (no maps with non-string keys).
+        if let Ok(line) = serde_json::to_string(e) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Why a record from outside (a collector body line) was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// 1-based line number in the body.
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Reads one NDJSON record and checks it: the schema, the version, and bounded strings.
+pub fn read_record(line: &str, number: usize) -> Result<Event, RecordError> {
+    let err = |message: String| RecordError {
+        line: number,
+        message,
+    };
+    let event: Event = serde_json::from_str(line).map_err(|e| err(e.to_string()))?;
+    let (v, visitor, texts): (u32, &str, Vec<&str>) = match &event {
+        Event::Exposure(e) => (
+            e.v,
+            &e.visitor,
+            vec![&e.site, &e.slot, &e.variant, &e.page_type],
+        ),
+        Event::Conversion(c) => (
+            c.v,
+            &c.visitor,
+            [
+                Some(&c.kind),
+                c.order.as_ref(),
+                c.sku.as_ref(),
+                c.category.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect(),
+        ),
+        Event::Page(p) => (p.v, &p.visitor, vec![&p.site, &p.path]),
+    };
+    if v != SCHEMA_VERSION {
+        return Err(err(format!("schema version {v} is not {SCHEMA_VERSION}")));
+    }
+    if visitor.len() != 32 || !visitor.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(err("visitor is not 32 hex digits".into()));
+    }
+    if let Some(t) = texts.iter().find(|t| t.len() > 4 * MAX_TEXT) {
+        return Err(err(format!(
+            "a string of {} bytes (at most {})",
+            t.len(),
+            4 * MAX_TEXT
+        )));
+    }
+    Ok(event)
+}
+
+/// The JSON Schema of one record (`vitrine schema --events`).
+#[cfg(feature = "schema")]
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(Event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp() -> Stamp {
+        Stamp {
+            ts: 1,
+            site: "s".into(),
+            visitor: "00".repeat(16),
+            session: "1".into(),
+            request: "ab".repeat(8),
+            trust: EventTrust::Signed,
+            source: Source::Origin,
+        }
+    }
+
+    #[test]
+    fn conversion_headers() {
+        let c = parse_conversion(
+            "purchase; value=129.90; currency=eur; order=A-1042; x=y",
+            &stamp(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.kind.as_str(),
+                c.value,
+                c.currency.as_deref(),
+                c.order.as_deref()
+            ),
+            ("purchase", Some(129.9), Some("EUR"), Some("A-1042"))
+        );
+        assert!(c.issues.is_empty());
+        let long = format!("purchase; order={}", "é".repeat(100));
+        let c = parse_conversion(&long, &stamp()).unwrap();
+        assert_eq!(c.issues, vec!["truncated:order"]);
+        assert!(c.order.unwrap().len() <= MAX_TEXT);
+        assert_eq!(
+            parse_conversion(" ; value=1", &stamp()),
+            Err(ConversionError::NoKind)
+        );
+        assert!(matches!(
+            parse_conversion("buy now", &stamp()),
+            Err(ConversionError::BadKind(_))
+        ));
+        assert!(matches!(
+            parse_conversion("purchase; value=-3", &stamp()),
+            Err(ConversionError::BadValue(_))
+        ));
+        assert!(matches!(
+            parse_conversion("purchase; value=NaN", &stamp()),
+            Err(ConversionError::BadValue(_))
+        ));
+        assert!(matches!(
+            parse_conversion("purchase; order", &stamp()),
+            Err(ConversionError::BadParameter(_))
+        ));
+    }
+
+    #[test]
+    fn records_round_trip_and_bad_ones_say_why() {
+        let c = Event::Conversion(parse_conversion("add_to_cart; sku=boot-1", &stamp()).unwrap());
+        let text = to_ndjson([&c]);
+        assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
+        assert!(
+            text.starts_with("{\"type\":\"conversion\",\"v\":1,"),
+            "{text}"
+        );
+        assert_eq!(read_record(text.trim_end(), 1).unwrap(), c);
+        let bad_version = text.replace("\"v\":1", "\"v\":2");
+        assert_eq!(
+            read_record(bad_version.trim_end(), 3)
+                .unwrap_err()
+                .to_string(),
+            "line 3: schema version 2 is not 1"
+        );
+        let bad_visitor = text.replace(&"00".repeat(16), "cookie-value");
+        assert!(read_record(bad_visitor.trim_end(), 1)
+            .unwrap_err()
+            .message
+            .contains("32 hex digits"));
+        let unknown = text.replace("\"v\":1,", "\"v\":1,\"email\":\"a@b\",");
+        assert!(read_record(unknown.trim_end(), 1)
+            .unwrap_err()
+            .message
+            .contains("unknown field `email`"));
+        assert!(read_record("{\"type\":\"click\"}", 1)
+            .unwrap_err()
+            .message
+            .contains("unknown variant"));
+    }
+}
