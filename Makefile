@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser fuzz test-fuzz bench-edge
+.PHONY: demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser fuzz test-fuzz bench-edge bench-collect
 
 # worker-build fetches its tools from the internet unless told where they are.
 WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
@@ -48,6 +48,11 @@ fuzz:
 # Each fuzz target briefly, so that a regression shows in CI.
 test-fuzz:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
+
+## The collector's ingest rate on loopback (events/s; the bar is 50,000).
+bench-collect:
+	cargo build --quiet --release --features cli
+	node benches/collect.mjs
 
 ## A load smoke of the worker (wrk on loopback): requests/s, p50/p99, non-2xx (BENCH_SECONDS, default 60).
 bench-edge: worker store
