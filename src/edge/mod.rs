@@ -9,6 +9,9 @@
 //! indexing that can fail and no `RefCell::borrow` that can clash, and `www/worker.mjs` serves
 //! the origin if the wasm ever throws before answering (worker-build then reinitializes it).
 
+mod collect;
+mod sink;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -23,6 +26,7 @@ use worker::{
 };
 
 use crate::config::Config;
+use crate::events::{self, Source as EventSource, Stamp};
 use crate::pipeline::{personalize, KeySource, Keys, Mode, RequestInput};
 use crate::rewrite::{Charset, RewritePlan, Rewriter};
 use crate::signals::{classify_device, Device, Geo, RequestFacts};
@@ -43,13 +47,16 @@ const PANIC_HEADER: &str = "x-vitrine-test-panic";
 const KV_TTL_MS: u64 = 60_000;
 /// Default of `VITRINE_ORIGIN_TIMEOUT_MS`: how long the origin may take to send its headers.
 const ORIGIN_TIMEOUT_MS: u64 = 15_000;
+/// The origin's response header stating a conversion (`purchase; value=…; order=…`).
+const CONVERSION_HEADER: &str = "x-vitrine-conversion";
 /// Request headers that may make the origin answer 304 to a page that is then personalized.
 const CONDITIONAL_HEADERS: [&str; 3] = ["if-none-match", "if-modified-since", "if-range"];
 /// Origin response headers a personalized page drops: CDN cache directives that would override
 /// `Cache-Control: private` for the caches they target (RFC 9213), validators and range support
 /// that would let a revalidation keep a stale personalized page, and the length and digest of a
 /// body that changed.
-const DROPPED_HEADERS: [&str; 12] = [
+const DROPPED_HEADERS: [&str; 13] = [
+    CONVERSION_HEADER,
     "content-length",
     "content-md5",
     "etag",
@@ -82,9 +89,9 @@ struct Loaded {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // NOTE: `Err` here would become a 500: `handle` answers origin faults itself (502/504).
-    Ok(handle(req, env).await)
+    Ok(handle(req, env, ctx).await)
 }
 
 /// What the request says, read before the request goes to the origin.
@@ -333,9 +340,12 @@ fn install_panic_notice() {
     }));
 }
 
-async fn handle(req: Request, env: Env) -> Response {
+async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     install_panic_notice();
     let started = Date::now().as_millis();
+    if req.path() == collect::PATH {
+        return collect::handle(req, &env, &ctx).await;
+    }
     let eligible = req.method() == Method::Get && header(&req, "range").is_none();
     let incoming = if eligible {
         read_incoming(&req, &env)
@@ -352,7 +362,7 @@ async fn handle(req: Request, env: Env) -> Response {
         Err(fault) => return fault.response(),
     };
     let Some(incoming) = incoming else {
-        return origin;
+        return without_conversion(origin);
     };
     let header_of = |name: &str| origin.headers().get(name).ok().flatten();
     let content_type = header_of("content-type").unwrap_or_default();
@@ -364,14 +374,22 @@ async fn handle(req: Request, env: Env) -> Response {
             "" | "identity" | "gzip" | "br"
         )
     });
-    if origin.status_code() != 200 || !html || !decoded {
-        return origin;
-    }
     let charset = Charset::of_content_type(&content_type);
-    if charset == Charset::Unsupported {
-        return origin;
+    if origin.status_code() != 200 || !html || !decoded || charset == Charset::Unsupported {
+        return without_conversion(origin);
     }
-    personalize_response(origin, incoming, charset, &env, started).await
+    personalize_response(origin, incoming, charset, &env, &ctx, started).await
+}
+
+/// The origin's conversion header is for the worker: it never reaches the shopper, even on a
+/// page that is not personalized (then nothing is recorded: no visitor was read).
+fn without_conversion(origin: Response) -> Response {
+    if origin.headers().has(CONVERSION_HEADER).unwrap_or(false) {
+        let headers = origin.headers().clone();
+        let _ = headers.delete(CONVERSION_HEADER);
+        return origin.with_headers(headers);
+    }
+    origin
 }
 
 /// Whether a request's `Accept` admits an HTML page (absent, `text/html` or `*/*`).
@@ -503,12 +521,7 @@ fn wasm_memory_bytes() -> u64 {
 /// `JSON.stringify` writes it (serde-wasm-bindgen builds the value): no JSON serializer and no
 /// float formatting code in the bundle.
 fn ascii_json(value: &impl serde::Serialize) -> String {
-    let json = value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .ok()
-        .and_then(|v| worker::js_sys::JSON::stringify(&v).ok())
-        .and_then(|s| s.as_string())
-        .unwrap_or_default();
+    let json = js_json(value).unwrap_or_default();
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         if c.is_ascii() && !c.is_ascii_control() {
@@ -523,6 +536,27 @@ fn ascii_json(value: &impl serde::Serialize) -> String {
                     ));
                 }
             }
+        }
+    }
+    out
+}
+
+/// JSON written by the runtime's `JSON.stringify` (serde-wasm-bindgen builds the value).
+fn js_json(value: &impl serde::Serialize) -> Option<String> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .ok()
+        .and_then(|v| worker::js_sys::JSON::stringify(&v).ok())
+        .and_then(|s| s.as_string())
+}
+
+/// Event records as NDJSON, written by the runtime (no JSON serializer in the bundle).
+fn ndjson<'a>(records: impl IntoIterator<Item = &'a events::Event>) -> String {
+    let mut out = String::new();
+    for r in records {
+        if let Some(line) = js_json(r) {
+            out.push_str(&line);
+            out.push('\n');
         }
     }
     out
@@ -546,6 +580,7 @@ async fn personalize_response(
     inc: Incoming,
     charset: Charset,
     env: &Env,
+    ctx: &Context,
     started: u64,
 ) -> Response {
     let memory = wasm_memory_bytes();
@@ -591,6 +626,37 @@ async fn personalize_response(
     let outcome = personalize(site, mode, &input);
     if inc.panic {
         panic!("vitrine: test panic requested");
+    }
+    // What was shown and what the origin says was bought, sent after the response.
+    let sinks = sink::Sinks::from_env(env);
+    if sinks.any() {
+        let mut request_id = [0u8; 8];
+        random_bytes(&mut request_id);
+        if let Some(stamp) = Stamp::of(
+            site,
+            &outcome,
+            Date::now().as_millis(),
+            request_id,
+            EventSource::Edge,
+        ) {
+            let mut records: Vec<events::Event> = events::exposures(site, &outcome, &stamp)
+                .into_iter()
+                .map(events::Event::Exposure)
+                .collect();
+            if let Some(header) = origin.headers().get(CONVERSION_HEADER).ok().flatten() {
+                let stamp = Stamp {
+                    source: EventSource::Origin,
+                    ..stamp
+                };
+                match events::parse_conversion(&header, &stamp) {
+                    Ok(c) => records.push(events::Event::Conversion(c)),
+                    Err(e) => {
+                        console_error!("vitrine: {CONVERSION_HEADER}: {e}; no conversion recorded")
+                    }
+                }
+            }
+            sinks.send(ctx, ndjson(&records));
+        }
     }
     // The explain report, built and written once for the header and the overlay.
     let explain = inc.debug.then(|| ascii_json(&outcome.report(site)));

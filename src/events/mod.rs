@@ -457,11 +457,20 @@ impl std::fmt::Display for RecordError {
 
 /// Reads one NDJSON record and checks it: the schema, the version, and bounded strings.
 pub fn read_record(line: &str, number: usize) -> Result<Event, RecordError> {
+    let event: Event = serde_json::from_str(line).map_err(|e| RecordError {
+        line: number,
+        message: e.to_string(),
+    })?;
+    check_record(event, number)
+}
+
+/// Checks a record read by any JSON reader (the edge uses the runtime's): the version, the
+/// visitor id's form, and bounded strings.
+pub fn check_record(event: Event, number: usize) -> Result<Event, RecordError> {
     let err = |message: String| RecordError {
         line: number,
         message,
     };
-    let event: Event = serde_json::from_str(line).map_err(|e| err(e.to_string()))?;
     let (v, visitor, texts): (u32, &str, Vec<&str>) = match &event {
         Event::Exposure(e) => (
             e.v,
@@ -498,6 +507,32 @@ pub fn read_record(line: &str, number: usize) -> Result<Event, RecordError> {
         )));
     }
     Ok(event)
+}
+
+/// A record the browser sent, owned by the visitor of the verified state cookie: its visitor,
+/// session, site and time are the worker's, never the body's, and it is marked unsigned, from
+/// the browser. `page` records are the edge's own: `None`.
+pub fn from_browser(event: Event, stamp: &Stamp) -> Option<Event> {
+    match event {
+        Event::Exposure(mut e) => {
+            e.ts = stamp.ts;
+            e.site = stamp.site.clone();
+            e.visitor = stamp.visitor.clone();
+            e.session = stamp.session.clone();
+            e.trust = EventTrust::Unsigned;
+            e.source = Source::Browser;
+            Some(Event::Exposure(e))
+        }
+        Event::Conversion(mut c) => {
+            c.ts = stamp.ts;
+            c.site = stamp.site.clone();
+            c.visitor = stamp.visitor.clone();
+            c.trust = EventTrust::Unsigned;
+            c.source = Source::Browser;
+            Some(Event::Conversion(c))
+        }
+        Event::Page(_) => None,
+    }
 }
 
 /// The JSON Schema of one record (`vitrine schema --events`).

@@ -1,0 +1,322 @@
+//! `POST /vitrine/collect`: the browser module's beacons, behind the worker.
+//!
+//! A body is checked whole (size, record count, each line against the event schema) and then
+//! forwarded to the sinks, or refused with a 4xx naming what is wrong. The visitor is taken
+//! from the verified state cookie, never from the body, so nobody can write into another
+//! visitor's record; records are marked `unsigned`, from the `browser`. Without a readable state
+//! (no cookie, GPC) nothing is recorded.
+
+use worker::js_sys::{Array, Object, Reflect, JSON};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{Context, Date, Env, Headers, Request, Response};
+
+use crate::events::{self, Conversion, Event, EventArm, Exposure, RecordError, Source, Stamp};
+use crate::pipeline::Mode;
+use crate::signals;
+use crate::state::{self, Protection};
+
+/// The path the browser module beacons to.
+pub const PATH: &str = "/vitrine/collect";
+/// Largest body, in bytes, and most records in one.
+const MAX_BODY: usize = 64 * 1024;
+const MAX_RECORDS: usize = 100;
+
+fn answer(status: u16, message: &str) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "text/plain; charset=utf-8");
+    let _ = headers.set("cache-control", "no-store");
+    let body = if message.is_empty() {
+        Vec::new()
+    } else {
+        format!("{message}\n").into_bytes()
+    };
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body)
+}
+
+pub async fn handle(mut req: Request, env: &Env, ctx: &Context) -> Response {
+    if req.method() != worker::Method::Post {
+        return answer(405, "POST NDJSON event records");
+    }
+    let declared =
+        super::header(&req, "content-length").and_then(|l| l.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return answer(413, &format!("body over {MAX_BODY} bytes"));
+    }
+    let cookie = super::header(&req, "cookie").unwrap_or_default();
+    let gpc = super::header(&req, "sec-gpc").is_some_and(|v| v.trim() == "1");
+    let host = {
+        let url = req.inner().url();
+        super::split_url(&url).1.to_ascii_lowercase()
+    };
+    let Ok(body) = req.text().await else {
+        return answer(400, "body is not UTF-8 text");
+    };
+    if body.len() > MAX_BODY {
+        return answer(413, &format!("body over {MAX_BODY} bytes"));
+    }
+    let lines: Vec<(usize, &str)> = body
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    if lines.len() > MAX_RECORDS {
+        return answer(413, &format!("more than {MAX_RECORDS} records"));
+    }
+    let mut records = Vec::new();
+    for (i, line) in lines {
+        match read_browser_record(line.trim(), i + 1) {
+            Ok(r) => records.push(r),
+            Err(e) => return answer(400, &format!("{e}; nothing was recorded")),
+        }
+    }
+    let (Ok(config), Ok(keys)) = (super::config(env).await, super::keys(env)) else {
+        return answer(204, "");
+    };
+    let Some(site) = config.site_for_host(&host) else {
+        return answer(204, "");
+    };
+    if gpc && site.privacy.honor_gpc {
+        return answer(204, "");
+    }
+    let mode = keys.map_or(Mode::Browser, Mode::Edge);
+    let protection = match mode {
+        Mode::Edge(k) => Protection::Signed(&k.state),
+        Mode::Browser => Protection::Unsigned,
+    };
+    let values: Vec<&str> = signals::cookie_values(&cookie, signals::STATE_COOKIE);
+    let now_ms = Date::now().as_millis();
+    let opened = state::open(&values, protection, site, (now_ms / 1000) as u32, [0; 16]);
+    if opened.fresh {
+        // No state this worker wrote: no visitor to record for.
+        return answer(204, "");
+    }
+    let stamp = Stamp {
+        ts: now_ms,
+        site: site.name.clone(),
+        visitor: events::hex(&opened.state.id),
+        session: opened.state.session_start.to_string(),
+        request: String::new(),
+        trust: events::EventTrust::Unsigned,
+        source: Source::Browser,
+    };
+    let owned: Vec<Event> = records
+        .into_iter()
+        .filter_map(|r| events::from_browser(r.into_event(&stamp), &stamp))
+        .collect();
+    super::sink::Sinks::from_env(env).send(ctx, super::ndjson(&owned));
+    answer(204, "")
+}
+
+/// What a browser may say in a record; who, where and when come from the worker.
+enum BrowserRecord {
+    Exposure {
+        slot: String,
+        variant: String,
+        experiment: Option<String>,
+        arm: Option<EventArm>,
+        held_back: Option<String>,
+        segments: Vec<String>,
+        page_type: String,
+        device: String,
+        request: String,
+    },
+    Conversion {
+        kind: String,
+        value: Option<f64>,
+        currency: Option<String>,
+        order: Option<String>,
+        sku: Option<String>,
+        category: Option<String>,
+    },
+}
+
+impl BrowserRecord {
+    fn into_event(self, stamp: &Stamp) -> Event {
+        match self {
+            BrowserRecord::Exposure {
+                slot,
+                variant,
+                experiment,
+                arm,
+                held_back,
+                segments,
+                page_type,
+                device,
+                request,
+            } => Event::Exposure(Exposure {
+                v: events::SCHEMA_VERSION,
+                ts: stamp.ts,
+                site: stamp.site.clone(),
+                visitor: stamp.visitor.clone(),
+                session: stamp.session.clone(),
+                request,
+                slot,
+                variant,
+                experiment,
+                arm,
+                held_back,
+                segments,
+                page_type,
+                device,
+                country: None,
+                trust: stamp.trust,
+                source: stamp.source,
+            }),
+            BrowserRecord::Conversion {
+                kind,
+                value,
+                currency,
+                order,
+                sku,
+                category,
+            } => Event::Conversion(Conversion {
+                v: events::SCHEMA_VERSION,
+                ts: stamp.ts,
+                site: stamp.site.clone(),
+                visitor: stamp.visitor.clone(),
+                kind,
+                value,
+                currency,
+                order,
+                sku,
+                category,
+                source: stamp.source,
+                trust: stamp.trust,
+                issues: Vec::new(),
+            }),
+        }
+    }
+}
+
+/// Fields every record may carry (the worker replaces them).
+const COMMON: [&str; 11] = [
+    "type", "v", "ts", "site", "visitor", "session", "request", "trust", "source", "issues",
+    "country",
+];
+const EXPOSURE: [&str; 8] = [
+    "slot",
+    "variant",
+    "experiment",
+    "arm",
+    "held_back",
+    "segments",
+    "page_type",
+    "device",
+];
+const CONVERSION: [&str; 6] = ["kind", "value", "currency", "order", "sku", "category"];
+
+/// One line of a beacon, read by the runtime's `JSON.parse` and checked field by field against
+/// the event schema's browser part (no JSON deserializer in the bundle: 21 KB gzip).
+fn read_browser_record(line: &str, number: usize) -> Result<BrowserRecord, RecordError> {
+    let err = |message: String| RecordError {
+        line: number,
+        message,
+    };
+    let obj = JSON::parse(line)
+        .ok()
+        .filter(|v| v.is_object() && !Array::is_array(v))
+        .ok_or_else(|| err("not a JSON object".into()))?;
+    let get = |name: &str| -> Option<JsValue> {
+        Reflect::get(&obj, &name.into())
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    };
+    let text = |name: &str| -> Result<Option<String>, RecordError> {
+        match get(name) {
+            None => Ok(None),
+            Some(v) => {
+                let s = v
+                    .as_string()
+                    .ok_or_else(|| err(format!("{name} is not a string")))?;
+                if s.len() > 4 * events::MAX_TEXT {
+                    return Err(err(format!(
+                        "{name} has {} bytes (at most {})",
+                        s.len(),
+                        4 * events::MAX_TEXT
+                    )));
+                }
+                Ok(Some(s))
+            }
+        }
+    };
+    let required = |name: &str| text(name)?.ok_or_else(|| err(format!("missing field `{name}`")));
+    let kind = required("type")?;
+    let allowed: &[&str] = match kind.as_str() {
+        "exposure" => &EXPOSURE,
+        "conversion" => &CONVERSION,
+        other => {
+            return Err(err(format!(
+                "unknown type `{other}` (a browser sends exposure or conversion)"
+            )))
+        }
+    };
+    for key in Object::keys(obj.unchecked_ref::<Object>())
+        .iter()
+        .filter_map(|k| k.as_string())
+    {
+        if !COMMON.contains(&key.as_str()) && !allowed.contains(&key.as_str()) {
+            return Err(err(format!("unknown field `{key}`")));
+        }
+    }
+    if get("v").and_then(|v| v.as_f64()) != Some(f64::from(events::SCHEMA_VERSION)) {
+        return Err(err(format!(
+            "schema version is not {}",
+            events::SCHEMA_VERSION
+        )));
+    }
+    if kind == "conversion" {
+        let name = required("kind")?;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(err(format!("conversion kind '{name}' is not a name")));
+        }
+        let value = match get("value") {
+            None => None,
+            Some(v) => Some(
+                v.as_f64()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| err("value is not a non-negative number".into()))?,
+            ),
+        };
+        return Ok(BrowserRecord::Conversion {
+            kind: name,
+            value,
+            currency: text("currency")?.map(|c| c.to_ascii_uppercase()),
+            order: text("order")?,
+            sku: text("sku")?,
+            category: text("category")?,
+        });
+    }
+    let arm = match text("arm")?.as_deref() {
+        None => None,
+        Some("treatment") => Some(EventArm::Treatment),
+        Some("control") => Some(EventArm::Control),
+        Some(a) => return Err(err(format!("arm '{a}' is not treatment or control"))),
+    };
+    let segments = match get("segments") {
+        None => Vec::new(),
+        Some(v) if Array::is_array(&v) => Array::from(&v)
+            .iter()
+            .map(|s| s.as_string().filter(|s| s.len() <= events::MAX_TEXT))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| err("segments are not short strings".into()))?,
+        Some(_) => return Err(err("segments is not an array".into())),
+    };
+    Ok(BrowserRecord::Exposure {
+        slot: required("slot")?,
+        variant: required("variant")?,
+        experiment: text("experiment")?,
+        arm,
+        held_back: text("held_back")?,
+        segments,
+        page_type: text("page_type")?.unwrap_or_else(|| "other".into()),
+        device: text("device")?.unwrap_or_else(|| "desktop".into()),
+        request: text("request")?.unwrap_or_default(),
+    })
+}

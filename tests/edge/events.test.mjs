@@ -1,0 +1,207 @@
+// Events from the worker in real workerd (`wrangler dev`) into the real collector
+// (`vitrine collect` on 127.0.0.1): exposures of every decided slot (the control arm's
+// included), conversions from the origin's header, the browser's /vitrine/collect, and nothing
+// for GPC or bots. A dead collector leaves the shopper's page as it is. Run by `make test-edge`.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, startWorker, freePort, Jar, get, applied } from "./harness.mjs";
+
+const page = `<!doctype html><html><body><section data-vt-test="hero"><h1>Origin hero</h1></section>
+<ul data-vt-test="grid"><li data-vt-test-item data-cat="b">B1</li><li data-vt-test-item data-cat="a">A1</li></ul></body></html>`;
+
+async function startOrigin() {
+  const server = createServer((req, res) => {
+    const p = new URL(req.url, "http://o").pathname;
+    const headers = { "content-type": "text/html; charset=utf-8" };
+    if (p === "/order/thanks") headers["x-vitrine-conversion"] = "purchase; value=129.90; currency=EUR; order=A-1042";
+    if (p === "/order/bad") headers["x-vitrine-conversion"] = "buy it now; value=-1";
+    if (p === "/data.json") {
+      res.writeHead(200, { "content-type": "application/json", "x-vitrine-conversion": "purchase; order=J-1" });
+      return res.end("{}");
+    }
+    res.writeHead(200, headers);
+    res.end(page);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+async function startCollector(out) {
+  const child = spawn(join(ROOT, "target/debug/vitrine"), ["collect", "--listen", "127.0.0.1:0", "--out", out], { stdio: ["ignore", "pipe", "ignore"] });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once("line", resolve);
+    child.once("exit", () => reject(new Error("collector exited")));
+  });
+  return { url: line.match(/http:\/\/[^,]+/)[0], stop: () => child.kill("SIGTERM") };
+}
+
+/** Every record the collector wrote so far. */
+function records(out) {
+  const all = [];
+  const walk = (d) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else for (const l of readFileSync(p, "utf8").split("\n")) if (l) all.push(JSON.parse(l));
+    }
+  };
+  walk(out);
+  return all;
+}
+
+/** Waits (bounded) until `pick(records)` holds `n` records; returns them. */
+async function awaitRecords(out, pick, n, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  let got = [];
+  while (Date.now() < deadline) {
+    got = records(out).filter(pick);
+    if (got.length >= n) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return got;
+}
+
+describe("events from the worker into the collector", () => {
+  let o, c, w, out;
+  before(async () => {
+    out = mkdtempSync(join(tmpdir(), "vitrine-events-"));
+    o = await startOrigin();
+    c = await startCollector(out);
+    w = await startWorker({
+      config: "tests/edge/origin.wrangler.toml", port: await freePort(), inspectorPort: await freePort(),
+      vars: { ORIGIN_URL: o.url, VITRINE_COLLECT_URL: `${c.url}/collect` },
+      kvConfig: join(ROOT, "tests/edge/events.config.json"),
+    });
+  });
+  after(async () => {
+    w?.stop();
+    c?.stop();
+    await o?.close();
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it("a journey: one exposure per decided slot and view, the control arm included, and the purchase", async () => {
+    const visitors = [];
+    for (let v = 0; v < 8; v++) {
+      const jar = new Jar();
+      for (const p of ["/", "/c/boots"]) assert.equal((await get(w.base + p, { jar })).status, 200);
+      const thanks = await get(w.base + "/order/thanks", { jar });
+      assert.equal(thanks.status, 200);
+      assert.equal(thanks.headers.get("x-vitrine-conversion"), null, "the conversion header never reaches the shopper");
+      visitors.push(jar);
+    }
+    // (The harness's readiness probe is a visitor of one view: left out.)
+    const exposures = await awaitRecords(out, (r) => r.type === "exposure", 8 * 3 * 2 + 2);
+    const byVisitor = new Map();
+    for (const e of exposures) byVisitor.set(e.visitor, [...(byVisitor.get(e.visitor) || []), e]);
+    for (const [v, list] of byVisitor) if (list.length === 2 && list.every((e) => e.request === list[0].request)) byVisitor.delete(v);
+    assert.equal(byVisitor.size, 8);
+    assert.ok([...byVisitor.values()].every((l) => l.length === 6), "3 views × 2 slots each");
+    const arms = new Set();
+    for (const [visitor, list] of byVisitor) {
+      assert.match(visitor, /^[0-9a-f]{32}$/);
+      assert.equal(new Set(list.map((e) => e.request)).size, 3, "one request id per view");
+      for (const e of list) {
+        assert.equal(e.v, 1);
+        assert.equal(e.site, "events-test");
+        assert.equal(e.trust, "signed");
+        assert.equal(e.source, "edge");
+        assert.equal(e.device, "desktop");
+        if (e.slot === "hero") {
+          assert.equal(e.experiment, "hero-holdout");
+          arms.add(e.arm);
+          if (e.arm === "control") assert.deepEqual([e.variant, e.held_back], ["control", "test-hero"]);
+          else assert.equal(e.variant, "test-hero");
+        } else {
+          assert.equal(e.slot, "grid");
+          assert.equal(e.variant, "reorder");
+        }
+      }
+      assert.equal(new Set(list.filter((e) => e.slot === "hero").map((e) => e.arm)).size, 1, "an arm per visitor");
+    }
+    assert.deepEqual([...arms].sort(), ["control", "treatment"], "both arms among 8 visitors");
+    // The same order id from 8 visitors: the collector keeps the first purchase of order A-1042.
+    const purchases = await awaitRecords(out, (r) => r.type === "conversion", 1);
+    assert.equal(purchases.length, 1);
+    assert.deepEqual(
+      { ...purchases[0], ts: 0, visitor: "" },
+      { type: "conversion", v: 1, ts: 0, site: "events-test", visitor: "", kind: "purchase", value: 129.9, currency: "EUR", order: "A-1042", source: "origin", trust: "signed" },
+    );
+    assert.ok(byVisitor.has(purchases[0].visitor), "the purchase is one of the visitors'");
+  });
+
+  it("a malformed conversion header, GPC and bots record nothing; the header never reaches the shopper", async () => {
+    const before = records(out).length;
+    const bad = await get(w.base + "/order/bad");
+    assert.equal(bad.headers.get("x-vitrine-conversion"), null);
+    const json = await get(w.base + "/data.json");
+    assert.equal(json.headers.get("x-vitrine-conversion"), null, "also on a page that is not personalized");
+    await get(w.base + "/", { headers: { "sec-gpc": "1" } });
+    await get(w.base + "/", { headers: { "user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)" } });
+    // Only the bad-header page view's two exposures arrive.
+    await awaitRecords(out, () => true, before + 2, 3000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = records(out);
+    assert.equal(now.length, before + 2, JSON.stringify(now.slice(before)));
+    assert.ok(now.slice(before).every((r) => r.type === "exposure"));
+  });
+
+  it("/vitrine/collect records under the cookie's visitor, whatever the body says", async () => {
+    const jar = new Jar();
+    const home = await get(w.base + "/", { jar });
+    const other = "f".repeat(32);
+    const body = JSON.stringify({ type: "conversion", v: 1, ts: 1, site: "evil", visitor: other, kind: "add_to_cart", sku: "boot-1", source: "edge", trust: "signed" }) + "\n";
+    const r = await get(w.base + "/vitrine/collect", { method: "POST", body, jar, headers: { "content-type": "text/plain" } });
+    assert.equal(r.status, 204);
+    const carts = await awaitRecords(out, (x) => x.kind === "add_to_cart", 1);
+    assert.equal(carts.length, 1);
+    assert.notEqual(carts[0].visitor, other);
+    assert.equal(carts[0].site, "events-test");
+    assert.deepEqual([carts[0].trust, carts[0].source], ["unsigned", "browser"]);
+    const views = records(out).filter((x) => x.type === "exposure" && x.visitor === carts[0].visitor);
+    assert.ok(views.length >= 2, "the cart belongs to the visitor whose page views were recorded");
+    assert.equal(applied(home.text, 'data-vt-test="grid"'), "reorder");
+    // Bad bodies get a precise 4xx; without a state cookie nothing is recorded.
+    const bad = await get(w.base + "/vitrine/collect", { method: "POST", body: "{\"type\":\"click\"}\n", jar });
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /line 1: unknown type `click`/);
+    const big = await get(w.base + "/vitrine/collect", { method: "POST", body: "x".repeat(70_000), jar });
+    assert.equal(big.status, 413);
+    const anonymous = await get(w.base + "/vitrine/collect", { method: "POST", body: body.replace("boot-1", "anon-1") });
+    assert.equal(anonymous.status, 204);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(records(out).filter((x) => x.sku === "anon-1").length, 0);
+  });
+});
+
+describe("a dead collector", () => {
+  let o, w;
+  before(async () => {
+    o = await startOrigin();
+    w = await startWorker({
+      config: "tests/edge/origin.wrangler.toml", port: await freePort(), inspectorPort: await freePort(),
+      vars: { ORIGIN_URL: o.url, VITRINE_COLLECT_URL: `http://127.0.0.1:${await freePort()}/collect` },
+      kvConfig: join(ROOT, "tests/edge/events.config.json"),
+    });
+  });
+  after(async () => {
+    w?.stop();
+    await o?.close();
+  });
+
+  it("leaves the shopper's page and its latency as they are", async () => {
+    for (let i = 0; i < 5; i++) {
+      const t0 = Date.now();
+      const r = await get(w.base + "/order/thanks");
+      assert.equal(r.status, 200);
+      assert.match(r.text, /data-vt-applied/);
+      assert.ok(Date.now() - t0 < 3000, "not held by the sink");
+    }
+  });
+});
