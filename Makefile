@@ -11,10 +11,17 @@ WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BI
 bootstrap:
 	@.ci/bootstrap
 
-## Runs the demo: the edge worker in `wrangler dev` in front of the demo store, http://127.0.0.1:8787
-## (signing with the public development keys, which only VITRINE_ALLOW_DEV_KEYS=1 makes trusted).
+## Runs the demo: the edge worker in `wrangler dev` in front of the demo store, http://127.0.0.1:8787,
+## with the local event collector on 127.0.0.1:8788 writing to events/ (the demo origin on :8789
+## states purchases in X-Vitrine-Conversion). Signs with the public development keys, which only
+## VITRINE_ALLOW_DEV_KEYS=1 makes trusted.
 demo: bootstrap store
-	wrangler dev --ip 127.0.0.1 --port 8787 --var VITRINE_ALLOW_DEV_KEYS:1
+	cargo build --quiet --features cli
+	@trap 'kill 0' EXIT; \
+	./target/debug/vitrine collect --listen 127.0.0.1:8788 --out events & \
+	node www/demo-origin.mjs 8789 & \
+	wrangler dev --ip 127.0.0.1 --port 8787 --var VITRINE_ALLOW_DEV_KEYS:1 \
+	  --var ORIGIN_URL:http://127.0.0.1:8789 --var VITRINE_COLLECT_URL:http://127.0.0.1:8788/collect
 
 ## The demo store's static pages (www/store), with the browser module at /vitrine/.
 store: browser

@@ -1,5 +1,6 @@
 // Generates the demo store (www/store) served by `wrangler dev` behind the worker:
-// `/`, `/c/<category>`, `/p/<sku>`, `/search?q=`, a 404 page, a JSON feed and images.
+// `/`, `/c/<category>`, `/p/<sku>`, `/search?q=`, `/cart`, `/order/thanks`, a 404 page, a JSON
+// feed and images.
 // Deterministic: the same input gives the same files. Run by `make store`.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -64,7 +65,7 @@ ${meta}<link rel="stylesheet" href="/assets/store.css">
 <body>
 <header class="top">
   <a class="logo" href="/">${icon("hiking", 28)}<span>Trailhead <b>Outfitters</b></span></a>
-  <nav>${Object.entries(categories).map(([c, v]) => `<a href="/c/${c}">${v.label}</a>`).join("")}</nav>
+  <nav>${Object.entries(categories).map(([c, v]) => `<a href="/c/${c}">${v.label}</a>`).join("")}<a href="/cart">Cart</a></nav>
   <form class="search" action="/search" method="get" data-vt-search><input name="q" placeholder="Search boots, tents, ropes…" aria-label="Search"><button>Search</button></form>
 </header>
 <div class="offer" data-vt-slot="offer">Free returns for 60 days on everything</div>
@@ -73,7 +74,8 @@ ${body}
 </main>
 <section class="newsletter" data-vt-slot="newsletter"><h3>Trail reports, monthly</h3><p>Conditions, routes and gear notes from our staff.</p><form><input placeholder="you@example.com" aria-label="Email"><button type="button">Sign up</button></form></section>
 <footer><p>Trailhead Outfitters is a demo store for <a href="https://github.com/">Vitrine</a>. Prices in USD.</p></footer>
-${scripts}</body>
+${scripts}<script src="/assets/cart.js" defer></script>
+</body>
 </html>
 `;
 }
@@ -131,6 +133,42 @@ pages["search.html"] = layout({
 ${grid(mixed(products), "All products")}`,
   scripts: `<script src="/assets/search.js" defer></script>\n`,
 });
+
+// A cart (kept in localStorage by assets/cart.js) and the order confirmation, whose URL carries
+// the order for the demo origin's X-Vitrine-Conversion header (www/demo-origin.mjs).
+pages["cart.html"] = layout({
+  title: "Your cart",
+  body: `<section class="hero"><h1>Your cart</h1><ul id="cart-lines"></ul><p id="cart-total"></p>
+<a class="button" id="place-order" href="/order/thanks">Place order</a></section>`,
+});
+pages["order/thanks.html"] = layout({
+  title: "Thank you",
+  body: `<section class="hero"><p class="eyebrow">Order placed</p><h1>Thank you for your order</h1><p>Your gear is on its way.</p><a class="button" href="/">Keep browsing</a></section>`,
+});
+
+pages["assets/cart.js"] = `// The demo's cart: add-to-cart buttons put items in localStorage; the cart page lists them and
+// links to the confirmation page with a fresh order id and the total.
+(() => {
+  const key = "trailhead-cart";
+  const cart = () => JSON.parse(localStorage.getItem(key) || "[]");
+  for (const b of document.querySelectorAll("[data-vt-add-to-cart]")) {
+    b.addEventListener("click", () => {
+      localStorage.setItem(key, JSON.stringify([...cart(), { sku: b.dataset.vtSku, price: Number(b.dataset.vtPrice) }]));
+      b.textContent = "Added ✓";
+    });
+  }
+  const lines = document.getElementById("cart-lines");
+  if (lines) {
+    const items = cart();
+    const total = items.reduce((s, i) => s + i.price, 0).toFixed(2);
+    lines.innerHTML = items.map((i) => "<li>" + i.sku + " — $" + i.price + "</li>").join("") || "<li>Empty</li>";
+    document.getElementById("cart-total").textContent = "Total: $" + total;
+    const order = "T-" + Math.random().toString(36).slice(2, 10).toUpperCase();
+    document.getElementById("place-order").href = "/order/thanks?order=" + order + "&total=" + total;
+  }
+  if (location.pathname === "/order/thanks") localStorage.removeItem(key);
+})();
+`;
 
 pages["404.html"] = layout({ title: "Not found", body: `<section class="hero"><h1>Trail not found</h1><p>That page does not exist.</p><a class="button" href="/">Back to the store</a></section>` });
 

@@ -205,3 +205,43 @@ describe("a dead collector", () => {
     }
   });
 });
+
+describe("the demo as `make demo` runs it: browse, buy, find it in events/", () => {
+  let origin, c, w, out;
+  before(async () => {
+    const { startDemoOrigin } = await import("../../www/demo-origin.mjs");
+    origin = await startDemoOrigin(0);
+    out = mkdtempSync(join(tmpdir(), "vitrine-demo-events-"));
+    c = await startCollector(out);
+    w = await startWorker({
+      config: "tests/edge/demo.wrangler.toml", port: await freePort(), inspectorPort: await freePort(),
+      vars: { ORIGIN_URL: `http://127.0.0.1:${origin.address().port}`, VITRINE_COLLECT_URL: `${c.url}/collect` },
+    });
+  });
+  after(async () => {
+    w?.stop();
+    c?.stop();
+    await new Promise((r) => origin?.close(r));
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it("the exposures and the purchase are under one visitor id", async () => {
+    const jar = new Jar();
+    for (const p of ["/", "/c/hiking", "/p/hiking-summit-pack", "/cart"]) assert.equal((await get(w.base + p, { jar })).status, 200, p);
+    const thanks = await get(w.base + "/order/thanks?order=T-TEST1&total=179.00", { jar });
+    assert.equal(thanks.status, 200);
+    assert.match(thanks.text, /Thank you for your order/);
+    assert.equal(thanks.headers.get("x-vitrine-conversion"), null);
+    const [purchase] = await awaitRecords(out, (r) => r.type === "conversion", 1);
+    assert.deepEqual([purchase.kind, purchase.value, purchase.currency, purchase.order, purchase.trust], ["purchase", 179, "USD", "T-TEST1", "signed"]);
+    const mine = await awaitRecords(out, (r) => r.type === "exposure" && r.visitor === purchase.visitor, 5 * 6);
+    assert.ok(mine.length >= 5 * 6, `${mine.length} exposures of the buyer (5 views × 6 slots)`);
+    const heroes = mine.filter((e) => e.slot === "hero");
+    assert.equal(heroes.length, 5, "one hero exposure per view");
+    // The holdout buckets a visitor when there is something to hold back; origin views carry no arm.
+    for (const e of heroes) {
+      if (e.variant === "origin") assert.equal(e.arm, undefined);
+      else assert.ok(e.experiment === "hero-holdout" && ["treatment", "control"].includes(e.arm), JSON.stringify(e));
+    }
+  });
+});
