@@ -104,7 +104,7 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context) -> Response {
     };
     let owned: Vec<Event> = records
         .into_iter()
-        .filter_map(|r| events::from_browser(r.into_event(&stamp), &stamp))
+        .filter_map(|r| events::from_browser(r.into_event(), &stamp))
         .collect();
     super::sink::Sinks::from_env(env).send(ctx, super::ndjson(&owned));
     answer(204, "")
@@ -134,7 +134,9 @@ enum BrowserRecord {
 }
 
 impl BrowserRecord {
-    fn into_event(self, stamp: &Stamp) -> Event {
+    /// The record with blank who/where/when: [`events::from_browser`] fills them from the
+    /// verified state, in one place.
+    fn into_event(self) -> Event {
         match self {
             BrowserRecord::Exposure {
                 slot,
@@ -148,10 +150,10 @@ impl BrowserRecord {
                 request,
             } => Event::Exposure(Exposure {
                 v: events::SCHEMA_VERSION,
-                ts: stamp.ts,
-                site: stamp.site.clone(),
-                visitor: stamp.visitor.clone(),
-                session: stamp.session.clone(),
+                ts: 0,
+                site: String::new(),
+                visitor: String::new(),
+                session: String::new(),
                 request,
                 slot,
                 variant,
@@ -162,8 +164,8 @@ impl BrowserRecord {
                 page_type,
                 device,
                 country: None,
-                trust: stamp.trust,
-                source: stamp.source,
+                trust: events::EventTrust::Unsigned,
+                source: Source::Browser,
             }),
             BrowserRecord::Conversion {
                 kind,
@@ -174,17 +176,17 @@ impl BrowserRecord {
                 category,
             } => Event::Conversion(Conversion {
                 v: events::SCHEMA_VERSION,
-                ts: stamp.ts,
-                site: stamp.site.clone(),
-                visitor: stamp.visitor.clone(),
+                ts: 0,
+                site: String::new(),
+                visitor: String::new(),
                 kind,
                 value,
                 currency,
                 order,
                 sku,
                 category,
-                source: stamp.source,
-                trust: stamp.trust,
+                source: Source::Browser,
+                trust: events::EventTrust::Unsigned,
                 issues: Vec::new(),
             }),
         }

@@ -601,6 +601,50 @@ mod tests {
     }
 
     #[test]
+    fn browser_records_belong_to_the_verified_visitor() {
+        let forged = parse_conversion(
+            "add_to_cart; sku=boot-1",
+            &Stamp {
+                visitor: "f".repeat(32),
+                site: "evil".into(),
+                ..stamp()
+            },
+        )
+        .unwrap();
+        let Some(Event::Conversion(c)) = from_browser(Event::Conversion(forged), &stamp()) else {
+            panic!("a conversion stays a conversion");
+        };
+        assert_eq!(
+            (c.visitor.as_str(), c.site.as_str(), c.trust, c.source),
+            (
+                "00".repeat(16).as_str(),
+                "s",
+                EventTrust::Unsigned,
+                Source::Browser
+            )
+        );
+        let page = PageView {
+            v: 1,
+            ts: 1,
+            site: "s".into(),
+            visitor: "0".repeat(32),
+            session: "1".into(),
+            request: "r".into(),
+            path: "/".into(),
+            query: vec![],
+            referrer: None,
+            device: "desktop".into(),
+            country: None,
+            issues: vec![],
+        };
+        assert_eq!(
+            from_browser(Event::Page(page), &stamp()),
+            None,
+            "page records are the edge's own"
+        );
+    }
+
+    #[test]
     fn records_round_trip_and_bad_ones_say_why() {
         let c = Event::Conversion(parse_conversion("add_to_cart; sku=boot-1", &stamp()).unwrap());
         let text = to_ndjson([&c]);
