@@ -60,12 +60,16 @@ fn one_exposure_per_decided_slot_with_the_control_arm_held_back() {
 }
 
 #[test]
-fn nothing_is_recorded_under_gpc() {
+fn nothing_is_recorded_under_gpc_or_for_bots() {
     let site = demo();
     let mut req = Req::new("/c/hiking");
     req.gpc = true;
     let o = req.run(&site, Mode::Edge(&keys()));
     assert!(Stamp::of(&site, &o, T0, [1; 8], Source::Edge).is_none());
+    let mut bot = Req::new("/c/hiking");
+    bot.ua = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)".into();
+    let o = bot.run(&site, Mode::Browser);
+    assert!(Stamp::of(&site, &o, T0, [1; 8], Source::Browser).is_none());
 }
 
 #[test]

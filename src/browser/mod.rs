@@ -201,6 +201,11 @@ struct Decided<'a> {
     /// The new unsigned state (store it; send it back as `vt=`).
     state_token: Option<String>,
     slots: Vec<SlotResult<'a>>,
+    /// The state's visitor id (32 hex digits), for the records the page sends; `None` under GPC.
+    visitor: Option<String>,
+    /// One exposure record per decided slot (the event schema's), for the beacon; empty under
+    /// GPC and for bots.
+    exposures: Vec<crate::events::Event>,
 }
 
 /// A loaded configuration.
@@ -367,7 +372,27 @@ impl Engine {
                 }
             })
             .collect();
+        // The request id: random per call (the page's fresh id bytes).
+        let mut request_id = [0u8; 8];
+        request_id.copy_from_slice(&input.fresh_id[8..]);
+        let stamp = crate::events::Stamp::of(
+            site,
+            &outcome,
+            input.facts.now_ms,
+            request_id,
+            crate::events::Source::Browser,
+        );
         let decided = Decided {
+            visitor: stamp.as_ref().map(|s| s.visitor.clone()),
+            exposures: stamp
+                .as_ref()
+                .map(|s| {
+                    crate::events::exposures(site, &outcome, s)
+                        .into_iter()
+                        .map(crate::events::Event::Exposure)
+                        .collect()
+                })
+                .unwrap_or_default(),
             state_token: outcome.state_token.clone(),
             report,
             segments: outcome.decisions.active_segments(site),

@@ -182,8 +182,8 @@ pub fn bounded(text: &str, field: &str, issues: &mut Vec<String>) -> String {
 }
 
 impl Stamp {
-    /// The stamp of a personalized request, or `None` when nothing may be recorded (GPC: no
-    /// state, so no visitor).
+    /// The stamp of a personalized request, or `None` when nothing may be recorded: under GPC
+    /// (no state, so no visitor) and for bots.
     pub fn of(
         site: &Site,
         outcome: &Outcome<'_>,
@@ -191,6 +191,9 @@ impl Stamp {
         request_id: [u8; 8],
         source: Source,
     ) -> Option<Stamp> {
+        if outcome.ctx.device == crate::signals::Device::Bot {
+            return None;
+        }
         let state = outcome.state.as_ref()?;
         let trust = match outcome.trust {
             Trust::Signed => EventTrust::Signed,

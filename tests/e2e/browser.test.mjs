@@ -164,6 +164,36 @@ describe("a plain page with only the script tag (no worker)", () => {
     await context.close();
   });
 
+  it("exposures reach dataLayer once each and leave with a beacon when the page is left", async () => {
+    // A person's browser: headless Chromium's own user agent is a bot's, and bots are not recorded.
+    const context = await pinned({ userAgent: UA });
+    const page = await context.newPage();
+    await page.goto(s.url + "/?utm_campaign=trail-spring");
+    await page.waitForFunction(() => document.querySelector("[data-vt-slot=hero]").hasAttribute("data-vt-applied"), null, { timeout: 10_000 });
+    // A re-render (a single-page app's route change to the same page) announces nothing twice.
+    await page.evaluate(async () => { const v = await import("/vitrine/vitrine.mjs"); v.refresh(); });
+    const layer = await page.evaluate(() => window.dataLayer.filter((e) => e.event === "experiment_viewed"));
+    const ids = layer.map((e) => `${e.vitrine_slot}:${e.variation_id}`);
+    assert.equal(new Set(ids).size, ids.length, `duplicates: ${ids}`);
+    assert.ok(layer.some((e) => e.experiment_id === "hero-holdout" && e.variation_id === "hero-trail" && e.vitrine_arm === "treatment"), JSON.stringify(layer));
+    const shownSlots = await page.evaluate(() => [...document.querySelectorAll("[data-vt-slot][data-vt-applied]")].filter((el) => el.dataset.vtApplied !== "origin").map((el) => el.dataset.vtSlot));
+    for (const slot of shownSlots) assert.ok(layer.some((e) => e.vitrine_slot === slot), `${slot} not in dataLayer`);
+    await page.evaluate(async () => { const v = await import("/vitrine/vitrine.mjs"); v.track({ type: "purchase", sku: "hiking-summit-pack", value: 179, currency: "USD", order: "W-1" }); });
+    const before = s.beacons.length;
+    await page.goto("about:blank");
+    const deadline = Date.now() + 5000;
+    while (s.beacons.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const records = s.beacons.slice(before).join("").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const exposures = records.filter((r) => r.type === "exposure");
+    assert.equal(exposures.length, new Set(exposures.map((e) => e.slot)).size, "one exposure per slot");
+    assert.ok(exposures.some((e) => e.slot === "hero" && e.variant === "hero-trail" && e.source === "browser" && e.trust === "unsigned"));
+    assert.equal(new Set(exposures.map((e) => e.visitor)).size, 1);
+    assert.equal(exposures[0].visitor, "07".repeat(16));
+    const purchase = records.find((r) => r.type === "conversion");
+    assert.deepEqual([purchase.kind, purchase.value, purchase.order, purchase.visitor], ["purchase", 179, "W-1", "07".repeat(16)]);
+    await context.close();
+  });
+
   it("the debug overlay explains every decision", async () => {
     const context = await pinned({ viewport: { width: 1280, height: 720 } });
     const page = await context.newPage();

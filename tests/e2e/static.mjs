@@ -38,9 +38,21 @@ export const PLAIN_PAGE = `<!doctype html>
 <div data-vt-slot="cta"></div>
 </body></html>`;
 
+/** The server also takes beacons at POST /vitrine/collect: `beacons` holds their bodies. */
 export function startStatic() {
+  const beacons = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
+    if (req.method === "POST" && url.pathname === "/vitrine/collect") {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        beacons.push(body);
+        res.writeHead(204);
+        res.end();
+      });
+      return;
+    }
     if (url.pathname.startsWith("/vitrine/")) {
       const file = join(ROOT, "www/store", url.pathname);
       if (existsSync(file)) {
@@ -54,5 +66,5 @@ export function startStatic() {
     res.writeHead(404);
     res.end();
   });
-  return new Promise((r) => server.listen(0, "127.0.0.1", () => r({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((c) => server.close(c)) })));
+  return new Promise((r) => server.listen(0, "127.0.0.1", () => r({ url: `http://127.0.0.1:${server.address().port}`, beacons, close: () => new Promise((c) => server.close(c)) })));
 }

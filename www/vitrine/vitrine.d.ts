@@ -2,7 +2,8 @@
 
 export type VitrineEvent =
   | { type: "category_view"; category: string }
-  | { type: "product_view" | "product_click" | "add_to_cart" | "purchase"; sku: string; category?: string; price?: number | string }
+  | { type: "product_view" | "product_click" | "add_to_cart" | "purchase"; sku: string; category?: string; price?: number | string; value?: number; currency?: string; order?: string }
+  | { type: "goal"; name: string; value?: number }
   | { type: "search"; query: string }
   | { type: "filter"; filter: string; value?: string };
 
@@ -15,6 +16,15 @@ export interface InitOptions {
   auto?: boolean;
   /** Traits the page knows (unverified: never unlock variants that require signed state). */
   traits?: { purchases90d?: number; aov?: number; tier?: string };
+  /** Where event records are sent with sendBeacon (default: the worker's /vitrine/collect). */
+  collect?: string;
+}
+
+/** An exposure record of the event schema (docs/events.md). */
+export interface Exposure {
+  type: "exposure"; v: 1; ts: number; site: string; visitor: string; session: string; request: string;
+  slot: string; variant: string; experiment?: string; arm?: "treatment" | "control"; held_back?: string;
+  segments: string[]; page_type: string; device: string; country?: string; trust: "signed" | "unsigned"; source: "edge" | "browser";
 }
 
 export interface SlotDecision {
@@ -35,6 +45,10 @@ export interface Decision {
   slots: SlotDecision[];
   /** With decide({ explain: true }): scores, segments, reasons, exposures, issues. */
   report?: unknown;
+  /** The state's visitor id (32 hex digits); null under GPC. */
+  visitor: string | null;
+  /** One record per decided slot; empty under GPC. */
+  exposures: Exposure[];
 }
 
 /** Resolves once capture is live; `<html data-vt-ready>` is set then too. */
@@ -43,3 +57,5 @@ export function track(event: VitrineEvent): void;
 export function decide(options?: { explain?: boolean }): Decision | null;
 export function apply(decision?: Decision): number;
 export function refresh(): Decision | null;
+/** Sends the waiting event records now (done by itself when the page is hidden or left). */
+export function flush(): void;

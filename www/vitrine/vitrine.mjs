@@ -4,7 +4,8 @@
 //   cookie so the next navigation reflects them; never re-applies a slot.
 // - Without the worker: keeps the (unsigned) state in localStorage, decides with the same Rust
 //   core compiled to wasm, and swaps the slots, moving existing nodes for `reorder`.
-// API for single-page apps: init(options), track(event), decide(), apply(decision), refresh().
+// API for single-page apps: init(options), track(event), decide(), apply(decision), refresh(),
+// flush(). Options: {base, config, auto, traits, collect (where records go; /vitrine/collect)}.
 import wasmInit, { Engine, PageRequest } from "./vitrine_core.js";
 
 const STATE_KEY = "vitrine:vt";
@@ -60,10 +61,83 @@ function writeEvents(list) {
     : `vt_e=; Path=/; Max-Age=0; SameSite=Lax${secure}`;
 }
 
-/** Records an event for the next decision: {type, sku?, category?, price?, query?, filter?, value?}. */
+// ---------------------------------------------------------------------------------------------
+// Measurement: every shown decision goes to `dataLayer` (`experiment_viewed`, the GA4/GTM
+// convention) and as a `vitrine:exposure` DOM event; browser-only exposures and tracked
+// conversions are sent as NDJSON event records (docs/events.md) with `navigator.sendBeacon`,
+// batched, flushed when the page is hidden or left, deduplicated per page.
+
+const shown = new Set();
+let outbox = [];
+
+function announce(e) {
+  const key = `${e.slot}\u0000${e.variant}`;
+  if (shown.has(key)) return false;
+  shown.add(key);
+  (window.dataLayer = window.dataLayer || []).push({
+    event: "experiment_viewed",
+    experiment_id: e.experiment || `vitrine:${e.slot}`,
+    variation_id: e.variant,
+    vitrine_slot: e.slot,
+    vitrine_arm: e.arm,
+  });
+  document.dispatchEvent(new CustomEvent("vitrine:exposure", { detail: e }));
+  return true;
+}
+
+function send(record) {
+  outbox.push(JSON.stringify(record));
+  if (outbox.length >= 50) flush();
+}
+
+/** Sends what is waiting (also on `visibilitychange` to hidden and on `pagehide`). */
+export function flush() {
+  if (!outbox.length) return;
+  const body = outbox.join("\n") + "\n";
+  outbox = [];
+  const url = options.collect || "/vitrine/collect";
+  const queued = navigator.sendBeacon && navigator.sendBeacon(url, new Blob([body], { type: "text/plain" }));
+  if (!queued) fetch(url, { method: "POST", body, keepalive: true, headers: { "content-type": "text/plain" } }).catch(() => {});
+}
+
+let flushing = false;
+function installFlush() {
+  if (flushing) return;
+  flushing = true;
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") flush(); });
+  addEventListener("pagehide", flush);
+}
+
+const CONVERSIONS = new Set(["purchase", "add_to_cart"]);
+
+/**
+ * Records an event for the next decision: {type, sku?, category?, price?, query?, filter?,
+ * value?}. A `purchase` or `add_to_cart` (and `{type: "goal", name}`) is also sent as a
+ * conversion record; `order`, `value` and `currency` are passed on when given.
+ */
 export function track(event) {
   if (gpc()) return;
-  writeEvents([encodeEvent(event), ...pendingEvents()]);
+  if (event.type !== "goal") writeEvents([encodeEvent(event), ...pendingEvents()]);
+  if (!CONVERSIONS.has(event.type) && event.type !== "goal") return;
+  const record = {
+    type: "conversion", v: 1, ts: Date.now(), site: lastDecision?.exposures?.[0]?.site || "",
+    // Behind the worker, /vitrine/collect takes the visitor from the signed cookie.
+    visitor: lastDecision?.visitor || "0".repeat(32),
+    kind: event.type === "goal" ? String(event.name) : event.type,
+    source: "browser", trust: "unsigned",
+  };
+  const value = event.value ?? event.price;
+  if (value !== undefined && Number.isFinite(Number(value))) record.value = Number(value);
+  for (const k of ["currency", "order", "sku", "category"]) if (event[k] !== undefined) record[k] = String(event[k]);
+  send(record);
+}
+
+/** Announces the slots the edge decided (it recorded their exposures itself). */
+function announceEdge() {
+  for (const el of document.querySelectorAll("[data-vt-applied]")) {
+    const variant = el.getAttribute("data-vt-applied");
+    if (variant !== "origin") announce({ slot: el.dataset.vtSlot || el.tagName.toLowerCase(), variant, source: "edge" });
+  }
 }
 
 function itemEvent(type, el) {
@@ -207,6 +281,10 @@ export function refresh() {
     localStorage.setItem(STATE_KEY, decision.stateToken);
     writeEvents([]);
   }
+  // Announce what was shown; record each exposure once per page.
+  for (const e of decision.exposures || []) {
+    if (announce(e)) send(e);
+  }
   if (debug) overlay(decision, "browser-only mode");
   return decision;
 }
@@ -224,10 +302,14 @@ export async function init(opts = {}) {
     wasmInit({ module_or_path: base + "vitrine_core_bg.wasm" }),
   ]);
   engine = new Engine(new Uint8Array(config));
-  if (!gpc()) installCapture();
+  if (!gpc()) {
+    installCapture();
+    installFlush();
+  }
   if (opts.auto) {
     if (document.readyState === "loading") await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
     if (edgeMode()) {
+      if (!gpc()) announceEdge();
       // The edge decided this page and counted its view: only record what the DOM says
       // beyond the URL, for the next request.
       if (!gpc()) { const views = domViewEvents(); if (views.length) writeEvents([...views, ...pendingEvents()]); }
