@@ -55,7 +55,12 @@ export default class extends Vitrine {
       console.error("vitrine: worker failed, serving the origin response:", String((err && err.message) || err));
       if (retry === null) return badGateway();
       try {
-        return await origin(retry, this.env);
+        const r = await origin(retry, this.env);
+        if (!r.headers.has("x-vitrine-conversion")) return r;
+        // The origin's conversion header is for the worker, never for the shopper.
+        const kept = new Response(r.body, r);
+        kept.headers.delete("x-vitrine-conversion");
+        return kept;
       } catch {
         return badGateway();
       }

@@ -378,7 +378,8 @@ async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     if origin.status_code() != 200 || !html || !decoded || charset == Charset::Unsupported {
         return without_conversion(origin);
     }
-    personalize_response(origin, incoming, charset, &env, &ctx, started).await
+    // Its fail-open paths (bots, no site, config or key errors) return the origin response too.
+    without_conversion(personalize_response(origin, incoming, charset, &env, &ctx, started).await)
 }
 
 /// The origin's conversion header is for the worker: it never reaches the shopper, even on a

@@ -143,7 +143,10 @@ describe("events from the worker into the collector", () => {
     const json = await get(w.base + "/data.json");
     assert.equal(json.headers.get("x-vitrine-conversion"), null, "also on a page that is not personalized");
     await get(w.base + "/", { headers: { "sec-gpc": "1" } });
-    await get(w.base + "/", { headers: { "user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)" } });
+    const bot = await get(w.base + "/order/thanks", { headers: { "user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)" } });
+    assert.equal(bot.headers.get("x-vitrine-conversion"), null, "not to a bot either (the origin page as it came, less that header)");
+    const gpc = await get(w.base + "/order/thanks", { headers: { "sec-gpc": "1" } });
+    assert.equal(gpc.headers.get("x-vitrine-conversion"), null);
     // Only the bad-header page view's two exposures arrive.
     await awaitRecords(out, () => true, before + 2, 3000);
     await new Promise((r) => setTimeout(r, 1000));
