@@ -41,7 +41,29 @@ const badGateway = () =>
     headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
   });
 
+/** `events/dt=YYYY-MM-DD/hour=HH/<batch-id>.ndjson.gz`, by the batch's time (UTC). */
+export function batchKey(now = new Date(), id = crypto.randomUUID()) {
+  const iso = now.toISOString();
+  return `events/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${id}.ndjson.gz`;
+}
+
 export default class extends Vitrine {
+  // The Queue consumer: each batch of NDJSON messages (one per personalized request) becomes
+  // one gzipped NDJSON object in R2 (binding VITRINE_EVENTS_BUCKET), a layout DuckDB,
+  // ClickHouse, BigQuery and Spark read directly. A failed write retries the batch (bounded by
+  // the consumer's max_retries in wrangler.toml).
+  async queue(batch) {
+    try {
+      const text = batch.messages.map((m) => String(m.body)).join("");
+      const gz = await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+      await this.env.VITRINE_EVENTS_BUCKET.put(batchKey(), gz, { httpMetadata: { contentType: "application/x-ndjson", contentEncoding: "gzip" } });
+      batch.ackAll();
+    } catch (err) {
+      console.error("vitrine: writing an event batch to R2 failed, retrying it:", String((err && err.message) || err));
+      batch.retryAll();
+    }
+  }
+
   async fetch(request) {
     // GET and HEAD carry no body, so a copy costs nothing; other methods are never rewritten
     // and are not retried (their body may already be consumed).

@@ -1,14 +1,22 @@
 //! Where the edge's event records go: sent after the response (`ctx.wait_until`), bounded in
 //! time, never retried without bound, never able to fail or slow the shopper's page.
 //!
-//! Sinks, each optional: an HTTP collector (`VITRINE_COLLECT_URL`: one NDJSON `POST` per
-//! request). A failure is logged with its cause (never the records: they name visitors).
+//! Sinks, each optional: a Cloudflare Queue (binding `VITRINE_EVENTS`: one text message per
+//! request, whose consumer in `www/worker.mjs` writes gzipped NDJSON batches to R2), and an
+//! HTTP collector (`VITRINE_COLLECT_URL`: one NDJSON `POST` per request). A failure is logged
+//! with its cause (never the records: they name visitors).
 
 use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
+use worker::js_sys::{Function, Object, Promise, Reflect};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, web_sys, AbortController, Context, Delay, Env, Fetch, Request};
+
+/// The Queue producer binding's name in `wrangler.toml`.
+const QUEUE_BINDING: &str = "VITRINE_EVENTS";
 
 /// How long a sink may take, after the response, before the send is abandoned.
 const SINK_TIMEOUT_MS: u64 = 5_000;
@@ -16,6 +24,9 @@ const SINK_TIMEOUT_MS: u64 = 5_000;
 /// The configured sinks of a deployment.
 pub struct Sinks {
     collect_url: Option<String>,
+    /// The producer binding (called through JS: the worker crate's Queue wrapper needs its
+    /// `queue` feature, and only `send` is used).
+    queue: Option<JsValue>,
 }
 
 impl Sinks {
@@ -26,18 +37,31 @@ impl Sinks {
                 .map(|v| v.to_string())
                 .ok()
                 .filter(|u| !u.is_empty()),
+            queue: Reflect::get(env, &QUEUE_BINDING.into())
+                .ok()
+                .filter(|q| q.is_object()),
         }
     }
 
     /// Whether any sink would take records (if not, none are built).
     pub fn any(&self) -> bool {
-        self.collect_url.is_some()
+        self.collect_url.is_some() || self.queue.is_some()
     }
 
     /// Sends NDJSON records to every sink after the response.
     pub fn send(&self, ctx: &Context, ndjson: String) {
         if ndjson.is_empty() {
             return;
+        }
+        if let Some(queue) = self.queue.clone() {
+            let body = ndjson.clone();
+            ctx.wait_until(async move {
+                if let Err(e) = enqueue(&queue, body).await {
+                    console_error!(
+                        "vitrine: event queue {QUEUE_BINDING} failed ({e}); records dropped"
+                    );
+                }
+            });
         }
         if let Some(url) = self.collect_url.clone() {
             ctx.wait_until(async move {
@@ -73,5 +97,31 @@ async fn post(url: &str, ndjson: String) -> Result<(), String> {
             controller.abort();
             Err(format!("no answer within {SINK_TIMEOUT_MS} ms"))
         }
+    }
+}
+
+/// `queue.send(ndjson, {contentType: "text"})`, bounded in time.
+async fn enqueue(queue: &JsValue, ndjson: String) -> Result<(), String> {
+    let send: Function = Reflect::get(queue, &"send".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("the binding has no send()")?;
+    let options = Object::new();
+    let _ = Reflect::set(&options, &"contentType".into(), &"text".into());
+    let promise: Promise = send
+        .call2(queue, &ndjson.into(), &options)
+        .map_err(|e| format!("{e:?}"))?
+        .dyn_into()
+        .map_err(|_| "send() returned no promise".to_string())?;
+    let sent = JsFuture::from(promise);
+    match select(
+        pin!(sent),
+        pin!(Delay::from(Duration::from_millis(SINK_TIMEOUT_MS))),
+    )
+    .await
+    {
+        Either::Left((Ok(_), _)) => Ok(()),
+        Either::Left((Err(e), _)) => Err(worker::Error::from(e).to_string()),
+        Either::Right(_) => Err(format!("no answer within {SINK_TIMEOUT_MS} ms")),
     }
 }

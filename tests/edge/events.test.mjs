@@ -5,7 +5,8 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { spawn } from "node:child_process";
+import { spawn, execFileSync } from "node:child_process";
+import { gunzipSync } from "node:zlib";
 import { createInterface } from "node:readline";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -246,5 +247,54 @@ describe("the demo as `make demo` runs it: browse, buy, find it in events/", () 
       if (e.variant === "origin") assert.equal(e.arm, undefined);
       else assert.ok(e.experiment === "hero-holdout" && ["treatment", "control"].includes(e.arm), JSON.stringify(e));
     }
+  });
+});
+
+describe("the production path: Queue → R2, in wrangler dev's local Queues and R2", () => {
+  let o, w;
+  before(async () => {
+    o = await startOrigin();
+    w = await startWorker({
+      config: "tests/edge/queue.wrangler.toml", port: await freePort(), inspectorPort: await freePort(),
+      vars: { ORIGIN_URL: o.url },
+      kvConfig: join(ROOT, "tests/edge/events.config.json"),
+    });
+  });
+  after(async () => {
+    w?.stop();
+    await o?.close();
+  });
+
+  /** The bucket's keys (from the local R2's own index) and each object read back through R2. */
+  function objects() {
+    const dir = join(w.persist, "v3/r2/miniflare-R2BucketObject");
+    const db = readdirSync(dir).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
+    if (!db) return [];
+    const keys = JSON.parse(execFileSync("python3", ["-c", "import sqlite3,sys,json; print(json.dumps([r[0] for r in sqlite3.connect(sys.argv[1]).execute('select key from _mf_objects')]))", join(dir, db)]).toString());
+    return keys.map((key) => {
+      const bytes = execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["r2", "object", "get", `vitrine-events/${key}`, "--local", "--persist-to", w.persist, "--pipe", "-c", "tests/edge/queue.wrangler.toml"], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, maxBuffer: 1 << 26 });
+      return { key, records: gunzipSync(bytes).toString().split("\n").filter(Boolean).map((l) => JSON.parse(l)) };
+    });
+  }
+
+  it("a journey's exposures and purchase arrive as gzipped NDJSON under events/dt=…/hour=…/", async () => {
+    const jar = new Jar();
+    for (const p of ["/", "/c/boots", "/order/thanks"]) assert.equal((await get(w.base + p, { jar })).status, 200);
+    let found = [];
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      found = objects();
+      const records = found.flatMap((x) => x.records);
+      if (records.some((r) => r.type === "conversion") && records.filter((r) => r.type === "exposure").length >= 8) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(found.length >= 1, "an object in R2");
+    for (const { key } of found) assert.match(key, /^events\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/[0-9a-f-]{36}\.ndjson\.gz$/);
+    const records = found.flatMap((x) => x.records);
+    const purchase = records.find((r) => r.type === "conversion");
+    assert.ok(purchase, "the purchase");
+    assert.deepEqual([purchase.kind, purchase.order, purchase.value], ["purchase", "A-1042", 129.9]);
+    const mine = records.filter((r) => r.type === "exposure" && r.visitor === purchase.visitor);
+    assert.equal(mine.length, 6, "3 views × 2 slots of the buyer");
   });
 });

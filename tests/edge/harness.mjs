@@ -137,7 +137,7 @@ export async function startWorker({ config, port, inspectorPort, vars = {}, devK
     try {
       const r = await fetch(base + "/__vitrine_ready", { headers: { "user-agent": UA }, signal: AbortSignal.timeout(30_000) });
       await r.arrayBuffer();
-      return { base, stop, log: () => log };
+      return { base, stop, log: () => log, persist };
     } catch {
       await new Promise((r) => setTimeout(r, 500));
     }
