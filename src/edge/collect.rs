@@ -106,7 +106,7 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context) -> Response {
         .into_iter()
         .filter_map(|r| events::from_browser(r.into_event(), &stamp))
         .collect();
-    super::sink::Sinks::from_env(env).send(ctx, super::ndjson(&owned));
+    super::sink::Sinks::from_env(env).send(ctx, owned);
     answer(204, "")
 }
 

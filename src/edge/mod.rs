@@ -656,7 +656,7 @@ async fn personalize_response(
                     }
                 }
             }
-            sinks.send(ctx, ndjson(&records));
+            sinks.send(ctx, records);
         }
     }
     // The explain report, built and written once for the header and the overlay.

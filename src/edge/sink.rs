@@ -15,6 +15,8 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, web_sys, AbortController, Context, Delay, Env, Fetch, Request};
 
+use crate::events::Event;
+
 /// The Queue producer binding's name in `wrangler.toml`.
 const QUEUE_BINDING: &str = "VITRINE_EVENTS";
 
@@ -48,28 +50,36 @@ impl Sinks {
         self.collect_url.is_some() || self.queue.is_some()
     }
 
-    /// Sends NDJSON records to every sink after the response.
-    pub fn send(&self, ctx: &Context, ndjson: String) {
-        if ndjson.is_empty() {
+    /// Sends records to every sink after the response: they are written as NDJSON there too,
+    /// so the shopper's response waits for neither.
+    pub fn send(&self, ctx: &Context, records: Vec<Event>) {
+        if records.is_empty() || !self.any() {
             return;
         }
-        if let Some(queue) = self.queue.clone() {
-            let body = ndjson.clone();
-            ctx.wait_until(async move {
-                if let Err(e) = enqueue(&queue, body).await {
-                    console_error!(
-                        "vitrine: event queue {QUEUE_BINDING} failed ({e}); records dropped"
-                    );
-                }
-            });
-        }
-        if let Some(url) = self.collect_url.clone() {
-            ctx.wait_until(async move {
-                if let Err(e) = post(&url, ndjson).await {
-                    console_error!("vitrine: event sink {url} failed ({e}); records dropped");
-                }
-            });
-        }
+        let (queue, url) = (self.queue.clone(), self.collect_url.clone());
+        ctx.wait_until(async move {
+            let ndjson = super::ndjson(&records);
+            let (queued, posted) = futures_util::future::join(
+                async {
+                    match &queue {
+                        Some(q) => enqueue(q, ndjson.clone())
+                            .await
+                            .map_err(|e| (QUEUE_BINDING.to_string(), e)),
+                        None => Ok(()),
+                    }
+                },
+                async {
+                    match &url {
+                        Some(u) => post(u, ndjson.clone()).await.map_err(|e| (u.clone(), e)),
+                        None => Ok(()),
+                    }
+                },
+            )
+            .await;
+            for (sink, e) in [queued, posted].into_iter().filter_map(Result::err) {
+                console_error!("vitrine: event sink {sink} failed ({e}); records dropped");
+            }
+        });
     }
 }
 

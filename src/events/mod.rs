@@ -265,11 +265,12 @@ pub fn exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp) -> Vec<Expos
 }
 
 /// The exposures of one page view as NDJSON lines appended to `out`: what [`exposures`] builds,
-/// written from borrowed data (no record is built, so this is the edge's per-request path).
+/// written from borrowed data, the fields all slots share serialized once (the per-request
+/// path; `tests/events.rs` holds it equal to [`to_ndjson`] of the records).
 pub fn write_exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp, out: &mut String) {
-    /// [`Exposure`]'s fields, in its order, borrowed (`tests::borrowed_matches_owned`).
+    /// [`Exposure`]'s fields, in its order, borrowed: before, of, and after each slot.
     #[derive(Serialize)]
-    struct Line<'a> {
+    struct Head<'a> {
         #[serde(rename = "type")]
         kind: &'static str,
         v: u32,
@@ -278,6 +279,9 @@ pub fn write_exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp, out: &
         visitor: &'a str,
         session: &'a str,
         request: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Slot<'a> {
         slot: &'a str,
         variant: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -286,6 +290,9 @@ pub fn write_exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp, out: &
         arm: Option<EventArm>,
         #[serde(skip_serializing_if = "Option::is_none")]
         held_back: Option<&'a str>,
+    }
+    #[derive(Serialize)]
+    struct Tail<'a> {
         segments: &'a [&'a str],
         page_type: &'a str,
         device: &'static str,
@@ -294,22 +301,37 @@ pub fn write_exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp, out: &
         trust: EventTrust,
         source: Source,
     }
+    // NOTE: serializing these plain structs cannot fail; each is an object, so the fields are
+    // spliced by dropping the braces between the parts.
+    fn object(value: &impl Serialize) -> String {
+        serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+    }
     let segments = outcome.decisions.active_segments(site);
-    let mut buf = std::mem::take(out).into_bytes();
+    let head = object(&Head {
+        kind: "exposure",
+        v: SCHEMA_VERSION,
+        ts: stamp.ts,
+        site: &stamp.site,
+        visitor: &stamp.visitor,
+        session: &stamp.session,
+        request: &stamp.request,
+    });
+    let tail = object(&Tail {
+        segments: &segments,
+        page_type: &outcome.ctx.page_type,
+        device: outcome.ctx.device.name(),
+        country: outcome.ctx.geo.country.as_deref(),
+        trust: stamp.trust,
+        source: stamp.source,
+    });
+    let (head, tail) = (&head[..head.len() - 1], &tail[1..]);
     for d in &outcome.decisions.slots {
         let slot = &site.slots[d.slot];
         let (variant, held_back) = match d.arm {
             Some(Arm::Control) => ("control", d.would_show.as_deref()),
             _ => (d.would_show.as_deref().unwrap_or("origin"), None),
         };
-        let line = Line {
-            kind: "exposure",
-            v: SCHEMA_VERSION,
-            ts: stamp.ts,
-            site: &stamp.site,
-            visitor: &stamp.visitor,
-            session: &stamp.session,
-            request: &stamp.request,
+        let middle = object(&Slot {
             slot: &slot.name,
             variant,
             experiment: slot
@@ -321,20 +343,14 @@ pub fn write_exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp, out: &
                 Arm::Treatment => EventArm::Treatment,
             }),
             held_back,
-            segments: &segments,
-            page_type: &outcome.ctx.page_type,
-            device: outcome.ctx.device.name(),
-            country: outcome.ctx.geo.country.as_deref(),
-            trust: stamp.trust,
-            source: stamp.source,
-        };
-        // NOTE: writing plain fields into a Vec cannot fail.
-        if serde_json::to_writer(&mut buf, &line).is_ok() {
-            buf.push(b'\n');
-        }
+        });
+        out.push_str(head);
+        out.push(',');
+        out.push_str(&middle[1..middle.len() - 1]);
+        out.push(',');
+        out.push_str(tail);
+        out.push('\n');
     }
-    // serde_json writes valid UTF-8.
-    *out = String::from_utf8(buf).unwrap_or_default();
 }
 
 /// Why a conversion header or body was refused.
