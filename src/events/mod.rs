@@ -226,18 +226,7 @@ pub fn exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp) -> Vec<Expos
         .slots
         .iter()
         .map(|d| {
-            let slot = &site.slots[d.slot];
-            let experiment = slot
-                .experiment
-                .filter(|_| d.arm.is_some())
-                .map(|e| site.experiments[e].name.clone());
-            let (variant, held_back) = match d.arm {
-                Some(Arm::Control) => ("control".to_string(), d.would_show.clone()),
-                _ => (
-                    d.would_show.clone().unwrap_or_else(|| "origin".into()),
-                    None,
-                ),
-            };
+            let f = SlotFields::of(site, d);
             Exposure {
                 v: SCHEMA_VERSION,
                 ts: stamp.ts,
@@ -245,14 +234,11 @@ pub fn exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp) -> Vec<Expos
                 visitor: stamp.visitor.clone(),
                 session: stamp.session.clone(),
                 request: stamp.request.clone(),
-                slot: slot.name.clone(),
-                variant,
-                experiment,
-                arm: d.arm.map(|a| match a {
-                    Arm::Control => EventArm::Control,
-                    Arm::Treatment => EventArm::Treatment,
-                }),
-                held_back,
+                slot: f.slot.to_string(),
+                variant: f.variant.to_string(),
+                experiment: f.experiment.map(String::from),
+                arm: f.arm,
+                held_back: f.held_back.map(String::from),
                 segments: segments.clone(),
                 page_type: outcome.ctx.page_type.clone(),
                 device: outcome.ctx.device.name().to_string(),
@@ -262,6 +248,43 @@ pub fn exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp) -> Vec<Expos
             }
         })
         .collect()
+}
+
+/// An exposure's fields that depend on its slot, as [`Exposure`] orders them.
+#[derive(Serialize)]
+struct SlotFields<'a> {
+    slot: &'a str,
+    /// The variant shown, `reorder`, `origin`, or `control` for what the control arm held back.
+    variant: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arm: Option<EventArm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_back: Option<&'a str>,
+}
+
+impl<'a> SlotFields<'a> {
+    fn of(site: &'a Site, d: &'a crate::decide::SlotDecision<'_>) -> SlotFields<'a> {
+        let slot = &site.slots[d.slot];
+        let (variant, held_back) = match d.arm {
+            Some(Arm::Control) => ("control", d.would_show.as_deref()),
+            _ => (d.would_show.as_deref().unwrap_or("origin"), None),
+        };
+        SlotFields {
+            slot: &slot.name,
+            variant,
+            experiment: slot
+                .experiment
+                .filter(|_| d.arm.is_some())
+                .map(|e| site.experiments[e].name.as_str()),
+            arm: d.arm.map(|a| match a {
+                Arm::Control => EventArm::Control,
+                Arm::Treatment => EventArm::Treatment,
+            }),
+            held_back,
+        }
+    }
 }
 
 /// The exposures of one page view as NDJSON lines appended to `out`: what [`exposures`] builds,
@@ -279,17 +302,6 @@ pub fn write_exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp, out: &
         visitor: &'a str,
         session: &'a str,
         request: &'a str,
-    }
-    #[derive(Serialize)]
-    struct Slot<'a> {
-        slot: &'a str,
-        variant: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        experiment: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        arm: Option<EventArm>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        held_back: Option<&'a str>,
     }
     #[derive(Serialize)]
     struct Tail<'a> {
@@ -326,24 +338,7 @@ pub fn write_exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp, out: &
     });
     let (head, tail) = (&head[..head.len() - 1], &tail[1..]);
     for d in &outcome.decisions.slots {
-        let slot = &site.slots[d.slot];
-        let (variant, held_back) = match d.arm {
-            Some(Arm::Control) => ("control", d.would_show.as_deref()),
-            _ => (d.would_show.as_deref().unwrap_or("origin"), None),
-        };
-        let middle = object(&Slot {
-            slot: &slot.name,
-            variant,
-            experiment: slot
-                .experiment
-                .filter(|_| d.arm.is_some())
-                .map(|e| site.experiments[e].name.as_str()),
-            arm: d.arm.map(|a| match a {
-                Arm::Control => EventArm::Control,
-                Arm::Treatment => EventArm::Treatment,
-            }),
-            held_back,
-        });
+        let middle = object(&SlotFields::of(site, d));
         out.push_str(head);
         out.push(',');
         out.push_str(&middle[1..middle.len() - 1]);
