@@ -83,8 +83,9 @@ fn bench(c: &mut Criterion) {
     c.bench_function("decide_path_new_visitor", |b| {
         b.iter(|| personalize(black_box(&site), Mode::Edge(&keys), black_box(&fresh)))
     });
-    // The events of one personalized request: its exposures (one per decided slot), built and
-    // written as NDJSON, as the edge sends them after the response.
+    // The events of one personalized request, written as NDJSON as the edge sends them after
+    // the response: its exposures (one per decided slot), the add-to-cart folded from `vt_e`,
+    // and the page record (the demo samples every visitor).
     let outcome = personalize(&site, Mode::Edge(&keys), &input);
     c.bench_function("events_of_one_request", |b| {
         b.iter(|| {
@@ -92,6 +93,13 @@ fn bench(c: &mut Criterion) {
             let stamp = events::Stamp::of(&site, o, T0, [3; 8], events::Source::Edge).unwrap();
             let mut ndjson = String::with_capacity(4096);
             events::write_exposures(&site, o, &stamp, &mut ndjson);
+            let mut rest: Vec<events::Event> = events::folded_conversions(o, &stamp)
+                .into_iter()
+                .map(events::Event::Conversion)
+                .collect();
+            rest.extend(events::page_view(&site, o, &stamp).map(events::Event::Page));
+            assert_eq!(rest.len(), 2, "a conversion and a page record");
+            ndjson.push_str(&events::to_ndjson(&rest));
             ndjson
         })
     });

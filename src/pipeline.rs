@@ -115,6 +115,8 @@ pub struct Outcome<'s> {
     pub state_token: Option<String>,
     /// Whether the request carried a click-stream cookie (to clear in the response).
     pub had_events: bool,
+    /// The click-stream events read from that cookie and folded into the state.
+    pub folded: Vec<signals::Event>,
     /// State read from a previous-key cookie (re-sealed under the current key).
     pub rotated: bool,
     /// Whether the state started fresh on this request.
@@ -148,6 +150,7 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
             decisions,
             state_token: None,
             had_events,
+            folded: Vec::new(),
             rotated: false,
             fresh: true,
             issues,
@@ -171,10 +174,12 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
 
     let event_values = signals::cookie_values(header, signals::EVENTS_COOKIE);
     let had_events = !event_values.is_empty();
+    let mut folded = Vec::new();
     if let Some(raw) = event_values.first() {
         let (events, ev_issues) = signals::decode_events(raw, site.limits.max_events);
         issues.extend(ev_issues.iter().map(|i| i.code()));
         scoring::fold(site, &mut st, &ctx, &events, Source::Cookie);
+        folded = events;
     }
     scoring::fold(site, &mut st, &ctx, &request_events, Source::Request);
 
@@ -214,6 +219,7 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
         decisions,
         state_token: Some(token),
         had_events,
+        folded,
         rotated: loaded.rotated,
         fresh: loaded.fresh,
         issues,

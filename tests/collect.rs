@@ -1,5 +1,5 @@
 //! `vitrine collect` over real HTTP on 127.0.0.1: concurrent writers, oversized and malformed
-//! bodies, duplicate orders, and a restart mid-stream — every accepted line is in a file
+//! bodies, duplicate orders and event ids, and a restart mid-stream — every accepted line is in a file
 //! exactly once, and no line is torn.
 #![cfg(not(target_arch = "wasm32"))] // native suite: processes and sockets
 
@@ -257,10 +257,27 @@ fn bad_bodies_get_a_precise_4xx_and_write_nothing() {
     for _ in 0..3 {
         assert_eq!(post(&c.addr, purchase.as_bytes()).unwrap().0, 204);
     }
+    // An add-to-cart beaconed by the browser and folded from `vt_e` by the edge carries one
+    // event id: once. Another add-to-cart without an id is its own.
+    let cart = |source: &str, id: &str| {
+        format!(
+            r#"{{"type":"conversion","v":1,"ts":1764633600000,"site":"t","visitor":"{:032x}","kind":"add_to_cart","sku":"boot-1",{id}"source":"{source}","trust":"unsigned"}}"#,
+            1
+        )
+    };
+    for body in [
+        cart("browser", r#""event":"c0ffee01","#),
+        cart("edge", r#""event":"c0ffee01","#),
+        cart("edge", ""),
+    ] {
+        assert_eq!(post(&c.addr, body.as_bytes()).unwrap().0, 204);
+    }
     assert_eq!(post(&c.addr, good.as_bytes()).unwrap().0, 204);
     c.stop();
     let lines = lines_in(&out);
     assert_eq!(lines.iter().filter(|l| l.contains("A-1042")).count(), 1);
-    assert_eq!(lines.len(), 2);
+    assert_eq!(lines.iter().filter(|l| l.contains("c0ffee01")).count(), 1);
+    assert_eq!(lines.iter().filter(|l| l.contains("add_to_cart")).count(), 2);
+    assert_eq!(lines.len(), 4);
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -107,3 +107,105 @@ fn exposures_written_from_borrowed_data_are_the_records() {
         assert_eq!(written, events::to_ndjson(&owned));
     }
 }
+
+/// The demo configuration with `events.page_sample` set.
+fn demo_sampling(rate: f64) -> vitrine::Site {
+    let mut doc: Value = serde_json::from_str(vitrine::config::DEMO_CONFIG).unwrap();
+    doc["events"] = json!({ "page_sample": rate });
+    vitrine::config::Config::from_json(&doc.to_string())
+        .expect("the demo config with sampling loads")
+        .sites
+        .remove(0)
+}
+
+#[test]
+fn page_records_keep_only_the_query_parameters_the_config_reads() {
+    let site = demo_sampling(1.0);
+    assert_eq!(site.events.page_query, ["q", "sort", "utm_campaign"]);
+    let o = Req::new("/search?q=trail+boots&email=a%40b.example&utm_campaign=trail-fall&sort=new")
+        .cookie("vt_e=ac:boot-1:hiking:89:e1|pv:boot-1:hiking:89")
+        .run(&site, Mode::Edge(&keys()));
+    let stamp = Stamp::of(&site, &o, T0, [1; 8], Source::Edge).unwrap();
+    let page = events::page_view(&site, &o, &stamp).expect("everyone is sampled at 1.0");
+    let line = events::to_ndjson([&Event::Page(page)]);
+    let record: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        record["query"],
+        json!([["q", "trail boots"], ["utm_campaign", "trail-fall"], ["sort", "new"]])
+    );
+    assert!(!line.contains("email") && !line.contains("example"), "{line}");
+    assert_eq!(record["path"], "/search");
+    // The folded click stream, oldest first, with the add-to-cart's event id.
+    assert_eq!(
+        record["events"],
+        json!([
+            {"kind": "product_view", "sku": "boot-1", "category": "hiking", "price": 89.0},
+            {"kind": "add_to_cart", "sku": "boot-1", "category": "hiking", "price": 89.0, "id": "e1"}
+        ])
+    );
+    events::read_record(line.trim_end(), 1).expect("a page record validates");
+    // Off unless configured (the demo turns it on).
+    assert!(events::page_view(&demo_sampling(0.0), &o, &stamp).is_none());
+}
+
+#[test]
+fn page_sampling_takes_whole_visitors_at_the_configured_rate() {
+    let site = demo_sampling(0.25);
+    let ids: Vec<[u8; 16]> = (0u32..20_000)
+        .map(|i| {
+            let mut id = [0u8; 16];
+            id[12..].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
+            id
+        })
+        .collect();
+    let sampled = ids
+        .iter()
+        .filter(|id| events::page_sampled(&site, id))
+        .count();
+    // 25% of 20,000 ± 4.5 binomial standard deviations (61).
+    assert!((4_725..=5_275).contains(&sampled), "{sampled}");
+    // By visitor: the same visitor is sampled on every request.
+    let id = ids.iter().find(|id| events::page_sampled(&site, id)).unwrap();
+    for path in ["/", "/c/hiking", "/search?q=tent"] {
+        let o = Req::new(path).id(*id).run(&site, Mode::Edge(&keys()));
+        let stamp = Stamp::of(&site, &o, T0, [1; 8], Source::Edge).unwrap();
+        assert!(events::page_view(&site, &o, &stamp).is_some(), "{path}");
+    }
+    let mut doc: Value = serde_json::from_str(vitrine::config::DEMO_CONFIG).unwrap();
+    doc["events"] = json!({ "page_sample": 1.5 });
+    let err = vitrine::config::Config::from_json(&doc.to_string()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("events.page_sample: must be within 0–1, got 1.5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn purchases_and_add_to_carts_folded_from_the_click_stream_are_conversions() {
+    let site = demo();
+    let o = Req::new("/")
+        .cookie("vt_e=pu:tent-2:camping:310:ev-9|ac:boot-1:hiking:89|pv:boot-1:hiking:89")
+        .run(&site, Mode::Edge(&keys()));
+    let stamp = Stamp::of(&site, &o, T0, [1; 8], Source::Edge).unwrap();
+    let records: Vec<Event> = events::folded_conversions(&o, &stamp)
+        .into_iter()
+        .map(Event::Conversion)
+        .collect();
+    let lines: Vec<Value> = events::to_ndjson(&records)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            json!({"type": "conversion", "v": 1, "ts": T0, "site": "trailhead-demo",
+                   "visitor": "07".repeat(16), "kind": "add_to_cart", "value": 89.0,
+                   "sku": "boot-1", "category": "hiking", "source": "edge", "trust": "signed"}),
+            json!({"type": "conversion", "v": 1, "ts": T0, "site": "trailhead-demo",
+                   "visitor": "07".repeat(16), "kind": "purchase", "value": 310.0,
+                   "event": "ev-9", "sku": "tent-2", "category": "camping", "source": "edge",
+                   "trust": "signed"}),
+        ]
+    );
+}

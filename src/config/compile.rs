@@ -10,7 +10,7 @@ use super::expr::{self, EventField, Expr, GeoField, Scope, TraitField, Type, Var
 use super::model::{Action, Affinity, EventKind, Pick, SiteDoc, SlotDoc, VariantDoc};
 use super::{
     event_fields, stable_key, to_centi, CompiledSelector, ConfigError, ConfigErrors, Dimension,
-    Experiment, Limits, PageType, PathPattern, Policy, Privacy, Rank, Segment, Signal, Site, Slot,
+    EventsConfig, Experiment, Limits, PageType, PathPattern, Policy, Privacy, Rank, Segment, Signal, Site, Slot,
     Template, Variant, DEVICES, MAX_DIMENSIONS, MAX_SLOTS, OTHER_PAGE, REORDER_VARIANT,
 };
 
@@ -1135,6 +1135,13 @@ fn check_privacy_and_limits(doc: &SiteDoc, base: &str, errs: &mut Errors) {
             format!("must be within 1–1440, got {}", l.session_idle_minutes),
         );
     }
+    let rate = doc.events.page_sample;
+    if !(finite(rate) && (0.0..=1.0).contains(&rate)) {
+        errs.push(
+            format!("{}.page_sample", p("events")),
+            format!("must be within 0–1, got {rate}"),
+        );
+    }
     if l.max_buffer_bytes < 1024 {
         errs.push(
             format!("{}.max_buffer_bytes", p("limits")),
@@ -1225,7 +1232,7 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
     let experiments = compile_experiments(&doc, base, &mut slots, errs);
     check_privacy_and_limits(&doc, base, errs);
     let (l, pr) = (&doc.limits, &doc.privacy);
-    Site {
+    let mut site = Site {
         name: doc.site.clone(),
         hosts: doc.hosts.clone(),
         dimensions,
@@ -1246,7 +1253,44 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
             recent_items: usize::from(l.recent_items.min(16)),
             session_idle_secs: l.session_idle_minutes.clamp(1, 1440) * 60,
         },
+        events: EventsConfig {
+            page_sample_ppm: (doc.events.page_sample.clamp(0.0, 1.0) * 1e6).round() as u32,
+            page_query: Vec::new(),
+        },
+    };
+    site.events.page_query = query_params_read(&site);
+    site
+}
+
+/// The query parameters `site` reads: in expressions, templates and search pages.
+fn query_params_read(site: &Site) -> Vec<String> {
+    let mut vars = Vec::new();
+    let exprs = site
+        .segments
+        .iter()
+        .map(|s| Some(&s.expr))
+        .chain(site.signals.iter().map(|s| s.when.as_ref()))
+        .chain(site.policies.iter().map(|p| p.when.as_ref()))
+        .chain(site.slots.iter().flat_map(|s| {
+            std::iter::once(s.when.as_ref()).chain(s.variants.iter().map(|v| v.when.as_ref()))
+        }));
+    for e in exprs.flatten() {
+        e.vars(&mut vars);
     }
+    for v in site.slots.iter().flat_map(|s| &s.variants) {
+        for t in [&v.html, &v.value].into_iter().flatten() {
+            t.vars(&mut vars);
+        }
+    }
+    let mut names: BTreeSet<String> = vars
+        .into_iter()
+        .filter_map(|v| match v {
+            Var::Query(q) => Some(q),
+            _ => None,
+        })
+        .collect();
+    names.extend(site.page_types.iter().filter_map(|p| p.search_param.clone()));
+    names.into_iter().collect()
 }
 
 /// Orders segments so each comes after the segments it reads; reports cycles.

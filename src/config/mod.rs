@@ -205,6 +205,7 @@ pub struct Site {
     pub policies: Vec<Policy>,
     pub privacy: Privacy,
     pub limits: Limits,
+    pub events: EventsConfig,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -331,6 +332,17 @@ pub struct Policy {
 pub struct Privacy {
     pub honor_gpc: bool,
     pub state_max_age_secs: u32,
+}
+
+/// What `page` records hold and for whom.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+pub struct EventsConfig {
+    /// Visitors sampled for `page` records, in parts per million (0 = none).
+    pub page_sample_ppm: u32,
+    /// The query parameters the configuration reads (sorted): the only ones a `page` record
+    /// keeps, so that no other parameter (an e-mail in a link, say) is recorded by accident.
+    pub page_query: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

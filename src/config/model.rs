@@ -56,6 +56,21 @@ pub struct SiteDoc {
     pub privacy: PrivacyDoc,
     #[serde(default)]
     pub limits: LimitsDoc,
+    /// What the event stream records beyond exposures and conversions.
+    #[serde(default)]
+    pub events: EventsDoc,
+}
+
+/// Event recording options (docs/events.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EventsDoc {
+    /// Share of visitors (0–1) whose page views are recorded as `page` records, the click stream
+    /// `vitrine simulate` replays. Sampled by visitor, so a sampled visitor's journey is whole.
+    /// 0 (the default) records none.
+    #[serde(default)]
+    pub page_sample: f64,
 }
 
 fn default_hosts() -> Vec<String> {

@@ -19,7 +19,7 @@ use super::model::{Action, Affinity, EventKind, Pick, Suppress};
 use super::pattern::{Part as PatternPart, PathPattern};
 use super::template::{Part as TemplatePart, Template};
 use super::{
-    Dimension, Experiment, Limits, PageType, Policy, Privacy, Rank, Segment, Signal, Site, Slot,
+    Dimension, EventsConfig, Experiment, Limits, PageType, Policy, Privacy, Rank, Segment, Signal, Site, Slot,
     Variant,
 };
 
@@ -282,6 +282,7 @@ wire_struct!(Site {
     policies,
     privacy,
     limits,
+    events,
 });
 wire_struct!(Dimension {
     name,
@@ -361,6 +362,10 @@ wire_struct!(Limits {
     max_event_gain,
     recent_items,
     session_idle_secs,
+});
+wire_struct!(EventsConfig {
+    page_sample_ppm,
+    page_query
 });
 wire_struct!(PathPattern { segments });
 wire_struct!(Template { source, parts });

@@ -128,6 +128,7 @@ enum BrowserRecord {
         value: Option<f64>,
         currency: Option<String>,
         order: Option<String>,
+        event: Option<String>,
         sku: Option<String>,
         category: Option<String>,
     },
@@ -172,6 +173,7 @@ impl BrowserRecord {
                 value,
                 currency,
                 order,
+                event,
                 sku,
                 category,
             } => Event::Conversion(Conversion {
@@ -183,6 +185,7 @@ impl BrowserRecord {
                 value,
                 currency,
                 order,
+                event,
                 sku,
                 category,
                 source: Source::Browser,
@@ -208,7 +211,9 @@ const EXPOSURE: [&str; 8] = [
     "page_type",
     "device",
 ];
-const CONVERSION: [&str; 6] = ["kind", "value", "currency", "order", "sku", "category"];
+const CONVERSION: [&str; 7] = [
+    "kind", "value", "currency", "order", "event", "sku", "category",
+];
 
 /// One line of a beacon, read by the runtime's `JSON.parse` and checked field by field against
 /// the event schema's browser part (no JSON deserializer in the bundle: 21 KB gzip).
@@ -291,6 +296,12 @@ fn read_browser_record(line: &str, number: usize) -> Result<BrowserRecord, Recor
             value,
             currency: text("currency")?.map(|c| c.to_ascii_uppercase()),
             order: text("order")?,
+            event: match text("event")? {
+                Some(id) if !crate::signals::events::is_event_id(&id) => {
+                    return Err(err("event is not an event id (1–32 letters, digits, - or _)".into()))
+                }
+                id => id,
+            },
             sku: text("sku")?,
             category: text("category")?,
         });

@@ -644,6 +644,12 @@ async fn personalize_response(
                 .into_iter()
                 .map(events::Event::Exposure)
                 .collect();
+            records.extend(
+                events::folded_conversions(&outcome, &stamp)
+                    .into_iter()
+                    .map(events::Event::Conversion),
+            );
+            records.extend(events::page_view(site, &outcome, &stamp).map(events::Event::Page));
             if let Some(header) = origin.headers().get(CONVERSION_HEADER).ok().flatten() {
                 let stamp = Stamp {
                     source: EventSource::Origin,

@@ -112,6 +112,10 @@ pub struct Conversion {
     /// The dedupe key (an order id), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<String>,
+    /// The click-stream event's id (browser add-to-cart and purchase): the dedupe key when the
+    /// same event reaches the records twice, from the browser and folded from `vt_e`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,8 +146,63 @@ pub struct PageView {
     pub device: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// The click-stream events folded in this request (from `vt_e`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<PageEvent>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub issues: Vec<String>,
+}
+
+/// A click-stream event as a `page` record holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PageEvent {
+    pub kind: crate::config::EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    /// Search terms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl PageEvent {
+    pub fn of(e: &crate::signals::Event) -> PageEvent {
+        PageEvent {
+            kind: e.kind(),
+            sku: e.sku.clone(),
+            category: e.category.clone(),
+            price: e.price,
+            terms: e.terms.clone(),
+            filter: e.filter.clone(),
+            value: e.value.clone(),
+            id: e.id.clone(),
+        }
+    }
+
+    /// Back to the engine's event (for replay).
+    pub fn to_signal(&self) -> crate::signals::Event {
+        crate::signals::Event {
+            kind: Some(self.kind),
+            sku: self.sku.clone(),
+            category: self.category.clone(),
+            price: self.price,
+            terms: self.terms.clone(),
+            filter: self.filter.clone(),
+            value: self.value.clone(),
+            id: self.id.clone(),
+        }
+    }
 }
 
 /// Who and where, shared by the records of one request.
@@ -408,6 +467,7 @@ pub fn parse_conversion(header: &str, stamp: &Stamp) -> Result<Conversion, Conve
         value: None,
         currency: None,
         order: None,
+        event: None,
         sku: None,
         category: None,
         source: stamp.source,
@@ -440,6 +500,88 @@ pub fn parse_conversion(header: &str, stamp: &Stamp) -> Result<Conversion, Conve
         }
     }
     Ok(c)
+}
+
+/// The purchases and add-to-carts folded from the click-stream cookie, as conversions (the
+/// edge's third source; a browser that also sent one gave both the same `event` id).
+pub fn folded_conversions(outcome: &Outcome<'_>, stamp: &Stamp) -> Vec<Conversion> {
+    use crate::config::EventKind;
+    outcome
+        .folded
+        .iter()
+        .rev()
+        .filter_map(|e| {
+            let kind = match e.kind() {
+                EventKind::Purchase => "purchase",
+                EventKind::AddToCart => "add_to_cart",
+                _ => return None,
+            };
+            Some(Conversion {
+                v: SCHEMA_VERSION,
+                ts: stamp.ts,
+                site: stamp.site.clone(),
+                visitor: stamp.visitor.clone(),
+                kind: kind.into(),
+                value: e.price,
+                currency: None,
+                order: None,
+                event: e.id.clone(),
+                sku: e.sku.clone(),
+                category: e.category.clone(),
+                source: Source::Edge,
+                trust: stamp.trust,
+                issues: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// Whether the visitor is sampled for `page` records: a fixed share of visitor ids
+/// (`events.page_sample`), so that a sampled visitor's journey is recorded whole.
+pub fn page_sampled(site: &Site, visitor_id: &[u8; 16]) -> bool {
+    let ppm = u64::from(site.events.page_sample_ppm);
+    let x = u64::from(u32::from_le_bytes([
+        visitor_id[12],
+        visitor_id[13],
+        visitor_id[14],
+        visitor_id[15],
+    ]));
+    (x * 1_000_000) >> 32 < ppm
+}
+
+/// The `page` record of a request by a sampled visitor: the click-stream record `simulate`
+/// replays. Only the query parameters the configuration reads are kept.
+pub fn page_view(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp) -> Option<PageView> {
+    let state = outcome.state.as_ref()?;
+    if !page_sampled(site, &state.id) {
+        return None;
+    }
+    let ctx = &outcome.ctx;
+    let mut issues = Vec::new();
+    let query = ctx
+        .query
+        .iter()
+        .filter(|(k, _)| site.events.page_query.binary_search(k).is_ok())
+        .map(|(k, v)| (k.clone(), bounded(v, "query", &mut issues)))
+        .collect();
+    Some(PageView {
+        v: SCHEMA_VERSION,
+        ts: stamp.ts,
+        site: stamp.site.clone(),
+        visitor: stamp.visitor.clone(),
+        session: stamp.session.clone(),
+        request: stamp.request.clone(),
+        path: bounded(&ctx.path, "path", &mut issues),
+        query,
+        referrer: ctx
+            .referrer
+            .as_deref()
+            .map(|r| bounded(r, "referrer", &mut issues)),
+        device: ctx.device.name().to_string(),
+        country: ctx.geo.country.clone(),
+        events: outcome.folded.iter().rev().map(PageEvent::of).collect(),
+        issues,
+    })
 }
 
 /// Records as NDJSON: one JSON object a line, each line ending in `\n`.
@@ -497,6 +639,7 @@ pub fn check_record(event: Event, number: usize) -> Result<Event, RecordError> {
             [
                 Some(&c.kind),
                 c.order.as_ref(),
+                c.event.as_ref(),
                 c.sku.as_ref(),
                 c.category.as_ref(),
             ]
@@ -649,6 +792,7 @@ mod tests {
             referrer: None,
             device: "desktop".into(),
             country: None,
+            events: vec![],
             issues: vec![],
         };
         assert_eq!(

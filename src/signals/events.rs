@@ -8,10 +8,13 @@
 //! | `cv` | category_view | category |
 //! | `pv` | product_view | sku, category, price |
 //! | `pc` | product_click | sku, category, price |
-//! | `ac` | add_to_cart | sku, category, price |
-//! | `pu` | purchase | sku, category, price |
+//! | `ac` | add_to_cart | sku, category, price, event id (optional) |
+//! | `pu` | purchase | sku, category, price, event id (optional) |
 //! | `se` | search | query text |
 //! | `fi` | filter | name, value |
+//!
+//! The event id (1–32 letters, digits, `-`, `_`) is what the browser also puts in the conversion
+//! record it sends itself, so that one add-to-cart reported twice is counted once.
 //!
 //! The cookie is untrusted: unknown types and malformed fields are dropped, the count and sizes
 //! are bounded, and the score events can add per request is capped by the scorer.
@@ -38,6 +41,8 @@ pub struct Event {
     pub terms: Vec<String>,
     pub filter: Option<String>,
     pub value: Option<String>,
+    /// Add-to-cart and purchase: the id the browser gave the event (the dedupe key).
+    pub id: Option<String>,
 }
 
 impl Event {
@@ -136,6 +141,7 @@ fn parse_fields(kind: EventKind, f: &[Cow<'_, str>]) -> Option<Event> {
     let max_fields = match kind {
         EventKind::CategoryView | EventKind::Search => 1,
         EventKind::Filter => 2,
+        EventKind::AddToCart | EventKind::Purchase => 4,
         _ => 3,
     };
     if f.len() > max_fields {
@@ -164,9 +170,21 @@ fn parse_fields(kind: EventKind, f: &[Cow<'_, str>]) -> Option<Event> {
                 None => None,
                 Some(p) => Some(parse_price(&p).filter(|p| *p <= 10_000_000.0)?),
             };
+            e.id = match field(f, 3).ok()? {
+                Some(id) if !is_event_id(&id) => return None,
+                id => id,
+            };
         }
     }
     Some(e)
+}
+
+/// 1–32 ASCII letters, digits, `-` or `_`.
+pub fn is_event_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A price as shoppers' pages write it: digits with at most one `.` and at most 15 digits in
@@ -216,11 +234,17 @@ pub fn encode_events(events: &[Event]) -> String {
                 EventKind::CategoryView => vec![opt(&e.category)],
                 EventKind::Search => vec![enc(&e.terms.join(" "))],
                 EventKind::Filter => vec![opt(&e.filter), opt(&e.value)],
-                _ => vec![
-                    opt(&e.sku),
-                    opt(&e.category),
-                    e.price.map(|p| p.to_string()).unwrap_or_default(),
-                ],
+                _ => {
+                    let mut f = vec![
+                        opt(&e.sku),
+                        opt(&e.category),
+                        e.price.map(|p| p.to_string()).unwrap_or_default(),
+                    ];
+                    if let Some(id) = &e.id {
+                        f.push(enc(id));
+                    }
+                    f
+                }
             };
             format!("{}:{}", code_of(kind), fields.join(":"))
         })
@@ -339,9 +363,31 @@ mod tests {
                 value: Some("42".into()),
                 ..Event::new(EventKind::Filter)
             },
+            Event {
+                sku: Some("SKU-1".into()),
+                price: Some(89.0),
+                id: Some("3f9a0c1d2e4b5a6c".into()),
+                ..Event::new(EventKind::AddToCart)
+            },
         ];
         let (back, issues) = decode_events(&encode_events(&events), 16);
         assert!(issues.is_empty());
         assert_eq!(back, events);
+    }
+
+    #[test]
+    fn event_ids_are_checked() {
+        let (ok, _) = decode_events("pu:S1::10:order-7_b", 16);
+        assert_eq!(ok[0].id.as_deref(), Some("order-7_b"));
+        // Not an id, too long, or a fourth field where the type has none: the event is dropped.
+        for raw in [
+            "pu:S1::10:a%20b",
+            &format!("ac:S1::10:{}", "a".repeat(33)),
+            "pv:S1::10:abc",
+        ] {
+            let (events, issues) = decode_events(raw, 16);
+            assert!(events.is_empty(), "{raw}");
+            assert_eq!(issues, vec![EventIssue::Malformed], "{raw}");
+        }
     }
 }

@@ -231,7 +231,14 @@ describe("the demo as `make demo` runs it: browse, buy, find it in events/", () 
 
   it("the exposures and the purchase are under one visitor id", async () => {
     const jar = new Jar();
-    for (const p of ["/", "/c/hiking", "/p/hiking-summit-pack", "/cart"]) assert.equal((await get(w.base + p, { jar })).status, 200, p);
+    for (const p of ["/", "/c/hiking", "/p/hiking-summit-pack"]) assert.equal((await get(w.base + p, { jar })).status, 200, p);
+    // An add-to-cart as the browser module records it: a beacon and, in vt_e, the same event id
+    // that the edge folds on the next request. One record.
+    const cart = { type: "conversion", v: 1, ts: 1, site: "", visitor: "0".repeat(32), kind: "add_to_cart", sku: "summit-pack", value: 149, event: "c0ffee01", source: "browser", trust: "unsigned" };
+    assert.equal((await get(w.base + "/vitrine/collect", { method: "POST", body: JSON.stringify(cart) + "\n", jar })).status, 204);
+    jar.cookies.set("vt_e", "ac:summit-pack:hiking:149:c0ffee01|pv:summit-pack:hiking:149");
+    assert.equal((await get(w.base + "/cart", { jar })).status, 200);
+    assert.equal(jar.cookies.has("vt_e"), false, "the folded click stream is cleared");
     const thanks = await get(w.base + "/order/thanks?order=T-TEST1&total=179.00", { jar });
     assert.equal(thanks.status, 200);
     assert.match(thanks.text, /Thank you for your order/);
@@ -247,6 +254,15 @@ describe("the demo as `make demo` runs it: browse, buy, find it in events/", () 
       if (e.variant === "origin") assert.equal(e.arm, undefined);
       else assert.ok(e.experiment === "hero-holdout" && ["treatment", "control"].includes(e.arm), JSON.stringify(e));
     }
+    const carts = records(out).filter((r) => r.kind === "add_to_cart");
+    assert.equal(carts.length, 1, JSON.stringify(carts));
+    assert.deepEqual([carts[0].visitor, carts[0].event], [purchase.visitor, "c0ffee01"]);
+    // The demo samples every visitor's page views (events.page_sample: 1): the click stream
+    // `vitrine simulate` replays, with the folded add-to-cart and no unread query parameter.
+    const pages = (await awaitRecords(out, (r) => r.type === "page" && r.visitor === purchase.visitor, 5)).sort((a, b) => a.ts - b.ts);
+    assert.deepEqual(pages.map((p) => p.path), ["/", "/c/hiking", "/p/hiking-summit-pack", "/cart", "/order/thanks"]);
+    assert.deepEqual(pages[3].events.map((e) => [e.kind, e.id]), [["product_view", undefined], ["add_to_cart", "c0ffee01"]]);
+    assert.deepEqual(pages[4].query, [], "order and total are not parameters the config reads");
   });
 });
 

@@ -43,6 +43,7 @@ function encodeEvent(e) {
     case "category_view": return `${code}:${f(e.category)}`;
     case "search": return `${code}:${f(e.query)}`;
     case "filter": return `${code}:${f(e.filter)}:${f(e.value)}`;
+    case "add_to_cart": case "purchase": return `${code}:${f(e.sku)}:${f(e.category)}:${f(e.price)}:${f(e.id)}`;
     default: return `${code}:${f(e.sku)}:${f(e.category)}:${f(e.price)}`;
   }
 }
@@ -117,6 +118,9 @@ const CONVERSIONS = new Set(["purchase", "add_to_cart"]);
  */
 export function track(event) {
   if (gpc()) return;
+  // One id for the click-stream event and the conversion record: the edge folds the former
+  // from `vt_e`, and the collector and `analyze` count the pair once.
+  if (CONVERSIONS.has(event.type)) event = { ...event, id: randomId().slice(0, 16) };
   if (event.type !== "goal") writeEvents([encodeEvent(event), ...pendingEvents()]);
   if (!CONVERSIONS.has(event.type) && event.type !== "goal") return;
   const record = {
@@ -128,6 +132,7 @@ export function track(event) {
   };
   const value = event.value ?? event.price;
   if (value !== undefined && Number.isFinite(Number(value))) record.value = Number(value);
+  if (event.id) record.event = event.id;
   for (const k of ["currency", "order", "sku", "category"]) if (event[k] !== undefined) record[k] = String(event[k]);
   send(record);
 }

@@ -6,8 +6,9 @@
 //! what is wrong; so a client may retry a refused or unanswered body without duplicates. A body
 //! is answered `204` only once its lines are written to `DIR/dt=YYYY-MM-DD/hour=HH/<run>.ndjson`
 //! (by each record's own `ts`, UTC), one `write` per file under a lock: concurrent writers never
-//! interleave within a line. Conversions with an order id already seen by this run are dropped
-//! (counted in the log), so a reloaded confirmation page counts once.
+//! interleave within a line. Conversions with an order id, or a click-stream event id, already
+//! seen by this run are dropped (counted in the log), so a reloaded confirmation page, or an
+//! add-to-cart both beaconed by the browser and folded by the edge, counts once.
 //!
 //! SIGTERM or SIGINT stops accepting, finishes the bodies in flight, and exits 0: no accepted
 //! line is lost or torn.
@@ -73,8 +74,14 @@ impl Store {
         let mut written = 0;
         for (event, line) in records {
             if let Event::Conversion(c) = &event {
-                if let Some(order) = &c.order {
-                    let key = format!("{}\u{1f}{}\u{1f}{order}", c.site, c.kind);
+                // The same order, or the same click-stream event (sent by the browser and
+                // folded from `vt_e` by the edge), is recorded once.
+                let key = match (&c.order, &c.event) {
+                    (Some(order), _) => Some(format!("{}\u{1f}{}\u{1f}o:{order}", c.site, c.kind)),
+                    (None, Some(id)) => Some(format!("{}\u{1f}{}\u{1f}e:{id}", c.site, c.kind)),
+                    (None, None) => None,
+                };
+                if let Some(key) = key {
                     let mut seen = self.orders.lock().unwrap_or_else(|p| p.into_inner());
                     if seen.len() >= MAX_ORDERS {
                         seen.clear();
