@@ -15,13 +15,20 @@ bootstrap:
 ## with the local event collector on 127.0.0.1:8788 writing to events/ (the demo origin on :8789
 ## states purchases in X-Vitrine-Conversion). Signs with the public development keys, which only
 ## VITRINE_ALLOW_DEV_KEYS=1 makes trusted.
+## Ports and the events directory can be moved: `make demo DEMO_PORT=9000 EVENTS_DIR=/tmp/ev`.
+DEMO_PORT ?= 8787
+COLLECT_PORT ?= 8788
+ORIGIN_PORT ?= 8789
+INSPECTOR_PORT ?= 9229
+EVENTS_DIR ?= events
 demo: bootstrap store
 	cargo build --quiet --features cli
 	@trap 'kill 0' EXIT; \
-	./target/debug/vitrine collect --listen 127.0.0.1:8788 --out events & \
-	node www/demo-origin.mjs 8789 & \
-	wrangler dev --ip 127.0.0.1 --port 8787 --var VITRINE_ALLOW_DEV_KEYS:1 \
-	  --var ORIGIN_URL:http://127.0.0.1:8789 --var VITRINE_COLLECT_URL:http://127.0.0.1:8788/collect
+	./target/debug/vitrine collect --listen 127.0.0.1:$(COLLECT_PORT) --out $(EVENTS_DIR) & \
+	node www/demo-origin.mjs $(ORIGIN_PORT) & \
+	wrangler dev --ip 127.0.0.1 --port $(DEMO_PORT) --inspector-port $(INSPECTOR_PORT) \
+	  --var VITRINE_ALLOW_DEV_KEYS:1 --var ORIGIN_URL:http://127.0.0.1:$(ORIGIN_PORT) \
+	  --var VITRINE_COLLECT_URL:http://127.0.0.1:$(COLLECT_PORT)/collect
 
 ## The demo store's static pages (www/store), with the browser module at /vitrine/.
 store: browser

@@ -8,10 +8,10 @@ import { createServer } from "node:http";
 import { spawn, execFileSync } from "node:child_process";
 import { gunzipSync } from "node:zlib";
 import { createInterface } from "node:readline";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, startWorker, freePort, Jar, get, applied } from "./harness.mjs";
+import { ROOT, startWorker, freePort, Jar, get, applied, records, awaitRecords } from "./harness.mjs";
 
 const page = `<!doctype html><html><body><section data-vt-test="hero"><h1>Origin hero</h1></section>
 <ul data-vt-test="grid"><li data-vt-test-item data-cat="b">B1</li><li data-vt-test-item data-cat="a">A1</li></ul></body></html>`;
@@ -40,32 +40,6 @@ async function startCollector(out) {
     child.once("exit", () => reject(new Error("collector exited")));
   });
   return { url: line.match(/http:\/\/[^,]+/)[0], stop: () => child.kill("SIGTERM") };
-}
-
-/** Every record the collector wrote so far. */
-function records(out) {
-  const all = [];
-  const walk = (d) => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else for (const l of readFileSync(p, "utf8").split("\n")) if (l) all.push(JSON.parse(l));
-    }
-  };
-  walk(out);
-  return all;
-}
-
-/** Waits (bounded) until `pick(records)` holds `n` records; returns them. */
-async function awaitRecords(out, pick, n, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  let got = [];
-  while (Date.now() < deadline) {
-    got = records(out).filter(pick);
-    if (got.length >= n) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return got;
 }
 
 describe("events from the worker into the collector", () => {
@@ -243,7 +217,7 @@ describe("the demo as `make demo` runs it: browse, buy, find it in events/", () 
     assert.equal(thanks.status, 200);
     assert.match(thanks.text, /Thank you for your order/);
     assert.equal(thanks.headers.get("x-vitrine-conversion"), null);
-    const [purchase] = await awaitRecords(out, (r) => r.type === "conversion", 1);
+    const [purchase] = await awaitRecords(out, (r) => r.type === "conversion" && r.kind === "purchase", 1);
     assert.deepEqual([purchase.kind, purchase.value, purchase.currency, purchase.order, purchase.trust], ["purchase", 179, "USD", "T-TEST1", "signed"]);
     const mine = await awaitRecords(out, (r) => r.type === "exposure" && r.visitor === purchase.visitor, 5 * 6);
     assert.ok(mine.length >= 5 * 6, `${mine.length} exposures of the buyer (5 views × 6 slots)`);

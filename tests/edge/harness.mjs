@@ -2,7 +2,7 @@
 // (real workerd) started with bounded waits and always stopped, and a small cookie jar.
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -206,4 +206,30 @@ export function applied(html, attr) {
 export function gridSkus(html) {
   const start = html.indexOf('data-vt-slot="grid"');
   return [...html.slice(start).matchAll(/data-vt-sku="([^"]+)"/g)].map((m) => m[1]);
+}
+
+/** Every record the collector wrote so far. */
+export function records(out) {
+  const all = [];
+  const walk = (d) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else for (const l of readFileSync(p, "utf8").split("\n")) if (l) all.push(JSON.parse(l));
+    }
+  };
+  if (existsSync(out)) walk(out);
+  return all;
+}
+
+/** Waits (bounded) until `pick(records)` holds `n` records; returns them. */
+export async function awaitRecords(out, pick, n, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  let got = [];
+  while (Date.now() < deadline) {
+    got = records(out).filter(pick);
+    if (got.length >= n) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return got;
 }
