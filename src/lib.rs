@@ -29,6 +29,8 @@
 //! 3. Scoring and deciding are total and deterministic, bit for bit on native and wasm.
 //! 4. Cookie values and raw events are never logged: issues carry codes only.
 
+#[cfg(feature = "analysis")]
+pub mod analyze;
 pub mod config;
 pub mod decide;
 pub mod events;
