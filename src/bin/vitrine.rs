@@ -1,6 +1,8 @@
 //! `vitrine`: check configurations, explain decisions, manage keys, collect events.
 
 // The commands that are more than a few lines live in files of their own, in src/bin/vitrine/.
+#[path = "vitrine/analyze.rs"]
+mod analyze;
 #[path = "vitrine/collect.rs"]
 mod collect;
 
@@ -60,6 +62,8 @@ enum Command {
         max_body: usize,
     },
     /// Print a new random key (`id:base64url`) for VITRINE_STATE_KEYS or VITRINE_TRAITS_KEYS.
+    /// Uplift against control, with intervals, from event files or pre-aggregated statistics.
+    Analyze(analyze::Args),
     Keygen {
         #[arg(long, default_value_t = 1)]
         id: u8,
@@ -293,6 +297,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 out,
                 max_body,
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Analyze(args) => {
+            analyze::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { id } => {

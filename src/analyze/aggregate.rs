@@ -1,0 +1,492 @@
+//! Event records → per-arm sufficient statistics, streamed, in memory bounded by the visitors.
+//!
+//! Units are visitors. A visitor's first exposure to an experiment (its first record with an
+//! arm) fixes the arm; its first exposure to a slot fixes the slot's variation (`origin` the
+//! baseline; the control arm's `control` records belong to the experiment). The breakdown
+//! value (`--by`) is the one recorded at that first exposure; equal times go to the variation
+//! whose name sorts first, as the SQL (`sql.rs`) orders them.
+//!
+//! Conversions count from the first exposure on (within the attribution window, when one is
+//! set); those before it are the CUPED covariate. Duplicates — the same `(site, kind, order)`,
+//! or without an order the same `(site, kind, event)` — count once: the earliest, at equal
+//! times the larger value.
+//!
+//! Memory: a visitor is a 16-byte key and a vector of 16-byte entries, one per unit it was
+//! exposed to and per conversion (its value is kept aside, 8 bytes).
+
+use std::borrow::Cow;
+use std::collections::hash_map::Entry as MapEntry;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use serde::Deserialize;
+
+/// The breakdown of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Segment,
+    Device,
+    Country,
+    PageType,
+}
+
+impl By {
+    pub fn parse(name: &str) -> Option<By> {
+        Some(match name {
+            "segment" => By::Segment,
+            "device" => By::Device,
+            "country" => By::Country,
+            "page_type" => By::PageType,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            By::Segment => "segment",
+            By::Device => "device",
+            By::Country => "country",
+            By::PageType => "page_type",
+        }
+    }
+}
+
+/// The dimension value of the whole population.
+pub const ALL: &str = "all";
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    pub by: Option<By>,
+    /// Conversions count only within this many milliseconds of the first exposure.
+    pub window_ms: Option<u64>,
+}
+
+/// One record line, as far as the analysis reads it (other fields are skipped unparsed).
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "type", borrow)]
+    record: Cow<'a, str>,
+    v: u32,
+    ts: u64,
+    #[serde(borrow)]
+    visitor: Cow<'a, str>,
+    #[serde(default, borrow)]
+    site: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    slot: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    variant: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    experiment: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    arm: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    segments: Vec<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    page_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    device: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    country: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(default, borrow)]
+    order: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    event: Option<Cow<'a, str>>,
+}
+
+/// Strings ↔ small ids.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        id
+    }
+    pub fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+    pub fn find(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+}
+
+const CONVERSION: u16 = u16::MAX;
+
+/// A visitor's first exposure to a unit (`unit` < `CONVERSION`), or a conversion.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// The unit's id, or `CONVERSION`.
+    unit: u16,
+    /// The variation's id, or the conversion kind's.
+    variation: u16,
+    /// The breakdown value's id (a unit), or the index of the conversion's value.
+    extra: u32,
+    ts: u64,
+}
+
+/// What a conversion record contributes to one unit of one visitor.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    count: f64,
+    value: f64,
+}
+
+/// Sums over the visitors of one (unit, variation, dimension value), per conversion kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KindSums {
+    /// Visitors with at least one such conversion.
+    pub any: f64,
+    pub count: f64,
+    pub count_sq: f64,
+    pub value: f64,
+    pub value_sq: f64,
+    pub value_count: f64,
+    /// Before the first exposure: the CUPED covariates and their products with the outcome.
+    pub pre_any: f64,
+    pub any_pre_any: f64,
+    pub pre_value: f64,
+    pub pre_value_sq: f64,
+    pub value_pre_value: f64,
+}
+
+/// Users and per-kind sums of one cell.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cell {
+    pub users: f64,
+    pub kinds: BTreeMap<String, KindSums>,
+}
+
+/// Key of a cell: unit, variation, dimension value.
+pub type CellKey = (String, String, String);
+
+/// The aggregation's result.
+#[derive(Debug, Clone, Default)]
+pub struct Aggregate {
+    pub cells: BTreeMap<CellKey, Cell>,
+    /// Dimension `all` by the first exposure's UTC day (`YYYY-MM-DD`), for the cumulative
+    /// view: (unit, variation, day) → cell.
+    pub days: BTreeMap<CellKey, Cell>,
+    /// Conversion kinds seen.
+    pub kinds: Vec<String>,
+    pub records: u64,
+    pub duplicates: u64,
+    pub visitors: u64,
+}
+
+/// Streams records in; [`Aggregator::finish`] gives the cells.
+pub struct Aggregator {
+    options: Options,
+    names: Names,
+    units: Names,
+    visitors: HashMap<u128, Vec<Entry>>,
+    values: Vec<f64>,
+    /// Dedupe key hash → (visitor, value index) of the conversion kept.
+    seen: HashMap<u64, (u128, u32)>,
+    hasher: std::collections::hash_map::RandomState,
+    records: u64,
+    duplicates: u64,
+}
+
+/// Why a line was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError(pub String);
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn visitor_key(hex: &str) -> Result<u128, LineError> {
+    if hex.len() != 32 {
+        return Err(LineError("visitor is not 32 hex digits".into()));
+    }
+    u128::from_str_radix(hex, 16).map_err(|_| LineError("visitor is not 32 hex digits".into()))
+}
+
+impl Aggregator {
+    pub fn new(options: Options) -> Aggregator {
+        Aggregator {
+            options,
+            names: Names::default(),
+            units: Names::default(),
+            visitors: HashMap::new(),
+            values: Vec::new(),
+            seen: HashMap::new(),
+            hasher: Default::default(),
+            records: 0,
+            duplicates: 0,
+        }
+    }
+
+    /// Reads one NDJSON line. `page` records and unknown types are skipped; a line that is not
+    /// a record of schema version 1 is an error (the caller counts it and goes on).
+    pub fn push_line(&mut self, line: &str) -> Result<(), LineError> {
+        let l: Line<'_> = serde_json::from_str(line).map_err(|e| LineError(e.to_string()))?;
+        if l.v != crate::events::SCHEMA_VERSION {
+            return Err(LineError(format!("schema version {} is not 1", l.v)));
+        }
+        self.records += 1;
+        match l.record.as_ref() {
+            "exposure" => self.exposure(&l),
+            "conversion" => self.conversion(&l),
+            _ => Ok(()),
+        }
+    }
+
+    fn dimension(&mut self, l: &Line<'_>) -> u32 {
+        let value: Cow<'_, str> = match self.options.by {
+            None => Cow::Borrowed(ALL),
+            Some(By::Device) => Cow::Borrowed(l.device.as_deref().unwrap_or("unknown")),
+            Some(By::Country) => Cow::Borrowed(l.country.as_deref().unwrap_or("unknown")),
+            Some(By::PageType) => Cow::Borrowed(l.page_type.as_deref().unwrap_or("unknown")),
+            // Every segment true at the first exposure (a visitor counts in each); `\u{1f}`
+            // joins them, `(none)` when there were none.
+            Some(By::Segment) if l.segments.is_empty() => Cow::Borrowed("(none)"),
+            Some(By::Segment) => Cow::Owned(
+                l.segments
+                    .iter()
+                    .map(|s| s.as_ref())
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}"),
+            ),
+        };
+        self.names.id(&value)
+    }
+
+    fn exposure(&mut self, l: &Line<'_>) -> Result<(), LineError> {
+        let visitor = visitor_key(&l.visitor)?;
+        let slot = l.slot.as_deref().ok_or_else(|| LineError("exposure without slot".into()))?;
+        let variant = l
+            .variant
+            .as_deref()
+            .ok_or_else(|| LineError("exposure without variant".into()))?;
+        let dim = self.dimension(l);
+        let mut exposed = Vec::with_capacity(2);
+        if let (Some(exp), Some(arm)) = (l.experiment.as_deref(), l.arm.as_deref()) {
+            exposed.push((self.units.id(exp), self.names.id(arm)));
+        }
+        if variant != "control" {
+            exposed.push((
+                self.units.id(&format!("slot:{slot}")),
+                self.names.id(variant),
+            ));
+        }
+        let entries = self.visitors.entry(visitor).or_default();
+        for (unit, variation) in exposed {
+            let (unit, variation) = (unit as u16, variation as u16);
+            let new = Entry {
+                unit,
+                variation,
+                extra: dim,
+                ts: l.ts,
+            };
+            match entries.iter_mut().find(|e| e.unit == unit) {
+                None => entries.push(new),
+                Some(e) => {
+                    let earlier = l.ts < e.ts
+                        || (l.ts == e.ts
+                            && self.names.name(variation.into()) < self.names.name(e.variation.into()));
+                    if earlier {
+                        *e = new;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn conversion(&mut self, l: &Line<'_>) -> Result<(), LineError> {
+        let visitor = visitor_key(&l.visitor)?;
+        let kind = l
+            .kind
+            .as_deref()
+            .ok_or_else(|| LineError("conversion without kind".into()))?;
+        let value = l.value.unwrap_or(0.0);
+        if !value.is_finite() {
+            return Err(LineError("value is not a finite number".into()));
+        }
+        let kind_id = self.names.id(kind) as u16;
+        let key = match (&l.order, &l.event) {
+            (Some(o), _) => Some(("o", o.as_ref())),
+            (None, Some(e)) => Some(("e", e.as_ref())),
+            (None, None) => None,
+        };
+        if let Some((tag, id)) = key {
+            let mut h = self.hasher.build_hasher();
+            (l.site.as_deref().unwrap_or(""), kind, tag, id).hash(&mut h);
+            let hash = h.finish();
+            match self.seen.entry(hash) {
+                MapEntry::Occupied(kept) => {
+                    self.duplicates += 1;
+                    let (kept_visitor, index) = *kept.get();
+                    let entries = self.visitors.entry(kept_visitor).or_default();
+                    let Some(e) = entries
+                        .iter_mut()
+                        .find(|e| e.unit == CONVERSION && e.extra == index)
+                    else {
+                        return Ok(());
+                    };
+                    let old = self.values[index as usize];
+                    if l.ts < e.ts || (l.ts == e.ts && value > old) {
+                        // This copy is the one kept: move it to its visitor.
+                        let e = *e;
+                        entries.retain(|x| !(x.unit == CONVERSION && x.extra == index));
+                        self.values[index as usize] = value;
+                        self.visitors.entry(visitor).or_default().push(Entry { ts: l.ts, ..e });
+                        self.seen.insert(hash, (visitor, index));
+                    }
+                    return Ok(());
+                }
+                MapEntry::Vacant(slot) => {
+                    slot.insert((visitor, self.values.len() as u32));
+                }
+            }
+        }
+        self.values.push(value);
+        self.visitors.entry(visitor).or_default().push(Entry {
+            unit: CONVERSION,
+            variation: kind_id,
+            extra: (self.values.len() - 1) as u32,
+            ts: l.ts,
+        });
+        Ok(())
+    }
+
+    /// Approximate bytes held per visitor (keys, entry vectors, values), for the memory bar.
+    pub fn bytes_per_visitor(&self) -> f64 {
+        let entries: usize = self.visitors.values().map(|v| v.capacity()).sum();
+        let bytes = self.visitors.capacity() * (16 + 24 + 1)
+            + entries * std::mem::size_of::<Entry>()
+            + self.values.capacity() * 8
+            + self.seen.capacity() * (8 + 24 + 1);
+        bytes as f64 / self.visitors.len().max(1) as f64
+    }
+
+    pub fn visitors(&self) -> usize {
+        self.visitors.len()
+    }
+
+    /// The cells: per (unit, variation, dimension value), users and per-kind sums.
+    pub fn finish(self) -> Aggregate {
+        let mut cells: BTreeMap<CellKey, Cell> = BTreeMap::new();
+        let mut days: BTreeMap<CellKey, Cell> = BTreeMap::new();
+        let kinds: Vec<u16> = {
+            let mut k: Vec<u16> = self
+                .visitors
+                .values()
+                .flatten()
+                .filter(|e| e.unit == CONVERSION)
+                .map(|e| e.variation)
+                .collect();
+            k.sort_unstable();
+            k.dedup();
+            k
+        };
+        let window = self.options.window_ms;
+        let mut post = vec![Tally::default(); kinds.len()];
+        let mut pre = vec![Tally::default(); kinds.len()];
+        for entries in self.visitors.values() {
+            for first in entries.iter().filter(|e| e.unit != CONVERSION) {
+                post.iter_mut().for_each(|t| *t = Tally::default());
+                pre.iter_mut().for_each(|t| *t = Tally::default());
+                for c in entries.iter().filter(|e| e.unit == CONVERSION) {
+                    let k = kinds.binary_search(&c.variation).unwrap_or(0);
+                    let value = self.values[c.extra as usize];
+                    let tally = if c.ts < first.ts {
+                        &mut pre[k]
+                    } else if window.is_some_and(|w| c.ts - first.ts > w) {
+                        continue;
+                    } else {
+                        &mut post[k]
+                    };
+                    tally.count += 1.0;
+                    tally.value += value;
+                }
+                let unit = self.units.name(first.unit.into()).to_string();
+                let variation = self.names.name(first.variation.into()).to_string();
+                let dims: Vec<&str> = match self.options.by {
+                    Some(By::Segment) => self.names.name(first.extra).split('\u{1f}').collect(),
+                    _ => vec![self.names.name(first.extra)],
+                };
+                for d in dims {
+                    let key = (unit.clone(), variation.clone(), d.to_string());
+                    add(cells.entry(key).or_default(), &kinds, &self.names, &post, &pre);
+                }
+                add(
+                    days.entry((unit, variation, day_of(first.ts))).or_default(),
+                    &kinds,
+                    &self.names,
+                    &post,
+                    &pre,
+                );
+            }
+        }
+        Aggregate {
+            cells,
+            days,
+            kinds: kinds
+                .iter()
+                .map(|k| self.names.name((*k).into()).to_string())
+                .collect(),
+            records: self.records,
+            duplicates: self.duplicates,
+            visitors: self.visitors.len() as u64,
+        }
+    }
+}
+
+fn add(cell: &mut Cell, kinds: &[u16], names: &Names, post: &[Tally], pre: &[Tally]) {
+    cell.users += 1.0;
+    for (i, k) in kinds.iter().enumerate() {
+        let (p, q) = (post[i], pre[i]);
+        let any = f64::from(u8::from(p.count > 0.0));
+        let pre_any = f64::from(u8::from(q.count > 0.0));
+        let s = cell.kinds.entry(names.name((*k).into()).to_string()).or_default();
+        s.any += any;
+        s.count += p.count;
+        s.count_sq += p.count * p.count;
+        s.value += p.value;
+        s.value_sq += p.value * p.value;
+        s.value_count += p.value * p.count;
+        s.pre_any += pre_any;
+        s.any_pre_any += any * pre_any;
+        s.pre_value += q.value;
+        s.pre_value_sq += q.value * q.value;
+        s.value_pre_value += p.value * q.value;
+    }
+}
+
+/// `YYYY-MM-DD` of unix milliseconds (UTC).
+pub fn day_of(ts_ms: u64) -> String {
+    let secs = i64::try_from(ts_ms / 1000).unwrap_or(i64::MAX);
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
+        Err(_) => "9999-12-31".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_dates() {
+        assert_eq!(day_of(0), "1970-01-01");
+        assert_eq!(day_of(1_763_805_600_000), "2025-11-22");
+        assert_eq!(day_of(951_782_400_000), "2000-02-29");
+    }
+}

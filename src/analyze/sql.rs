@@ -1,0 +1,147 @@
+//! The SQL that turns the event layout into the statistics CSV (`sufficient.rs`), for a
+//! warehouse: the same units, first-exposure attribution, de-duplication and breakdowns as the
+//! built-in aggregation (`aggregate.rs`). The DuckDB flavour reads the files the sinks write;
+//! it is executed in the tests and must give the built-in numbers.
+
+use super::aggregate::By;
+
+/// A warehouse's SQL flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    DuckDb,
+    BigQuery,
+    ClickHouse,
+}
+
+impl Dialect {
+    pub fn parse(name: &str) -> Option<Dialect> {
+        Some(match name {
+            "duckdb" => Dialect::DuckDb,
+            "bigquery" => Dialect::BigQuery,
+            "clickhouse" => Dialect::ClickHouse,
+            _ => return None,
+        })
+    }
+}
+
+/// What the query computes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query<'a> {
+    pub dialect: Dialect,
+    /// DuckDB: the files (a glob such as `events/**/*.ndjson*`); elsewhere: the table that holds
+    /// the records, one column per field.
+    pub source: &'a str,
+    /// `purchase`, `revenue`, `add_to_cart`, or a goal name.
+    pub metric: &'a str,
+    pub by: Option<By>,
+    pub window_ms: Option<u64>,
+}
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The query's text.
+pub fn query(q: &Query<'_>) -> Result<String, String> {
+    let (kind, binomial) = match q.metric {
+        "revenue" => ("purchase", false),
+        "aov" => return Err("aov is a ratio metric; the statistics CSV holds binomial and mean metrics".into()),
+        k if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => (k, true),
+        other => return Err(format!("'{other}' is not a metric name")),
+    };
+    let d = q.dialect;
+    let scalar = |col: &str| format!("[coalesce({col}, 'unknown')]");
+    let dims = match q.by {
+        None => "['all']".to_string(),
+        Some(By::Device) => scalar("device"),
+        Some(By::Country) => scalar("country"),
+        Some(By::PageType) => scalar("page_type"),
+        Some(By::Segment) => match d {
+            Dialect::DuckDb => "CASE WHEN len(segments) = 0 THEN ['(none)'] ELSE segments END".into(),
+            Dialect::BigQuery => "IF(ARRAY_LENGTH(segments) = 0, ['(none)'], segments)".into(),
+            Dialect::ClickHouse => "if(length(segments) = 0, ['(none)'], segments)".into(),
+        },
+    };
+    let source = match d {
+        Dialect::DuckDb => format!(
+            "read_json({}, format = 'newline_delimited', ignore_errors = true, columns = {{\
+             type: 'VARCHAR', v: 'INTEGER', ts: 'UBIGINT', site: 'VARCHAR', visitor: 'VARCHAR', \
+             slot: 'VARCHAR', variant: 'VARCHAR', experiment: 'VARCHAR', arm: 'VARCHAR', \
+             segments: 'VARCHAR[]', page_type: 'VARCHAR', device: 'VARCHAR', country: 'VARCHAR', \
+             kind: 'VARCHAR', value: 'DOUBLE', \"order\": 'VARCHAR', event: 'VARCHAR'}})",
+            literal(q.source)
+        ),
+        Dialect::BigQuery => format!("`{}`", q.source.replace('`', "")),
+        Dialect::ClickHouse => q.source.replace([';', ' '], ""),
+    };
+    let order = match d {
+        Dialect::BigQuery => "`order`",
+        Dialect::ClickHouse => "`order`",
+        Dialect::DuckDb => "\"order\"",
+    };
+    let window = q
+        .window_ms
+        .map(|w| format!(" AND c.ts - f.ts <= {w}"))
+        .unwrap_or_default();
+    let main = if binomial {
+        "CASE WHEN conversions > 0 THEN 1 ELSE 0 END"
+    } else {
+        "value"
+    };
+    let metric_type = if binomial { "binomial" } else { "mean" };
+    let kind = literal(kind);
+    // First exposure per (visitor, unit): the earliest, at equal times the variation whose name
+    // sorts first. Duplicate conversions: the earliest, at equal times the larger value.
+    let (first, conversions) = match d {
+        Dialect::ClickHouse => (
+            "SELECT * FROM exposures ORDER BY visitor, unit, ts, variation LIMIT 1 BY visitor, unit".to_string(),
+            format!(
+                "SELECT visitor, ts, value FROM (\n\
+                 \x20   SELECT visitor, ts, coalesce(value, 0) AS value, {order} AS o, event AS e,\n\
+                 \x20     row_number() OVER (PARTITION BY site, kind, if(o IS NOT NULL, concat('o:', o), concat('e:', e)) ORDER BY ts, value DESC) AS rank\n\
+                 \x20   FROM records WHERE type = 'conversion' AND v = 1 AND kind = {kind}\n\
+                 \x20 ) WHERE (o IS NULL AND e IS NULL) OR rank = 1"
+            ),
+        ),
+        _ => (
+            "SELECT * FROM exposures\n  QUALIFY row_number() OVER (PARTITION BY visitor, unit ORDER BY ts, variation) = 1".to_string(),
+            format!(
+                "SELECT visitor, ts, coalesce(value, 0) AS value FROM records\n\
+                 \x20 WHERE type = 'conversion' AND v = 1 AND kind = {kind}\n\
+                 \x20 QUALIFY ({order} IS NULL AND event IS NULL) OR row_number() OVER (\n\
+                 \x20   PARTITION BY site, kind, CASE WHEN {order} IS NOT NULL THEN CONCAT('o:', {order}) ELSE CONCAT('e:', event) END\n\
+                 \x20   ORDER BY ts, value DESC NULLS LAST) = 1"
+            ),
+        ),
+    };
+    let unnest = match d {
+        Dialect::DuckDb => "SELECT unit, variation, unnest(dims) AS dimension, visitor, ts FROM first".to_string(),
+        Dialect::BigQuery => "SELECT unit, variation, dimension, visitor, ts FROM first CROSS JOIN UNNEST(dims) AS dimension".to_string(),
+        Dialect::ClickHouse => "SELECT unit, variation, arrayJoin(dims) AS dimension, visitor, ts FROM first".to_string(),
+    };
+    let concat_slot = "CONCAT('slot:', slot)";
+    Ok(format!(
+        "-- Vitrine: event records → sufficient statistics of '{metric}' per experiment, variation and dimension\n\
+         -- (the columns `vitrine analyze --stats FILE.csv` reads). Generated by `vitrine analyze --sql`.\n\
+         WITH records AS (\n  SELECT * FROM {source}\n),\n\
+         exposures AS (\n\
+         \x20 SELECT visitor, ts, experiment AS unit, arm AS variation, {dims} AS dims FROM records\n\
+         \x20 WHERE type = 'exposure' AND v = 1 AND experiment IS NOT NULL AND arm IS NOT NULL\n\
+         \x20 UNION ALL\n\
+         \x20 SELECT visitor, ts, {concat_slot} AS unit, variant AS variation, {dims} AS dims FROM records\n\
+         \x20 WHERE type = 'exposure' AND v = 1 AND variant <> 'control'\n),\n\
+         first AS (\n  {first}\n),\n\
+         units AS (\n  {unnest}\n),\n\
+         conversions AS (\n  {conversions}\n),\n\
+         per_visitor AS (\n\
+         \x20 SELECT f.unit, f.variation, f.dimension, f.visitor, count(c.visitor) AS conversions, coalesce(sum(c.value), 0) AS value\n\
+         \x20 FROM units f LEFT JOIN conversions c ON c.visitor = f.visitor AND c.ts >= f.ts{window}\n\
+         \x20 GROUP BY f.unit, f.variation, f.dimension, f.visitor\n)\n\
+         SELECT unit AS experiment, variation, dimension, count(*) AS users,\n\
+         \x20 sum({main}) AS main_sum, sum(({main}) * ({main})) AS main_sum_squares, '{metric_type}' AS metric_type\n\
+         FROM per_visitor\nGROUP BY unit, variation, dimension\nORDER BY experiment, variation, dimension{settings};\n",
+        metric = q.metric,
+        // ClickHouse fills a LEFT JOIN's misses with defaults unless told to use NULLs.
+        settings = if d == Dialect::ClickHouse { "\nSETTINGS join_use_nulls = 1" } else { "" },
+    ))
+}

@@ -1,0 +1,290 @@
+//! `vitrine analyze`: event files (as the sinks write them) or pre-aggregated statistics → uplift
+//! against control with intervals; or the SQL that computes those statistics in a warehouse.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use vitrine::analyze::aggregate::{Aggregator, By, Options};
+use vitrine::analyze::report::{self, Correction, Report, Settings};
+use vitrine::analyze::{html, sql, sufficient};
+use vitrine::config::{Config, Pick, DEMO_CONFIG};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Event files or directories (NDJSON, plain or gzipped; directories are read recursively,
+    /// e.g. `events/` as `vitrine collect` or the R2 consumer writes it).
+    paths: Vec<PathBuf>,
+    /// Pre-aggregated statistics instead of events: a CSV with the header
+    /// experiment,variation,dimension,users,main_sum,main_sum_squares[,metric_type].
+    #[arg(long, conflicts_with = "paths")]
+    stats: Option<PathBuf>,
+    /// The site configuration, for the configured splits (SRM); default: the embedded demo.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// With --stats: the split to check, e.g. `control=0.1,treatment=0.9` (default: equal).
+    #[arg(long)]
+    weights: Option<String>,
+    /// Breakdown by the value recorded at first exposure.
+    #[arg(long, value_parser = ["segment", "device", "country", "page_type"])]
+    by: Option<String>,
+    /// Count conversions only within this many hours of the first exposure.
+    #[arg(long)]
+    window_hours: Option<f64>,
+    /// Confidence sequences, valid however often the report is looked at.
+    #[arg(long)]
+    sequential: bool,
+    /// The confidence sequences' tuning parameter.
+    #[arg(long, default_value_t = vitrine::analyze::stats::DEFAULT_TUNING)]
+    tuning: f64,
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Multiple-comparison correction across an experiment's rows.
+    #[arg(long, default_value = "holm", value_parser = ["none", "holm", "bh"])]
+    correction: String,
+    /// Users each arm needs before a row gets a verdict.
+    #[arg(long, default_value_t = 100.0)]
+    min_users: f64,
+    /// Adjust by the same metric before the first exposure (CUPED).
+    #[arg(long)]
+    cuped: bool,
+    /// Only these metrics (purchase, revenue, aov, add_to_cart, a goal); default: all.
+    #[arg(long, value_delimiter = ',')]
+    metric: Vec<String>,
+    /// The report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write the report as a self-contained HTML page.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Print the SQL (duckdb, bigquery, clickhouse) that computes the --stats table of one
+    /// metric (--metric, default purchase) from the event layout at PATH (DuckDB: the files;
+    /// elsewhere: the table).
+    #[arg(long, value_parser = ["duckdb", "bigquery", "clickhouse"])]
+    sql: Option<String>,
+    /// Print the built-in aggregation of one metric as the --stats CSV.
+    #[arg(long)]
+    emit_stats: Option<String>,
+}
+
+/// Every event file under `paths`, in name order.
+fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for e in entries {
+                let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if e.is_dir() || name.ends_with(".ndjson") || name.ends_with(".ndjson.gz") {
+                    walk(&e, out)?;
+                }
+            }
+        } else {
+            out.push(p.to_path_buf());
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn reader(path: &Path) -> Result<Box<dyn BufRead>, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let inner: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 16, inner)))
+}
+
+fn by(args: &Args) -> Option<By> {
+    args.by.as_deref().and_then(By::parse)
+}
+
+/// The configured split of an experiment or a weighted slot, from the site configuration.
+fn config_weights(config: &vitrine::Site, unit: &str, variations: &[&str]) -> Option<Vec<f64>> {
+    if let Some(slot) = unit.strip_prefix("slot:") {
+        let slot = config.slots.iter().find(|s| s.name == slot)?;
+        if slot.pick != Pick::Weighted {
+            return None;
+        }
+        return Some(
+            variations
+                .iter()
+                .map(|v| slot.variants.iter().find(|x| x.id == *v).map_or(0.0, |x| x.weight))
+                .collect(),
+        );
+    }
+    let exp = config.experiments.iter().find(|e| e.name == unit)?;
+    let control = f64::from(exp.control_bp) / 10_000.0;
+    Some(
+        variations
+            .iter()
+            .map(|v| match *v {
+                "control" => control,
+                "treatment" => 1.0 - control,
+                _ => 0.0,
+            })
+            .collect(),
+    )
+}
+
+fn parse_weights(text: &str) -> Result<Vec<(String, f64)>, String> {
+    text.split(',')
+        .map(|pair| {
+            let (name, w) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("--weights: '{pair}' is not variation=weight"))?;
+            let w: f64 = w
+                .trim()
+                .parse()
+                .ok()
+                .filter(|w: &f64| w.is_finite() && *w >= 0.0)
+                .ok_or_else(|| format!("--weights: '{w}' is not a weight ≥ 0"))?;
+            Ok((name.trim().to_string(), w))
+        })
+        .collect()
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let window_ms = match args.window_hours {
+        Some(h) if !(h.is_finite() && h > 0.0) => {
+            return Err(format!("--window-hours must be a positive number, got {h}"))
+        }
+        h => h.map(|h| (h * 3_600_000.0) as u64),
+    };
+    if !(args.alpha > 0.0 && args.alpha < 0.5) {
+        return Err(format!("--alpha must be within (0, 0.5), got {}", args.alpha));
+    }
+    if let Some(dialect) = &args.sql {
+        let source = match args.paths.first() {
+            None => "events/**/*.ndjson*".to_string(),
+            Some(p) if p.is_dir() => format!("{}/**/*.ndjson*", p.display().to_string().trim_end_matches('/')),
+            Some(p) => p.display().to_string(),
+        };
+        let metric = args.metric.first().map_or("purchase", String::as_str);
+        let text = sql::query(&sql::Query {
+            dialect: sql::Dialect::parse(dialect).ok_or("unknown SQL dialect")?,
+            source: &source,
+            metric,
+            by: by(&args),
+            window_ms,
+        })?;
+        print!("{text}");
+        return Ok(());
+    }
+    let settings = Settings {
+        alpha: args.alpha,
+        sequential: args.sequential,
+        tuning: args.tuning,
+        correction: match args.correction.as_str() {
+            "none" => Correction::None,
+            "bh" => Correction::BenjaminiHochberg,
+            _ => Correction::Holm,
+        },
+        min_users: args.min_users,
+        cuped: args.cuped,
+    };
+    let (mut tables, stats_weights, counts) = if let Some(path) = &args.stats {
+        let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let table = sufficient::read(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let weights = args.weights.as_deref().map(parse_weights).transpose()?;
+        ((table, report::Table::new()), Some(weights), (0, 0, 0))
+    } else {
+        if args.paths.is_empty() {
+            return Err("name event files or directories (e.g. `vitrine analyze events/`), or --stats FILE.csv".into());
+        }
+        let mut agg = Aggregator::new(Options {
+            by: by(&args),
+            window_ms,
+        });
+        let mut bad = 0u64;
+        let mut line = String::new();
+        for path in files(&args.paths)? {
+            let mut r = reader(&path)?;
+            let mut number = 0u64;
+            loop {
+                line.clear();
+                match r.read_line(&mut line) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!("vitrine analyze: {}: {e}; the rest of the file is skipped", path.display());
+                        bad += 1;
+                        break;
+                    }
+                }
+                number += 1;
+                let text = line.trim_end();
+                if text.is_empty() {
+                    continue;
+                }
+                if let Err(e) = agg.push_line(text) {
+                    bad += 1;
+                    if bad <= 3 {
+                        eprintln!("vitrine analyze: {}:{number}: {e}; skipped", path.display());
+                    }
+                }
+            }
+        }
+        if bad > 3 {
+            eprintln!("vitrine analyze: {bad} lines skipped in all");
+        }
+        let agg = agg.finish();
+        if let Some(metric) = &args.emit_stats {
+            print!("{}", sufficient::write(&agg, metric)?);
+            return Ok(());
+        }
+        let counts = (agg.records, agg.visitors, agg.duplicates);
+        (report::tables(&agg, settings.cuped), None, counts)
+    };
+    if !args.metric.is_empty() {
+        for t in [&mut tables.0, &mut tables.1] {
+            t.retain(|(_, m), _| args.metric.contains(m));
+        }
+    }
+    let config = match &args.config {
+        None => Config::from_json(DEMO_CONFIG),
+        Some(p) => Config::from_json(&std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?),
+    }
+    .map_err(|e| e.to_string())?;
+    let site = config.sites.into_iter().next().ok_or("the configuration has no site")?;
+    let weights = |unit: &str, variations: &[&str]| -> Option<Vec<f64>> {
+        match &stats_weights {
+            // --stats: the given split, or an equal one.
+            Some(Some(given)) => Some(
+                variations
+                    .iter()
+                    .map(|v| given.iter().find(|(n, _)| n == v).map_or(0.0, |(_, w)| *w))
+                    .collect(),
+            ),
+            Some(None) => Some(vec![1.0; variations.len()]),
+            None => config_weights(&site, unit, variations),
+        }
+    };
+    let report = Report {
+        settings,
+        records: counts.0,
+        visitors: counts.1,
+        duplicates: counts.2,
+        experiments: report::build(&tables.0, &tables.1, &settings, &weights),
+    };
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::page(&report)).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    } else {
+        print!("{}", report::table_text(&report));
+    }
+    Ok(())
+}
