@@ -46,6 +46,8 @@ mod edge;
 pub mod browser;
 pub mod scoring;
 pub mod signals;
+#[cfg(feature = "analysis")]
+pub mod simulate;
 pub mod state;
 mod text;
 

@@ -277,7 +277,10 @@ fn bad_bodies_get_a_precise_4xx_and_write_nothing() {
     let lines = lines_in(&out);
     assert_eq!(lines.iter().filter(|l| l.contains("A-1042")).count(), 1);
     assert_eq!(lines.iter().filter(|l| l.contains("c0ffee01")).count(), 1);
-    assert_eq!(lines.iter().filter(|l| l.contains("add_to_cart")).count(), 2);
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("add_to_cart")).count(),
+        2
+    );
     assert_eq!(lines.len(), 4);
     std::fs::remove_dir_all(&out).unwrap();
 }

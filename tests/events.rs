@@ -131,9 +131,16 @@ fn page_records_keep_only_the_query_parameters_the_config_reads() {
     let record: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(
         record["query"],
-        json!([["q", "trail boots"], ["utm_campaign", "trail-fall"], ["sort", "new"]])
+        json!([
+            ["q", "trail boots"],
+            ["utm_campaign", "trail-fall"],
+            ["sort", "new"]
+        ])
     );
-    assert!(!line.contains("email") && !line.contains("example"), "{line}");
+    assert!(
+        !line.contains("email") && !line.contains("example"),
+        "{line}"
+    );
     assert_eq!(record["path"], "/search");
     // The folded click stream, oldest first, with the add-to-cart's event id.
     assert_eq!(
@@ -165,7 +172,10 @@ fn page_sampling_takes_whole_visitors_at_the_configured_rate() {
     // 25% of 20,000 ± 4.5 binomial standard deviations (61).
     assert!((4_725..=5_275).contains(&sampled), "{sampled}");
     // By visitor: the same visitor is sampled on every request.
-    let id = ids.iter().find(|id| events::page_sampled(&site, id)).unwrap();
+    let id = ids
+        .iter()
+        .find(|id| events::page_sampled(&site, id))
+        .unwrap();
     for path in ["/", "/c/hiking", "/search?q=tent"] {
         let o = Req::new(path).id(*id).run(&site, Mode::Edge(&keys()));
         let stamp = Stamp::of(&site, &o, T0, [1; 8], Source::Edge).unwrap();

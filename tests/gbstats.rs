@@ -83,7 +83,11 @@ fn difference(v: &Value) -> Difference {
 }
 
 fn error_name(e: StatsError) -> String {
-    serde_json::to_value(e).unwrap().as_str().unwrap().to_string()
+    serde_json::to_value(e)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// The arms, as statistics or (quantile) from the moments the vector records.
@@ -96,9 +100,8 @@ fn arms(case: &Value) -> Option<(ArmSummary, ArmSummary)> {
     ) {
         (Some(c), Some(t)) => Some(summarize(&c, &t)),
         _ if inputs["control"]["type"] == "quantile" => {
-            let arm = |r: &Value| {
-                ArmSummary::plain(num(&r["n"]), num(&r["mean"]), num(&r["variance"]))
-            };
+            let arm =
+                |r: &Value| ArmSummary::plain(num(&r["n"]), num(&r["mean"]), num(&r["variance"]));
             Some((arm(&reference["control"]), arm(&reference["treatment"])))
         }
         _ => None,
@@ -116,7 +119,14 @@ fn check_arm(name: &str, got: &ArmSummary, want: &Value) {
     }
 }
 
-fn run_frequentist(name: &str, a: &ArmSummary, b: &ArmSummary, config: &Value, tuning: f64, want: &Value) {
+fn run_frequentist(
+    name: &str,
+    a: &ArmSummary,
+    b: &ArmSummary,
+    config: &Value,
+    tuning: f64,
+    want: &Value,
+) {
     let alpha = config["alpha"].as_f64().unwrap_or(0.05);
     let test = config["test"].as_str().unwrap_or("two_sided");
     let sides = if test.ends_with("greater") {
@@ -128,11 +138,19 @@ fn run_frequentist(name: &str, a: &ArmSummary, b: &ArmSummary, config: &Value, t
     };
     let result = match effect(a, b, difference(&config["difference_type"])) {
         Err(e) => {
-            assert_eq!(Some(error_name(e).as_str()), want["error_message"].as_str(), "{name}");
+            assert_eq!(
+                Some(error_name(e).as_str()),
+                want["error_message"].as_str(),
+                "{name}"
+            );
             Frequentist::empty()
         }
         Ok(eff) => {
-            assert!(want["error_message"].is_null(), "{name}: gbstats fails with {}", want["error_message"]);
+            assert!(
+                want["error_message"].is_null(),
+                "{name}: gbstats fails with {}",
+                want["error_message"]
+            );
             close(name, "dof", welch_dof(a, b), &want["dof"]);
             if test.starts_with("sequential") {
                 close(name, "N", a.n + b.n, &want["N_total"]);
@@ -143,7 +161,12 @@ fn run_frequentist(name: &str, a: &ArmSummary, b: &ArmSummary, config: &Value, t
         }
     };
     close(name, "estimate", result.estimate, &want["expected"]);
-    close(name, "standard error", result.standard_error, &want["uplift_stddev"]);
+    close(
+        name,
+        "standard error",
+        result.standard_error,
+        &want["uplift_stddev"],
+    );
     close(name, "ci lower", result.ci[0], &want["ci"][0]);
     close(name, "ci upper", result.ci[1], &want["ci"][1]);
     match (result.p_value, want["p_value"].as_f64()) {
@@ -169,21 +192,45 @@ fn run_bayesian(name: &str, a: &ArmSummary, b: &ArmSummary, config: &Value, want
     let inverse = config["inverse"].as_bool().unwrap_or(false);
     let result = match effect(a, b, diff) {
         Err(e) => {
-            assert_eq!(Some(error_name(e).as_str()), want["error_message"].as_str(), "{name}");
+            assert_eq!(
+                Some(error_name(e).as_str()),
+                want["error_message"].as_str(),
+                "{name}"
+            );
             Bayesian::empty()
         }
         Ok(eff) => {
             assert!(want["error_message"].is_null(), "{name}");
-            close(name, "data estimate", eff.estimate, &want["data_point_estimate"]);
-            close(name, "data standard error", eff.standard_error(), &want["data_standard_error"]);
+            close(
+                name,
+                "data estimate",
+                eff.estimate,
+                &want["data_point_estimate"],
+            );
+            close(
+                name,
+                "data standard error",
+                eff.standard_error(),
+                &want["data_standard_error"],
+            );
             bayesian(eff, prior, alpha, inverse)
         }
     };
     close(name, "posterior mean", result.mean, &want["expected"]);
-    close(name, "posterior stddev", result.stddev, &want["uplift_stddev"]);
+    close(
+        name,
+        "posterior stddev",
+        result.stddev,
+        &want["uplift_stddev"],
+    );
     close(name, "ci lower", result.ci[0], &want["ci"][0]);
     close(name, "ci upper", result.ci[1], &want["ci"][1]);
-    close(name, "chance to win", result.chance_to_win, &want["chance_to_win"]);
+    close(
+        name,
+        "chance to win",
+        result.chance_to_win,
+        &want["chance_to_win"],
+    );
     close(name, "risk (treatment)", result.risk[0], &want["risk"][0]);
     close(name, "risk (control)", result.risk[1], &want["risk"][1]);
 }
@@ -201,15 +248,36 @@ fn every_gbstats_vector_agrees_to_1e_6() {
         let want = &case["reference_full_precision"];
         match kind {
             "srm" => {
-                let users: Vec<f64> = inputs["users"].as_array().unwrap().iter().map(num).collect();
-                let weights: Vec<f64> = inputs["weights"].as_array().unwrap().iter().map(num).collect();
+                let users: Vec<f64> = inputs["users"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(num)
+                    .collect();
+                let weights: Vec<f64> = inputs["weights"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(num)
+                    .collect();
                 // GrowthBook's tested checkSrm (the Python one disagrees on zero weights).
                 close(name, "srm p", srm(&users, &weights), &want["ts_checkSrm"]);
             }
             "holm" | "bh" => {
-                let p: Vec<f64> = inputs["p_values"].as_array().unwrap().iter().map(num).collect();
-                let got = if kind == "holm" { holm(&p) } else { benjamini_hochberg(&p) };
-                let expected = case["expected"]["adjusted_p_values_in_input_order"].as_array().unwrap();
+                let p: Vec<f64> = inputs["p_values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(num)
+                    .collect();
+                let got = if kind == "holm" {
+                    holm(&p)
+                } else {
+                    benjamini_hochberg(&p)
+                };
+                let expected = case["expected"]["adjusted_p_values_in_input_order"]
+                    .as_array()
+                    .unwrap();
                 for (g, w) in got.iter().zip(expected) {
                     close(name, "adjusted p", *g, w);
                 }
@@ -218,7 +286,12 @@ fn every_gbstats_vector_agrees_to_1e_6() {
             "adjusted_ci" => {
                 let lift = num(&inputs["lift"]);
                 // Against a narrow original interval, the adjusted one is used.
-                let got = adjusted_ci([lift - 1e-12, lift + 1e-12], lift, num(&inputs["adjusted_p_value"]), num(&inputs["alpha"]));
+                let got = adjusted_ci(
+                    [lift - 1e-12, lift + 1e-12],
+                    lift,
+                    num(&inputs["adjusted_p_value"]),
+                    num(&inputs["alpha"]),
+                );
                 close(name, "ci lower", got[0], &want["ci"][0]);
                 close(name, "ci upper", got[1], &want["ci"][1]);
             }
@@ -229,18 +302,58 @@ fn every_gbstats_vector_agrees_to_1e_6() {
             }
             _ if inputs.get("arms").is_some() => {
                 // Three arms: θ is estimated for each (baseline, variant) pair.
-                let arms: Vec<Statistic> = inputs["arms"].as_array().unwrap().iter().map(|a| statistic(a).unwrap()).collect();
+                let arms: Vec<Statistic> = inputs["arms"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| statistic(a).unwrap())
+                    .collect();
                 for (i, variant) in arms.iter().enumerate().skip(1) {
                     let (a, b) = summarize(&arms[0], variant);
-                    close(name, "theta", a.theta.unwrap(), &want[format!("theta_0_vs_{i}").as_str()]);
-                    close(name, "baseline stddev", a.variance.sqrt(), &want[format!("baseline_stddev_with_theta_0_vs_{i}").as_str()]);
-                    close(name, "variant stddev", b.variance.sqrt(), &want[format!("v{i}_stddev").as_str()]);
+                    close(
+                        name,
+                        "theta",
+                        a.theta.unwrap(),
+                        &want[format!("theta_0_vs_{i}").as_str()],
+                    );
+                    close(
+                        name,
+                        "baseline stddev",
+                        a.variance.sqrt(),
+                        &want[format!("baseline_stddev_with_theta_0_vs_{i}").as_str()],
+                    );
+                    close(
+                        name,
+                        "variant stddev",
+                        b.variance.sqrt(),
+                        &want[format!("v{i}_stddev").as_str()],
+                    );
                     let eff = effect(&a, &b, Difference::Relative).unwrap();
                     let r = t_test(eff, welch_dof(&a, &b), 0.05, Sides::Two);
-                    close(name, "estimate", r.estimate, &want[format!("v{i}_expected").as_str()]);
-                    close(name, "p-value", r.p_value.unwrap(), &want[format!("v{i}_p_value").as_str()]);
-                    close(name, "ci lower", r.ci[0], &want[format!("v{i}_ci").as_str()][0]);
-                    close(name, "ci upper", r.ci[1], &want[format!("v{i}_ci").as_str()][1]);
+                    close(
+                        name,
+                        "estimate",
+                        r.estimate,
+                        &want[format!("v{i}_expected").as_str()],
+                    );
+                    close(
+                        name,
+                        "p-value",
+                        r.p_value.unwrap(),
+                        &want[format!("v{i}_p_value").as_str()],
+                    );
+                    close(
+                        name,
+                        "ci lower",
+                        r.ci[0],
+                        &want[format!("v{i}_ci").as_str()][0],
+                    );
+                    close(
+                        name,
+                        "ci upper",
+                        r.ci[1],
+                        &want[format!("v{i}_ci").as_str()][1],
+                    );
                 }
             }
             _ if inputs.get("treatment").is_none() => {
@@ -250,7 +363,10 @@ fn every_gbstats_vector_agrees_to_1e_6() {
                 close(name, "variance", s.variance, &want["variance"]);
             }
             "cuped_theta" => {
-                let (c, t) = (statistic(&inputs["control"]).unwrap(), statistic(&inputs["treatment"]).unwrap());
+                let (c, t) = (
+                    statistic(&inputs["control"]).unwrap(),
+                    statistic(&inputs["treatment"]).unwrap(),
+                );
                 close(name, "theta", stats::cuped_theta(&c, &t), &want["theta"]);
             }
             _ if want.get("absolute").is_some() => {
@@ -259,7 +375,10 @@ fn every_gbstats_vector_agrees_to_1e_6() {
                     skipped.push(name);
                     continue;
                 };
-                for (scale, diff) in [("absolute", Difference::Absolute), ("relative", Difference::Relative)] {
+                for (scale, diff) in [
+                    ("absolute", Difference::Absolute),
+                    ("relative", Difference::Relative),
+                ] {
                     let w = &want[scale];
                     if w.is_null() {
                         continue;
@@ -270,7 +389,11 @@ fn every_gbstats_vector_agrees_to_1e_6() {
                             close(name, "estimate", e.estimate, &w["point_estimate"]);
                             close(name, "variance", e.variance, &w["variance"]);
                         }
-                        Err(e) => assert_eq!(Some(error_name(e).as_str()), w["error_message"].as_str(), "{name}"),
+                        Err(e) => assert_eq!(
+                            Some(error_name(e).as_str()),
+                            w["error_message"].as_str(),
+                            "{name}"
+                        ),
                     }
                 }
             }
@@ -295,7 +418,9 @@ fn every_gbstats_vector_agrees_to_1e_6() {
                             run_frequentist(name, &a, &b, config, num(t), &want[key.as_str()]);
                         }
                     } else {
-                        let tuning = config["sequential_tuning_parameter"].as_f64().unwrap_or(DEFAULT_TUNING);
+                        let tuning = config["sequential_tuning_parameter"]
+                            .as_f64()
+                            .unwrap_or(DEFAULT_TUNING);
                         run_frequentist(name, &a, &b, config, tuning, want);
                     }
                 }
@@ -305,7 +430,9 @@ fn every_gbstats_vector_agrees_to_1e_6() {
     }
     // Only the CUPED-ratio cases are outside the model.
     assert!(
-        skipped.iter().all(|n| n.contains("ratio_cuped") || n.contains("cuped_ratio") || *n == "e2e_cuped_relative_ratio"),
+        skipped.iter().all(|n| n.contains("ratio_cuped")
+            || n.contains("cuped_ratio")
+            || *n == "e2e_cuped_relative_ratio"),
         "{skipped:?}"
     );
     assert_eq!((ran, skipped.len()), (73, 7), "{skipped:?}");

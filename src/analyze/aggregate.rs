@@ -16,8 +16,10 @@
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry as MapEntry;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
+use std::hash::BuildHasher;
 
 use serde::Deserialize;
 
@@ -65,37 +67,49 @@ pub struct Options {
 #[derive(Deserialize)]
 struct Line<'a> {
     #[serde(rename = "type", borrow)]
-    record: Cow<'a, str>,
+    record: Text<'a>,
     v: u32,
     ts: u64,
     #[serde(borrow)]
-    visitor: Cow<'a, str>,
+    visitor: Text<'a>,
     #[serde(default, borrow)]
-    site: Option<Cow<'a, str>>,
+    site: Option<Text<'a>>,
     #[serde(default, borrow)]
-    slot: Option<Cow<'a, str>>,
+    slot: Option<Text<'a>>,
     #[serde(default, borrow)]
-    variant: Option<Cow<'a, str>>,
+    variant: Option<Text<'a>>,
     #[serde(default, borrow)]
-    experiment: Option<Cow<'a, str>>,
+    experiment: Option<Text<'a>>,
     #[serde(default, borrow)]
-    arm: Option<Cow<'a, str>>,
+    arm: Option<Text<'a>>,
     #[serde(default, borrow)]
-    segments: Vec<Cow<'a, str>>,
+    segments: Vec<Text<'a>>,
     #[serde(default, borrow)]
-    page_type: Option<Cow<'a, str>>,
+    page_type: Option<Text<'a>>,
     #[serde(default, borrow)]
-    device: Option<Cow<'a, str>>,
+    device: Option<Text<'a>>,
     #[serde(default, borrow)]
-    country: Option<Cow<'a, str>>,
+    country: Option<Text<'a>>,
     #[serde(default, borrow)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Text<'a>>,
     #[serde(default)]
     value: Option<f64>,
     #[serde(default, borrow)]
-    order: Option<Cow<'a, str>>,
+    order: Option<Text<'a>>,
     #[serde(default, borrow)]
-    event: Option<Cow<'a, str>>,
+    event: Option<Text<'a>>,
+}
+
+/// A string of a line, borrowed from it unless it holds escapes. (A `Cow` borrows only as a
+/// field of its own; inside `Option` or `Vec` it would always be copied.)
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Strings ↔ small ids.
@@ -194,10 +208,12 @@ pub struct Aggregator {
     visitors: HashMap<u128, Vec<Entry>>,
     values: Vec<f64>,
     /// Dedupe key hash → (visitor, value index) of the conversion kept.
-    seen: HashMap<u64, (u128, u32)>,
+    seen: std::collections::HashMap<u64, (u128, u32)>,
+    /// SipHash for the dedupe keys (a 64-bit key must not collide by construction).
     hasher: std::collections::hash_map::RandomState,
     records: u64,
     duplicates: u64,
+    scratch: String,
 }
 
 /// Why a line was not read.
@@ -208,6 +224,66 @@ impl std::fmt::Display for LineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Bytes of lines parsed together (and counted while the next slice parses).
+const SLICE: usize = 1 << 20;
+
+/// `text` cut after a newline about every `size` bytes.
+fn slices(text: &str, size: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = match rest.len() <= size {
+            true => rest.len(),
+            false => {
+                memchr::memchr(b'\n', &rest.as_bytes()[size..]).map_or(rest.len(), |i| size + i + 1)
+            }
+        };
+        out.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    out
+}
+
+/// Lines of a block, parsed (blank lines are `None`).
+pub struct Block<'a>(Vec<Result<Option<Line<'a>>, LineError>>);
+
+/// Parses a block of whole NDJSON lines in parallel (the costly part of reading events); it
+/// borrows from `text` and needs no aggregator, so the next block parses while one is counted.
+pub fn parse_block(text: &str) -> Block<'_> {
+    use rayon::prelude::*;
+    let mut lines: Vec<&str> = Vec::with_capacity(text.len() / 256);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        lines.push(&text[start..end]);
+        start = end + 1;
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    Block(
+        lines
+            .par_iter()
+            .with_min_len(1024)
+            .map(|l| {
+                let l = l.trim_end();
+                if l.is_empty() {
+                    Ok(None)
+                } else {
+                    parse(l).map(Some)
+                }
+            })
+            .collect(),
+    )
+}
+
+fn parse(line: &str) -> Result<Line<'_>, LineError> {
+    let l: Line<'_> = serde_json::from_str(line).map_err(|e| LineError(e.to_string()))?;
+    if l.v != crate::events::SCHEMA_VERSION {
+        return Err(LineError(format!("schema version {} is not 1", l.v)));
+    }
+    Ok(l)
 }
 
 fn visitor_key(hex: &str) -> Result<u128, LineError> {
@@ -223,24 +299,58 @@ impl Aggregator {
             options,
             names: Names::default(),
             units: Names::default(),
-            visitors: HashMap::new(),
+            visitors: HashMap::default(),
             values: Vec::new(),
-            seen: HashMap::new(),
+            seen: std::collections::HashMap::new(),
             hasher: Default::default(),
             records: 0,
             duplicates: 0,
+            scratch: String::new(),
         }
     }
 
     /// Reads one NDJSON line. `page` records and unknown types are skipped; a line that is not
     /// a record of schema version 1 is an error (the caller counts it and goes on).
     pub fn push_line(&mut self, line: &str) -> Result<(), LineError> {
-        let l: Line<'_> = serde_json::from_str(line).map_err(|e| LineError(e.to_string()))?;
-        if l.v != crate::events::SCHEMA_VERSION {
-            return Err(LineError(format!("schema version {} is not 1", l.v)));
+        self.apply(parse(line)?)
+    }
+
+    /// Reads a block of whole NDJSON lines. The block is taken in slices: while one is counted
+    /// (here), the next is parsed on the other cores. Returns the errors with their 1-based line
+    /// numbers in `text`.
+    pub fn push_block(&mut self, text: &str) -> Vec<(usize, LineError)> {
+        let slices = slices(text, SLICE);
+        let mut errors = Vec::new();
+        let mut offset = 0;
+        let mut parsed = slices.first().map(|s| parse_block(s));
+        for i in 0..slices.len() {
+            let Some(block) = parsed.take() else { break };
+            let lines = block.0.len();
+            let next = slices.get(i + 1);
+            let (errs, next) =
+                rayon::join(|| self.count_block(block), || next.map(|s| parse_block(s)));
+            errors.extend(errs.into_iter().map(|(n, e)| (n + offset, e)));
+            offset += lines;
+            parsed = next;
         }
+        errors
+    }
+
+    /// Counts parsed lines in order. Returns the errors with their 1-based line numbers.
+    pub fn count_block(&mut self, block: Block<'_>) -> Vec<(usize, LineError)> {
+        let mut errors = Vec::new();
+        for (i, p) in block.0.into_iter().enumerate() {
+            match p.and_then(|l| l.map_or(Ok(()), |l| self.apply(l))) {
+                Ok(()) => {}
+                Err(e) => errors.push((i + 1, e)),
+            }
+        }
+        errors
+    }
+
+    fn apply(&mut self, l: Line<'_>) -> Result<(), LineError> {
         self.records += 1;
-        match l.record.as_ref() {
+        match &*l.record {
             "exposure" => self.exposure(&l),
             "conversion" => self.conversion(&l),
             _ => Ok(()),
@@ -259,7 +369,7 @@ impl Aggregator {
             Some(By::Segment) => Cow::Owned(
                 l.segments
                     .iter()
-                    .map(|s| s.as_ref())
+                    .map(|s| &**s)
                     .collect::<Vec<_>>()
                     .join("\u{1f}"),
             ),
@@ -269,24 +379,32 @@ impl Aggregator {
 
     fn exposure(&mut self, l: &Line<'_>) -> Result<(), LineError> {
         let visitor = visitor_key(&l.visitor)?;
-        let slot = l.slot.as_deref().ok_or_else(|| LineError("exposure without slot".into()))?;
+        let slot = l
+            .slot
+            .as_deref()
+            .ok_or_else(|| LineError("exposure without slot".into()))?;
         let variant = l
             .variant
             .as_deref()
             .ok_or_else(|| LineError("exposure without variant".into()))?;
         let dim = self.dimension(l);
-        let mut exposed = Vec::with_capacity(2);
-        if let (Some(exp), Some(arm)) = (l.experiment.as_deref(), l.arm.as_deref()) {
-            exposed.push((self.units.id(exp), self.names.id(arm)));
-        }
-        if variant != "control" {
-            exposed.push((
-                self.units.id(&format!("slot:{slot}")),
-                self.names.id(variant),
-            ));
-        }
+        // The experiment's arm, and the slot's variation (the control arm's `control` belongs
+        // to the experiment only).
+        let experiment = match (l.experiment.as_deref(), l.arm.as_deref()) {
+            (Some(exp), Some(arm)) => Some((self.units.id(exp), self.names.id(arm))),
+            _ => None,
+        };
+        let slot_unit = (variant != "control").then(|| {
+            let mut key = std::mem::take(&mut self.scratch);
+            key.clear();
+            key.push_str("slot:");
+            key.push_str(slot);
+            let unit = (self.units.id(&key), self.names.id(variant));
+            self.scratch = key;
+            unit
+        });
         let entries = self.visitors.entry(visitor).or_default();
-        for (unit, variation) in exposed {
+        for (unit, variation) in experiment.into_iter().chain(slot_unit) {
             let (unit, variation) = (unit as u16, variation as u16);
             let new = Entry {
                 unit,
@@ -295,11 +413,12 @@ impl Aggregator {
                 ts: l.ts,
             };
             match entries.iter_mut().find(|e| e.unit == unit) {
-                None => entries.push(new),
+                None => push_exact(entries, new),
                 Some(e) => {
                     let earlier = l.ts < e.ts
                         || (l.ts == e.ts
-                            && self.names.name(variation.into()) < self.names.name(e.variation.into()));
+                            && self.names.name(variation.into())
+                                < self.names.name(e.variation.into()));
                     if earlier {
                         *e = new;
                     }
@@ -321,14 +440,14 @@ impl Aggregator {
         }
         let kind_id = self.names.id(kind) as u16;
         let key = match (&l.order, &l.event) {
-            (Some(o), _) => Some(("o", o.as_ref())),
-            (None, Some(e)) => Some(("e", e.as_ref())),
+            (Some(o), _) => Some(("o", &**o)),
+            (None, Some(e)) => Some(("e", &**e)),
             (None, None) => None,
         };
         if let Some((tag, id)) = key {
-            let mut h = self.hasher.build_hasher();
-            (l.site.as_deref().unwrap_or(""), kind, tag, id).hash(&mut h);
-            let hash = h.finish();
+            let hash = self
+                .hasher
+                .hash_one((l.site.as_deref().unwrap_or(""), kind, tag, id));
             match self.seen.entry(hash) {
                 MapEntry::Occupied(kept) => {
                     self.duplicates += 1;
@@ -346,7 +465,10 @@ impl Aggregator {
                         let e = *e;
                         entries.retain(|x| !(x.unit == CONVERSION && x.extra == index));
                         self.values[index as usize] = value;
-                        self.visitors.entry(visitor).or_default().push(Entry { ts: l.ts, ..e });
+                        push_exact(
+                            self.visitors.entry(visitor).or_default(),
+                            Entry { ts: l.ts, ..e },
+                        );
                         self.seen.insert(hash, (visitor, index));
                     }
                     return Ok(());
@@ -357,12 +479,15 @@ impl Aggregator {
             }
         }
         self.values.push(value);
-        self.visitors.entry(visitor).or_default().push(Entry {
-            unit: CONVERSION,
-            variation: kind_id,
-            extra: (self.values.len() - 1) as u32,
-            ts: l.ts,
-        });
+        push_exact(
+            self.visitors.entry(visitor).or_default(),
+            Entry {
+                unit: CONVERSION,
+                variation: kind_id,
+                extra: (self.values.len() - 1) as u32,
+                ts: l.ts,
+            },
+        );
         Ok(())
     }
 
@@ -424,7 +549,13 @@ impl Aggregator {
                 };
                 for d in dims {
                     let key = (unit.clone(), variation.clone(), d.to_string());
-                    add(cells.entry(key).or_default(), &kinds, &self.names, &post, &pre);
+                    add(
+                        cells.entry(key).or_default(),
+                        &kinds,
+                        &self.names,
+                        &post,
+                        &pre,
+                    );
                 }
                 add(
                     days.entry((unit, variation, day_of(first.ts))).or_default(),
@@ -449,13 +580,25 @@ impl Aggregator {
     }
 }
 
+/// Pushes without doubling the capacity: a visitor holds a handful of entries, and the slack
+/// of doubling would be most of its memory.
+fn push_exact(entries: &mut Vec<Entry>, e: Entry) {
+    if entries.len() == entries.capacity() {
+        entries.reserve_exact(if entries.is_empty() { 4 } else { 2 });
+    }
+    entries.push(e);
+}
+
 fn add(cell: &mut Cell, kinds: &[u16], names: &Names, post: &[Tally], pre: &[Tally]) {
     cell.users += 1.0;
     for (i, k) in kinds.iter().enumerate() {
         let (p, q) = (post[i], pre[i]);
         let any = f64::from(u8::from(p.count > 0.0));
         let pre_any = f64::from(u8::from(q.count > 0.0));
-        let s = cell.kinds.entry(names.name((*k).into()).to_string()).or_default();
+        let s = cell
+            .kinds
+            .entry(names.name((*k).into()).to_string())
+            .or_default();
         s.any += any;
         s.count += p.count;
         s.count_sq += p.count * p.count;

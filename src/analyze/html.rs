@@ -35,7 +35,11 @@ fn bounds<'a>(values: impl Iterator<Item = &'a f64>) -> (f64, f64) {
 }
 
 fn forest(a: &Analysis) -> String {
-    let rows: Vec<_> = a.rows.iter().filter(|r| r.verdict != "not enough data").collect();
+    let rows: Vec<_> = a
+        .rows
+        .iter()
+        .filter(|r| r.verdict != "not enough data")
+        .collect();
     if rows.is_empty() {
         return "<p class=\"note\">Not enough data for a plot.</p>".into();
     }
@@ -89,7 +93,11 @@ fn cumulative(a: &Analysis) -> String {
     if a.timeline.len() < 2 {
         return String::new();
     }
-    let (lo, hi) = bounds(a.timeline.iter().flat_map(|p| p.ci.iter().chain([&p.estimate])));
+    let (lo, hi) = bounds(
+        a.timeline
+            .iter()
+            .flat_map(|p| p.ci.iter().chain([&p.estimate])),
+    );
     let mut days: Vec<&str> = a.timeline.iter().map(|p| p.day.as_str()).collect();
     days.sort_unstable();
     days.dedup();
@@ -120,7 +128,12 @@ fn cumulative(a: &Analysis) -> String {
         let band: Vec<String> = points
             .iter()
             .map(|p| format!("{:.1},{:.1}", x(&p.day), y(p.ci[1])))
-            .chain(points.iter().rev().map(|p| format!("{:.1},{:.1}", x(&p.day), y(p.ci[0]))))
+            .chain(
+                points
+                    .iter()
+                    .rev()
+                    .map(|p| format!("{:.1},{:.1}", x(&p.day), y(p.ci[0]))),
+            )
             .collect();
         let line: Vec<String> = points
             .iter()

@@ -204,12 +204,17 @@ pub fn tables(agg: &Aggregate, cuped: bool) -> (Table, Table) {
     } else {
         agg.kinds.iter().map(String::as_str).collect()
     };
-    for (source, out, cumulative) in [(&agg.cells, &mut table, false), (&agg.days, &mut days, true)] {
+    for (source, out, cumulative) in [
+        (&agg.cells, &mut table, false),
+        (&agg.days, &mut days, true),
+    ] {
         // Per unit and variation, the running sum over days when cumulative.
         let mut running: BTreeMap<(String, String), Cell> = BTreeMap::new();
         for ((unit, variation, dim), cell) in source {
             let cell = if cumulative {
-                let r = running.entry((unit.clone(), variation.clone())).or_default();
+                let r = running
+                    .entry((unit.clone(), variation.clone()))
+                    .or_default();
                 r.users += cell.users;
                 for (k, s) in &cell.kinds {
                     let t = r.kinds.entry(k.clone()).or_default();
@@ -227,17 +232,20 @@ pub fn tables(agg: &Aggregate, cuped: bool) -> (Table, Table) {
             for kind in &kinds {
                 for metric in metrics_of(kind) {
                     let name = metric_name(kind, metric);
-                    out.entry((unit.clone(), name))
-                        .or_default()
-                        .insert((dim.clone(), variation.clone()), statistic(&cell, kind, metric, cuped && !cumulative));
+                    out.entry((unit.clone(), name)).or_default().insert(
+                        (dim.clone(), variation.clone()),
+                        statistic(&cell, kind, metric, cuped && !cumulative),
+                    );
                 }
             }
         }
     }
     // A day on which a variation had no first exposures carries its running total on.
     for per in days.values_mut() {
-        let days_seen: std::collections::BTreeSet<String> = per.keys().map(|(d, _)| d.clone()).collect();
-        let variations: std::collections::BTreeSet<String> = per.keys().map(|(_, v)| v.clone()).collect();
+        let days_seen: std::collections::BTreeSet<String> =
+            per.keys().map(|(d, _)| d.clone()).collect();
+        let variations: std::collections::BTreeSet<String> =
+            per.keys().map(|(_, v)| v.clone()).collect();
         for v in &variations {
             let mut last: Option<Statistic> = None;
             for d in &days_seen {
@@ -255,11 +263,13 @@ pub fn tables(agg: &Aggregate, cuped: bool) -> (Table, Table) {
     (table, days)
 }
 
-/// The baseline of a unit: `control` for an experiment, `origin` for a slot's variants.
+/// The baseline of a unit: `control` for an experiment, `origin` for a slot's variants; a
+/// slot that always shows a variant (a weighted split) is compared with its first variant.
 fn baseline_of(variations: &[&str]) -> Option<String> {
     ["control", "origin"]
         .into_iter()
         .find(|b| variations.contains(b))
+        .or_else(|| variations.first().copied())
         .map(String::from)
 }
 
@@ -303,13 +313,16 @@ fn compare(c: &Statistic, t: &Statistic, settings: &Settings) -> Compared {
     }
 }
 
+/// The configured split of an experiment's variations, when there is one.
+pub type Weights<'a> = dyn Fn(&str, &[&str]) -> Option<Vec<f64>> + 'a;
+
 /// The report of `table`; `weights(experiment, variations)` gives the configured split when
 /// there is one (for the SRM check).
 pub fn build(
     table: &Table,
     days: &Table,
     settings: &Settings,
-    weights: &dyn Fn(&str, &[&str]) -> Option<Vec<f64>>,
+    weights: &Weights<'_>,
 ) -> Vec<Analysis> {
     let mut out = Vec::new();
     for ((experiment, metric), cells) in table {
@@ -319,7 +332,8 @@ pub fn build(
             v.dedup();
             v
         };
-        let Some(baseline) = baseline_of(&variations) else {
+        // Nothing to compare when only one variation was shown.
+        let Some(baseline) = baseline_of(&variations).filter(|_| variations.len() > 1) else {
             continue;
         };
         let mut dims: Vec<&str> = cells.keys().map(|(d, _)| d.as_str()).collect();
@@ -363,9 +377,18 @@ pub fn build(
         }
         correct(&mut rows, settings);
         for row in rows.iter_mut().filter(|r| r.verdict.is_empty()) {
-            let p = row.relative.p_adjusted.or(row.relative.p_value).unwrap_or(1.0);
+            let p = row
+                .relative
+                .p_adjusted
+                .or(row.relative.p_value)
+                .unwrap_or(1.0);
             row.verdict = if p < settings.alpha {
-                if row.relative.estimate > 0.0 { "better" } else { "worse" }.into()
+                if row.relative.estimate > 0.0 {
+                    "better"
+                } else {
+                    "worse"
+                }
+                .into()
             } else {
                 "no significant difference".into()
             };
@@ -373,10 +396,18 @@ pub fn build(
         // The split over the whole population.
         let users: Vec<f64> = variations
             .iter()
-            .map(|v| cells.get(&(ALL.to_string(), v.to_string())).map_or(0.0, |s| s.n()))
+            .map(|v| {
+                cells
+                    .get(&(ALL.to_string(), v.to_string()))
+                    .map_or(0.0, |s| s.n())
+            })
             .collect();
         let srm_p = weights(experiment, &variations).map(|w| stats::srm(&users, &w));
-        let timeline = timeline(days.get(&(experiment.clone(), metric.clone())), &baseline, settings);
+        let timeline = timeline(
+            days.get(&(experiment.clone(), metric.clone())),
+            &baseline,
+            settings,
+        );
         out.push(Analysis {
             experiment: experiment.clone(),
             metric: metric.clone(),
@@ -399,7 +430,10 @@ fn correct(rows: &mut [Row], settings: &Settings) {
     if settings.correction == Correction::None || idx.is_empty() {
         return;
     }
-    let p: Vec<f64> = idx.iter().map(|&i| rows[i].relative.p_value.unwrap_or(1.0)).collect();
+    let p: Vec<f64> = idx
+        .iter()
+        .map(|&i| rows[i].relative.p_value.unwrap_or(1.0))
+        .collect();
     let adjusted = match settings.correction {
         Correction::Holm => stats::holm(&p),
         _ => stats::benjamini_hochberg(&p),
@@ -411,7 +445,11 @@ fn correct(rows: &mut [Row], settings: &Settings) {
     }
 }
 
-fn timeline(days: Option<&BTreeMap<(String, String), Statistic>>, baseline: &str, settings: &Settings) -> Vec<Point> {
+fn timeline(
+    days: Option<&BTreeMap<(String, String), Statistic>>,
+    baseline: &str,
+    settings: &Settings,
+) -> Vec<Point> {
     let Some(days) = days else {
         return Vec::new();
     };
@@ -441,14 +479,19 @@ fn timeline(days: Option<&BTreeMap<(String, String), Statistic>>, baseline: &str
 
 fn pct(x: f64) -> String {
     if x.is_infinite() {
-        return if x > 0.0 { "+∞".into() } else { "−∞".into() };
+        return if x > 0.0 {
+            "+∞".into()
+        } else {
+            "−∞".into()
+        };
     }
     format!("{:+.1}%", x * 100.0)
 }
 
 /// The report as a terminal table.
 pub fn table_text(report: &Report) -> String {
-    let mut out = format!(
+    let mut out =
+        format!(
         "{} records, {} visitors, {} duplicate conversions dropped; {} {}, α = {}, {} correction\n",
         report.records,
         report.visitors,
@@ -470,14 +513,25 @@ pub fn table_text(report: &Report) -> String {
             a.metric_type,
             a.baseline,
             match a.srm_p {
-                Some(p) if a.srm => format!(" · SAMPLE RATIO MISMATCH p = {p:.2e}: results suspect"),
+                Some(p) if a.srm =>
+                    format!(" · SAMPLE RATIO MISMATCH p = {p:.2e}: results suspect"),
                 Some(p) => format!(" · split ok (SRM p = {p:.3})"),
                 None => String::new(),
             }
         ));
         out.push_str(&format!(
             "  {:<16} {:<20} {:>8} {:>8} {:>10} {:>10} {:>9} {:>21} {:>7} {:>6}  {}\n",
-            "dimension", "variation", "users", "base", "mean", "base mean", "uplift", "95% CI", "p", "win", "verdict"
+            "dimension",
+            "variation",
+            "users",
+            "base",
+            "mean",
+            "base mean",
+            "uplift",
+            "95% CI",
+            "p",
+            "win",
+            "verdict"
         ));
         for r in &a.rows {
             let enough = r.verdict != "not enough data";
@@ -490,7 +544,11 @@ pub fn table_text(report: &Report) -> String {
                 r.baseline_users,
                 r.mean,
                 r.baseline_mean,
-                if enough { pct(r.relative.estimate) } else { "–".into() },
+                if enough {
+                    pct(r.relative.estimate)
+                } else {
+                    "–".into()
+                },
                 if enough {
                     format!("[{}, {}]", pct(r.relative.ci[0]), pct(r.relative.ci[1]))
                 } else {
@@ -500,7 +558,11 @@ pub fn table_text(report: &Report) -> String {
                     Some(p) if enough => format!("{p:.3}"),
                     _ => "–".into(),
                 },
-                if enough { format!("{:.0}%", r.chance_to_win * 100.0) } else { "–".into() },
+                if enough {
+                    format!("{:.0}%", r.chance_to_win * 100.0)
+                } else {
+                    "–".into()
+                },
                 r.verdict
             ));
         }

@@ -45,8 +45,17 @@ fn literal(s: &str) -> String {
 pub fn query(q: &Query<'_>) -> Result<String, String> {
     let (kind, binomial) = match q.metric {
         "revenue" => ("purchase", false),
-        "aov" => return Err("aov is a ratio metric; the statistics CSV holds binomial and mean metrics".into()),
-        k if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => (k, true),
+        "aov" => {
+            return Err(
+                "aov is a ratio metric; the statistics CSV holds binomial and mean metrics".into(),
+            )
+        }
+        k if !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            (k, true)
+        }
         other => return Err(format!("'{other}' is not a metric name")),
     };
     let d = q.dialect;
@@ -57,7 +66,9 @@ pub fn query(q: &Query<'_>) -> Result<String, String> {
         Some(By::Country) => scalar("country"),
         Some(By::PageType) => scalar("page_type"),
         Some(By::Segment) => match d {
-            Dialect::DuckDb => "CASE WHEN len(segments) = 0 THEN ['(none)'] ELSE segments END".into(),
+            Dialect::DuckDb => {
+                "CASE WHEN len(segments) = 0 THEN ['(none)'] ELSE segments END".into()
+            }
             Dialect::BigQuery => "IF(ARRAY_LENGTH(segments) = 0, ['(none)'], segments)".into(),
             Dialect::ClickHouse => "if(length(segments) = 0, ['(none)'], segments)".into(),
         },

@@ -288,7 +288,11 @@ impl Effect {
 }
 
 /// The effect of `b` (treatment) against `a` (control).
-pub fn effect(a: &ArmSummary, b: &ArmSummary, difference: Difference) -> Result<Effect, StatsError> {
+pub fn effect(
+    a: &ArmSummary,
+    b: &ArmSummary,
+    difference: Difference,
+) -> Result<Effect, StatsError> {
     let (ua, ub) = (a.unadjusted_mean, b.unadjusted_mean);
     let (estimate, variance) = match difference {
         Difference::Absolute => (b.mean - a.mean, b.variance / b.n + a.variance / a.n),
@@ -410,7 +414,13 @@ fn rho(a: f64, tuning: f64) -> f64 {
 
 /// The asymptotic confidence sequence (Waudby-Smith et al.) of `effect` over `total_n` units:
 /// valid at any peek.
-pub fn sequential(effect: Effect, total_n: f64, alpha: f64, tuning: f64, sides: Sides) -> Frequentist {
+pub fn sequential(
+    effect: Effect,
+    total_n: f64,
+    alpha: f64,
+    tuning: f64,
+    sides: Sides,
+) -> Frequentist {
     let se = effect.standard_error();
     let n = total_n;
     let s2 = effect.variance * n;
@@ -420,7 +430,8 @@ pub fn sequential(effect: Effect, total_n: f64, alpha: f64, tuning: f64, sides: 
             let rho = rho(alpha, tuning);
             let nr = n * rho * rho;
             let h = s2.sqrt()
-                * (2.0 * (nr + 1.0) / (n * n * rho * rho) * ((nr + 1.0).sqrt() / alpha).ln()).sqrt();
+                * (2.0 * (nr + 1.0) / (n * n * rho * rho) * ((nr + 1.0).sqrt() / alpha).ln())
+                    .sqrt();
             let st2 = est * est * n / (se * se);
             let k = nr + 1.0;
             let e = (rho * rho * st2 / (2.0 * k)).exp() / k.sqrt();

@@ -37,12 +37,11 @@ const REQUIRED: [&str; 6] = [
 
 /// Reads a statistics CSV into a [`Table`] (metric `main` unless a `metric` column names it).
 pub fn read(text: &[u8]) -> Result<Table, StatsFileError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text);
     let err = |line: u64, message: String| StatsFileError { line, message };
-    let headers = reader
-        .headers()
-        .map_err(|e| err(1, e.to_string()))?
-        .clone();
+    let headers = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
     let column = |name: &str| headers.iter().position(|h| h == name);
     let mut at = [0usize; 6];
     for (i, name) in REQUIRED.iter().enumerate() {
@@ -71,7 +70,10 @@ pub fn read(text: &[u8]) -> Result<Table, StatsFileError> {
         };
         let users = number(3)?;
         if users < 0.0 || users.fract() != 0.0 {
-            return Err(err(line, format!("users must be a whole number ≥ 0, got {users}")));
+            return Err(err(
+                line,
+                format!("users must be a whole number ≥ 0, got {users}"),
+            ));
         }
         let kind = match type_at.and_then(|t| record.get(t)).unwrap_or("") {
             "" | "mean" => Kind::Mean,
@@ -101,7 +103,10 @@ pub fn read(text: &[u8]) -> Result<Table, StatsFileError> {
         if cells.contains_key(&key) {
             return Err(err(
                 line,
-                format!("a second row for variation '{}' in dimension '{}'", key.1, key.0),
+                format!(
+                    "a second row for variation '{}' in dimension '{}'",
+                    key.1, key.0
+                ),
             ));
         }
         cells.insert(
@@ -110,7 +115,11 @@ pub fn read(text: &[u8]) -> Result<Table, StatsFileError> {
                 kind,
                 n: users,
                 sum,
-                sum_squares: if kind == Kind::Binomial { sum } else { sum_squares },
+                sum_squares: if kind == Kind::Binomial {
+                    sum
+                } else {
+                    sum_squares
+                },
             }),
         );
     }
@@ -122,10 +131,16 @@ pub fn read(text: &[u8]) -> Result<Table, StatsFileError> {
 pub fn write(agg: &Aggregate, metric: &str) -> Result<String, String> {
     let (kind, binomial) = match metric {
         "revenue" => ("purchase", false),
-        "aov" => return Err("aov is a ratio metric; the statistics CSV holds binomial and mean metrics".into()),
+        "aov" => {
+            return Err(
+                "aov is a ratio metric; the statistics CSV holds binomial and mean metrics".into(),
+            )
+        }
         k => (k, true),
     };
-    let mut out = String::from("experiment,variation,dimension,users,main_sum,main_sum_squares,metric_type\n");
+    let mut out = String::from(
+        "experiment,variation,dimension,users,main_sum,main_sum_squares,metric_type\n",
+    );
     let empty = KindSums::default();
     let rows: BTreeMap<_, _> = agg.cells.iter().collect();
     for ((unit, variation, dim), cell) in rows {

@@ -5,6 +5,10 @@
 mod analyze;
 #[path = "vitrine/collect.rs"]
 mod collect;
+#[path = "vitrine/input.rs"]
+mod input;
+#[path = "vitrine/simulate.rs"]
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -64,6 +68,8 @@ enum Command {
     /// Print a new random key (`id:base64url`) for VITRINE_STATE_KEYS or VITRINE_TRAITS_KEYS.
     /// Uplift against control, with intervals, from event files or pre-aggregated statistics.
     Analyze(analyze::Args),
+    /// Replays recorded or synthetic traffic through a configuration (and a changed one).
+    Simulate(simulate::Args),
     Keygen {
         #[arg(long, default_value_t = 1)]
         id: u8,
@@ -301,6 +307,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Analyze(args) => {
             analyze::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate(args) => {
+            simulate::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { id } => {

@@ -10,8 +10,9 @@ use super::expr::{self, EventField, Expr, GeoField, Scope, TraitField, Type, Var
 use super::model::{Action, Affinity, EventKind, Pick, SiteDoc, SlotDoc, VariantDoc};
 use super::{
     event_fields, stable_key, to_centi, CompiledSelector, ConfigError, ConfigErrors, Dimension,
-    EventsConfig, Experiment, Limits, PageType, PathPattern, Policy, Privacy, Rank, Segment, Signal, Site, Slot,
-    Template, Variant, DEVICES, MAX_DIMENSIONS, MAX_SLOTS, OTHER_PAGE, REORDER_VARIANT,
+    EventsConfig, Experiment, Limits, PageType, PathPattern, Policy, Privacy, Rank, Segment,
+    Signal, Site, Slot, Template, Variant, DEVICES, MAX_DIMENSIONS, MAX_SLOTS, OTHER_PAGE,
+    REORDER_VARIANT,
 };
 
 const BUILTINS: [&str; 12] = [
@@ -1289,7 +1290,11 @@ fn query_params_read(site: &Site) -> Vec<String> {
             _ => None,
         })
         .collect();
-    names.extend(site.page_types.iter().filter_map(|p| p.search_param.clone()));
+    names.extend(
+        site.page_types
+            .iter()
+            .filter_map(|p| p.search_param.clone()),
+    );
     names.into_iter().collect()
 }
 

@@ -20,6 +20,22 @@ pub struct PathPattern {
 }
 
 impl PathPattern {
+    /// A path this pattern matches, each capture filled by `fill(name)` (for synthetic
+    /// traffic: `vitrine simulate`).
+    pub fn example(&self, fill: &mut dyn FnMut(&str) -> String) -> String {
+        let mut out = String::new();
+        for seg in &self.segments {
+            out.push('/');
+            for part in seg {
+                match part {
+                    Part::Lit(l) => out.push_str(l),
+                    Part::Param(p) => out.push_str(&fill(p)),
+                }
+            }
+        }
+        out
+    }
+
     pub fn parse(src: &str) -> Result<PathPattern, String> {
         let Some(rest) = src.strip_prefix('/') else {
             return Err(format!("path pattern '{src}' must start with '/'"));

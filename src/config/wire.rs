@@ -19,8 +19,8 @@ use super::model::{Action, Affinity, EventKind, Pick, Suppress};
 use super::pattern::{Part as PatternPart, PathPattern};
 use super::template::{Part as TemplatePart, Template};
 use super::{
-    Dimension, EventsConfig, Experiment, Limits, PageType, Policy, Privacy, Rank, Segment, Signal, Site, Slot,
-    Variant,
+    Dimension, EventsConfig, Experiment, Limits, PageType, Policy, Privacy, Rank, Segment, Signal,
+    Site, Slot, Variant,
 };
 
 /// Deeper nesting than any compiled expression has (the compiler allows 64 levels).

@@ -298,7 +298,9 @@ fn read_browser_record(line: &str, number: usize) -> Result<BrowserRecord, Recor
             order: text("order")?,
             event: match text("event")? {
                 Some(id) if !crate::signals::events::is_event_id(&id) => {
-                    return Err(err("event is not an event id (1–32 letters, digits, - or _)".into()))
+                    return Err(err(
+                        "event is not an event id (1–32 letters, digits, - or _)".into(),
+                    ))
                 }
                 id => id,
             },

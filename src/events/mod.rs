@@ -309,6 +309,15 @@ pub fn exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp) -> Vec<Expos
         .collect()
 }
 
+/// What a slot decision showed, as an exposure names it: the variant, `reorder`, `origin`, or
+/// `control` for what the control arm held back.
+pub fn variant_label<'a>(d: &'a crate::decide::SlotDecision<'_>) -> &'a str {
+    match d.arm {
+        Some(Arm::Control) => "control",
+        _ => d.would_show.as_deref().unwrap_or("origin"),
+    }
+}
+
 /// An exposure's fields that depend on its slot, as [`Exposure`] orders them.
 #[derive(Serialize)]
 struct SlotFields<'a> {
@@ -326,9 +335,10 @@ struct SlotFields<'a> {
 impl<'a> SlotFields<'a> {
     fn of(site: &'a Site, d: &'a crate::decide::SlotDecision<'_>) -> SlotFields<'a> {
         let slot = &site.slots[d.slot];
-        let (variant, held_back) = match d.arm {
-            Some(Arm::Control) => ("control", d.would_show.as_deref()),
-            _ => (d.would_show.as_deref().unwrap_or("origin"), None),
+        let variant = variant_label(d);
+        let held_back = match d.arm {
+            Some(Arm::Control) => d.would_show.as_deref(),
+            _ => None,
         };
         SlotFields {
             slot: &slot.name,

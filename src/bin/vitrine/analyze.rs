@@ -1,9 +1,13 @@
 //! `vitrine analyze`: event files (as the sinks write them) or pre-aggregated statistics → uplift
 //! against control with intervals; or the SQL that computes those statistics in a warehouse.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, Read};
+
+/// Bytes of event lines parsed in parallel at a time.
+const BLOCK: usize = 8 << 20;
+use std::path::PathBuf;
+
+use crate::input::{files, reader};
 
 use vitrine::analyze::aggregate::{Aggregator, By, Options};
 use vitrine::analyze::report::{self, Correction, Report, Settings};
@@ -67,43 +71,23 @@ pub struct Args {
     emit_stats: Option<String>,
 }
 
-/// Every event file under `paths`, in name order.
-fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| format!("{}: {e}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            entries.sort();
-            for e in entries {
-                let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if e.is_dir() || name.ends_with(".ndjson") || name.ends_with(".ndjson.gz") {
-                    walk(&e, out)?;
-                }
-            }
-        } else {
-            out.push(p.to_path_buf());
-        }
-        Ok(())
+/// Reads about BLOCK bytes of whole lines into `buf`; false at the end of the file.
+fn read_block(r: &mut Box<dyn BufRead + Send>, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    buf.clear();
+    r.take(BLOCK as u64).read_to_end(buf)?;
+    if buf.is_empty() {
+        return Ok(false);
     }
-    let mut out = Vec::new();
-    for p in paths {
-        walk(p, &mut out)?;
-    }
-    Ok(out)
+    r.read_until(b'\n', buf)?;
+    Ok(true)
 }
 
-fn reader(path: &Path) -> Result<Box<dyn BufRead>, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let gz = path.extension().is_some_and(|e| e == "gz");
-    let inner: Box<dyn Read> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    Ok(Box::new(BufReader::with_capacity(1 << 16, inner)))
+/// A block's text; invalid UTF-8 (a damaged file) makes its lines fail to parse, one by one.
+fn text_of(buf: &[u8]) -> &str {
+    match std::str::from_utf8(buf) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or(""),
+    }
 }
 
 fn by(args: &Args) -> Option<By> {
@@ -120,7 +104,12 @@ fn config_weights(config: &vitrine::Site, unit: &str, variations: &[&str]) -> Op
         return Some(
             variations
                 .iter()
-                .map(|v| slot.variants.iter().find(|x| x.id == *v).map_or(0.0, |x| x.weight))
+                .map(|v| {
+                    slot.variants
+                        .iter()
+                        .find(|x| x.id == *v)
+                        .map_or(0.0, |x| x.weight)
+                })
                 .collect(),
         );
     }
@@ -163,12 +152,18 @@ pub fn run(args: Args) -> Result<(), String> {
         h => h.map(|h| (h * 3_600_000.0) as u64),
     };
     if !(args.alpha > 0.0 && args.alpha < 0.5) {
-        return Err(format!("--alpha must be within (0, 0.5), got {}", args.alpha));
+        return Err(format!(
+            "--alpha must be within (0, 0.5), got {}",
+            args.alpha
+        ));
     }
     if let Some(dialect) = &args.sql {
         let source = match args.paths.first() {
             None => "events/**/*.ndjson*".to_string(),
-            Some(p) if p.is_dir() => format!("{}/**/*.ndjson*", p.display().to_string().trim_end_matches('/')),
+            Some(p) if p.is_dir() => format!(
+                "{}/**/*.ndjson*",
+                p.display().to_string().trim_end_matches('/')
+            ),
             Some(p) => p.display().to_string(),
         };
         let metric = args.metric.first().map_or("purchase", String::as_str);
@@ -208,32 +203,21 @@ pub fn run(args: Args) -> Result<(), String> {
             window_ms,
         });
         let mut bad = 0u64;
-        let mut line = String::new();
         for path in files(&args.paths)? {
             let mut r = reader(&path)?;
-            let mut number = 0u64;
-            loop {
-                line.clear();
-                match r.read_line(&mut line) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        eprintln!("vitrine analyze: {}: {e}; the rest of the file is skipped", path.display());
-                        bad += 1;
-                        break;
-                    }
-                }
-                number += 1;
-                let text = line.trim_end();
-                if text.is_empty() {
-                    continue;
-                }
-                if let Err(e) = agg.push_line(text) {
+            let (mut buf, mut first_line) = (Vec::new(), 1usize);
+            while read_block(&mut r, &mut buf).map_err(|e| format!("{}: {e}", path.display()))? {
+                for (n, e) in agg.push_block(text_of(&buf)) {
                     bad += 1;
                     if bad <= 3 {
-                        eprintln!("vitrine analyze: {}:{number}: {e}; skipped", path.display());
+                        eprintln!(
+                            "vitrine analyze: {}:{}: {e}; skipped",
+                            path.display(),
+                            first_line + n - 1
+                        );
                     }
                 }
+                first_line += memchr::memchr_iter(b'\n', &buf).count();
             }
         }
         if bad > 3 {
@@ -254,10 +238,16 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     let config = match &args.config {
         None => Config::from_json(DEMO_CONFIG),
-        Some(p) => Config::from_json(&std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        Some(p) => Config::from_json(
+            &std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        ),
     }
     .map_err(|e| e.to_string())?;
-    let site = config.sites.into_iter().next().ok_or("the configuration has no site")?;
+    let site = config
+        .sites
+        .into_iter()
+        .next()
+        .ok_or("the configuration has no site")?;
     let weights = |unit: &str, variations: &[&str]| -> Option<Vec<f64>> {
         match &stats_weights {
             // --stats: the given split, or an equal one.
@@ -279,10 +269,14 @@ pub fn run(args: Args) -> Result<(), String> {
         experiments: report::build(&tables.0, &tables.1, &settings, &weights),
     };
     if let Some(path) = &args.html {
-        std::fs::write(path, html::page(&report)).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, html::page(&report))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
     } else {
         print!("{}", report::table_text(&report));
     }
