@@ -349,12 +349,13 @@ impl Aggregator {
     }
 
     fn apply(&mut self, l: Line<'_>) -> Result<(), LineError> {
-        self.records += 1;
         match &*l.record {
             "exposure" => self.exposure(&l),
             "conversion" => self.conversion(&l),
             _ => Ok(()),
-        }
+        }?;
+        self.records += 1;
+        Ok(())
     }
 
     fn dimension(&mut self, l: &Line<'_>) -> u32 {
@@ -543,10 +544,13 @@ impl Aggregator {
                 }
                 let unit = self.units.name(first.unit.into()).to_string();
                 let variation = self.names.name(first.variation.into()).to_string();
-                let dims: Vec<&str> = match self.options.by {
-                    Some(By::Segment) => self.names.name(first.extra).split('\u{1f}').collect(),
-                    _ => vec![self.names.name(first.extra)],
-                };
+                // The whole population, and the breakdown's values.
+                let mut dims: Vec<&str> = vec![ALL];
+                match self.options.by {
+                    None => {}
+                    Some(By::Segment) => dims.extend(self.names.name(first.extra).split('\u{1f}')),
+                    Some(_) => dims.push(self.names.name(first.extra)),
+                }
                 for d in dims {
                     let key = (unit.clone(), variation.clone(), d.to_string());
                     add(

@@ -59,7 +59,8 @@ pub fn query(q: &Query<'_>) -> Result<String, String> {
         other => return Err(format!("'{other}' is not a metric name")),
     };
     let d = q.dialect;
-    let scalar = |col: &str| format!("[coalesce({col}, 'unknown')]");
+    // The whole population (`all`) and the breakdown's values at the first exposure.
+    let scalar = |col: &str| format!("['all', coalesce({col}, 'unknown')]");
     let dims = match q.by {
         None => "['all']".to_string(),
         Some(By::Device) => scalar("device"),
@@ -67,10 +68,15 @@ pub fn query(q: &Query<'_>) -> Result<String, String> {
         Some(By::PageType) => scalar("page_type"),
         Some(By::Segment) => match d {
             Dialect::DuckDb => {
-                "CASE WHEN len(segments) = 0 THEN ['(none)'] ELSE segments END".into()
+                "list_prepend('all', CASE WHEN len(segments) = 0 THEN ['(none)'] ELSE segments END)"
+                    .into()
             }
-            Dialect::BigQuery => "IF(ARRAY_LENGTH(segments) = 0, ['(none)'], segments)".into(),
-            Dialect::ClickHouse => "if(length(segments) = 0, ['(none)'], segments)".into(),
+            Dialect::BigQuery => {
+                "ARRAY_CONCAT(['all'], IF(ARRAY_LENGTH(segments) = 0, ['(none)'], segments))".into()
+            }
+            Dialect::ClickHouse => {
+                "arrayPushFront(if(length(segments) = 0, ['(none)'], segments), 'all')".into()
+            }
         },
     };
     let source = match d {

@@ -226,7 +226,7 @@ pub fn run(args: Args) -> Result<(), String> {
                     > 0
             } {
                 number += 1;
-                if !line.contains("\"type\":\"page\"") {
+                if !line.contains("\"page\"") {
                     continue;
                 }
                 match read_record(line.trim_end(), number) {

@@ -1,0 +1,440 @@
+//! `analyze` on data whose truth is known: A/A tests reject at α, planted uplifts are covered
+//! at the interval's level, SRM fires on a planted 48/52 split; the aggregation's rules
+//! (first exposure, attribution, de-duplication, breakdowns); and end to end, synthetic traffic
+//! through the real pipeline with a planted +10% uplift that the report finds.
+#![cfg(not(target_arch = "wasm32"))]
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+use vitrine::analyze::aggregate::{Aggregate, Aggregator, By, Options, ALL};
+use vitrine::analyze::report::{self, Analysis, Settings};
+use vitrine::analyze::stats::{self, Difference, Kind, Moments, Sides, Statistic};
+use vitrine::config::{Config, DEMO_CONFIG};
+use vitrine::simulate::{self, Outcomes, Plant, Synthetic, Traffic};
+use vitrine::Keys;
+
+fn binomial(rng: &mut ChaCha8Rng, n: u32, p: f64) -> Statistic {
+    let sum = (0..n).filter(|_| rng.random_bool(p)).count() as f64;
+    Statistic::Plain(Moments {
+        kind: Kind::Binomial,
+        n: f64::from(n),
+        sum,
+        sum_squares: sum,
+    })
+}
+
+fn relative_test(c: &Statistic, t: &Statistic) -> stats::Frequentist {
+    let (a, b) = stats::summarize(c, t);
+    let e = stats::effect(&a, &b, Difference::Relative).unwrap();
+    stats::t_test(e, stats::welch_dof(&a, &b), 0.05, Sides::Two)
+}
+
+/// The share ± 3 binomial standard deviations of `runs` trials at rate `p`.
+fn bound(p: f64, runs: f64) -> (f64, f64) {
+    let sd = (p * (1.0 - p) / runs).sqrt();
+    (p - 3.0 * sd, p + 3.0 * sd)
+}
+
+#[test]
+fn a_over_a_rejects_at_alpha() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let runs = 2000;
+    let rejected = (0..runs)
+        .filter(|_| {
+            let (c, t) = (binomial(&mut rng, 1000, 0.1), binomial(&mut rng, 1000, 0.1));
+            relative_test(&c, &t).p_value.unwrap() < 0.05
+        })
+        .count() as f64
+        / f64::from(runs);
+    let (lo, hi) = bound(0.05, f64::from(runs));
+    assert!(
+        (lo..=hi).contains(&rejected),
+        "A/A rejected {rejected} (bound {lo:.4}–{hi:.4})"
+    );
+}
+
+#[test]
+fn a_planted_uplift_is_covered_at_the_interval_level() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let runs = 2000;
+    // 20% → 22%: +10% relative.
+    let covered = (0..runs)
+        .filter(|_| {
+            let (c, t) = (
+                binomial(&mut rng, 4000, 0.20),
+                binomial(&mut rng, 4000, 0.22),
+            );
+            let r = relative_test(&c, &t);
+            r.ci[0] <= 0.10 && 0.10 <= r.ci[1]
+        })
+        .count() as f64
+        / f64::from(runs);
+    let (lo, hi) = bound(0.95, f64::from(runs));
+    assert!(
+        (lo..=hi).contains(&covered),
+        "covered {covered} (bound {lo:.4}–{hi:.4})"
+    );
+}
+
+/// An exposure record line.
+fn exposure(
+    visitor: u32,
+    ts: u64,
+    slot: &str,
+    variant: &str,
+    arm: Option<&str>,
+    device: &str,
+    segments: &[&str],
+) -> String {
+    let mut e = json!({
+        "type": "exposure", "v": 1, "ts": ts, "site": "s", "visitor": format!("{visitor:032x}"),
+        "session": "1", "request": "r", "slot": slot, "variant": variant, "segments": segments,
+        "page_type": "home", "device": device, "trust": "signed", "source": "edge"
+    });
+    if let Some(arm) = arm {
+        e["experiment"] = json!("exp");
+        e["arm"] = json!(arm);
+    }
+    e.to_string()
+}
+
+fn conversion(
+    visitor: u32,
+    ts: u64,
+    kind: &str,
+    value: f64,
+    order: Option<&str>,
+    event: Option<&str>,
+) -> String {
+    let mut c = json!({
+        "type": "conversion", "v": 1, "ts": ts, "site": "s", "visitor": format!("{visitor:032x}"),
+        "kind": kind, "value": value, "source": "origin", "trust": "signed"
+    });
+    if let Some(o) = order {
+        c["order"] = json!(o);
+    }
+    if let Some(e) = event {
+        c["event"] = json!(e);
+    }
+    c.to_string()
+}
+
+fn aggregate(lines: &[String], options: Options) -> Aggregate {
+    let mut agg = Aggregator::new(options);
+    for l in lines {
+        agg.push_line(l).unwrap();
+    }
+    agg.finish()
+}
+
+const PLAIN: Options = Options {
+    by: None,
+    window_ms: None,
+};
+
+fn cell<'a>(
+    agg: &'a Aggregate,
+    unit: &str,
+    variation: &str,
+    dim: &str,
+) -> &'a vitrine::analyze::aggregate::Cell {
+    agg.cells
+        .get(&(unit.to_string(), variation.to_string(), dim.to_string()))
+        .unwrap_or_else(|| panic!("no cell {unit}/{variation}/{dim}: {:?}", agg.cells.keys()))
+}
+
+#[test]
+fn srm_fires_on_a_planted_48_52_split_and_not_on_an_even_one() {
+    let run = |control: u32| -> Analysis {
+        let lines: Vec<String> = (0..20_000)
+            .map(|v| {
+                exposure(
+                    v,
+                    1000,
+                    "hero",
+                    "h",
+                    Some(if v < control { "control" } else { "treatment" }),
+                    "desktop",
+                    &[],
+                )
+            })
+            .collect();
+        let agg = aggregate(&lines, PLAIN);
+        let (table, days) = report::tables(&agg, false);
+        let analyses = report::build(
+            &table,
+            &days,
+            &Settings::default(),
+            &|unit: &str, variations: &[&str]| (unit == "exp").then(|| vec![0.5; variations.len()]),
+        );
+        analyses
+            .into_iter()
+            .find(|a| a.experiment == "exp" && a.metric == "purchase")
+            .unwrap()
+    };
+    let planted = run(9_600);
+    assert!(
+        planted.srm && planted.srm_p.unwrap() < 1e-6,
+        "{:?}",
+        planted.srm_p
+    );
+    let even = run(10_000);
+    assert!(!even.srm && even.srm_p == Some(1.0));
+}
+
+#[test]
+fn first_exposure_fixes_the_arm_and_conversions_count_from_it() {
+    let lines = vec![
+        // Visitor 1: the later record (treatment) is out of order; the earlier (control) wins.
+        exposure(1, 2_000, "hero", "h", Some("treatment"), "mobile", &[]),
+        exposure(
+            1,
+            1_000,
+            "hero",
+            "control",
+            Some("control"),
+            "desktop",
+            &["hiker"],
+        ),
+        // A purchase before the first exposure is the CUPED covariate, not an outcome.
+        conversion(1, 500, "purchase", 10.0, Some("A-1"), None),
+        conversion(1, 1_500, "purchase", 20.0, Some("A-2"), None),
+        // The same order again (a reloaded confirmation page): once, the earliest.
+        conversion(1, 1_600, "purchase", 20.0, Some("A-2"), None),
+        // An add-to-cart beaconed and folded: one event id, once.
+        conversion(1, 1_700, "add_to_cart", 5.0, None, Some("e-1")),
+        conversion(1, 1_700, "add_to_cart", 5.0, None, Some("e-1")),
+        // Visitor 2: treatment, buys twice, far later.
+        exposure(
+            2,
+            1_000,
+            "hero",
+            "h",
+            Some("treatment"),
+            "desktop",
+            &["hiker", "camper"],
+        ),
+        conversion(2, 1_100, "purchase", 30.0, Some("B-1"), None),
+        conversion(2, 90_000_000, "purchase", 40.0, Some("B-2"), None),
+        // Equal times: the variation whose name sorts first.
+        exposure(3, 1_000, "grid", "reorder", None, "desktop", &[]),
+        exposure(3, 1_000, "grid", "origin", None, "desktop", &[]),
+    ];
+    let agg = aggregate(&lines, PLAIN);
+    assert_eq!(agg.duplicates, 2);
+    let c = cell(&agg, "exp", "control", ALL);
+    assert_eq!(c.users, 1.0);
+    let p = &c.kinds["purchase"];
+    assert_eq!((p.any, p.count, p.value), (1.0, 1.0, 20.0));
+    assert_eq!(
+        (p.pre_any, p.pre_value, p.value_pre_value),
+        (1.0, 10.0, 200.0)
+    );
+    assert_eq!(c.kinds["add_to_cart"].count, 1.0);
+    // The control arm's `control` exposure belongs to the experiment; the slot saw `h` later.
+    assert_eq!(cell(&agg, "slot:hero", "h", ALL).users, 2.0);
+    let t = &cell(&agg, "exp", "treatment", ALL).kinds["purchase"];
+    assert_eq!(
+        (t.count, t.value, t.value_sq, t.value_count),
+        (2.0, 70.0, 4900.0, 140.0)
+    );
+    assert_eq!(cell(&agg, "slot:grid", "origin", ALL).users, 1.0);
+    assert!(!agg
+        .cells
+        .contains_key(&("slot:grid".into(), "reorder".into(), ALL.into())));
+
+    // A 24-hour window leaves out visitor 2's second purchase.
+    let windowed = aggregate(
+        &lines,
+        Options {
+            by: None,
+            window_ms: Some(86_400_000),
+        },
+    );
+    assert_eq!(
+        cell(&windowed, "exp", "treatment", ALL).kinds["purchase"].value,
+        30.0
+    );
+
+    // Breakdowns use the first exposure's values; a visitor counts in each of its segments.
+    let by_device = aggregate(
+        &lines,
+        Options {
+            by: Some(By::Device),
+            window_ms: None,
+        },
+    );
+    assert_eq!(cell(&by_device, "exp", "control", "desktop").users, 1.0);
+    let by_segment = aggregate(
+        &lines,
+        Options {
+            by: Some(By::Segment),
+            window_ms: None,
+        },
+    );
+    assert_eq!(cell(&by_segment, "exp", "treatment", "camper").users, 1.0);
+    assert_eq!(cell(&by_segment, "exp", "treatment", "hiker").users, 1.0);
+    assert_eq!(
+        cell(&by_segment, "slot:grid", "origin", "(none)").users,
+        1.0
+    );
+    assert_eq!(
+        cell(&by_segment, "exp", "treatment", ALL).users,
+        1.0,
+        "and the whole population"
+    );
+}
+
+#[test]
+fn bad_lines_say_why_and_are_skipped() {
+    let mut agg = Aggregator::new(PLAIN);
+    let good = exposure(1, 1, "hero", "h", None, "desktop", &[]);
+    for (line, message) in [
+        ("{", "EOF while parsing"),
+        (
+            &good.replace("\"v\":1", "\"v\":2"),
+            "schema version 2 is not 1",
+        ),
+        (
+            &good.replace(&format!("{:032x}", 1), "cookie"),
+            "visitor is not 32 hex digits",
+        ),
+        (
+            &good.replace("\"slot\":\"hero\",", ""),
+            "exposure without slot",
+        ),
+    ] {
+        let err = agg.push_line(line).unwrap_err();
+        assert!(err.0.contains(message), "{err} lacks {message}");
+    }
+    agg.push_line(&good).unwrap();
+    let errors = agg.push_block(&format!("{good}\nnot json\n\n{good}\n"));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].0, 2, "the line number in the block");
+    assert_eq!(agg.finish().records, 3);
+}
+
+#[test]
+fn rows_below_the_minimum_say_not_enough_data_and_corrections_adjust() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut lines = Vec::new();
+    for v in 0..3000u32 {
+        let (device, arm) = (
+            if v % 100 < 2 { "tablet" } else { "desktop" },
+            if v % 2 == 0 { "control" } else { "treatment" },
+        );
+        lines.push(exposure(v, 1000, "hero", "h", Some(arm), device, &[]));
+        if rng.random_bool(if arm == "control" { 0.10 } else { 0.14 }) {
+            lines.push(conversion(
+                v,
+                2000,
+                "purchase",
+                50.0,
+                Some(&format!("O-{v}")),
+                None,
+            ));
+        }
+    }
+    let agg = aggregate(
+        &lines,
+        Options {
+            by: Some(By::Device),
+            window_ms: None,
+        },
+    );
+    let (table, days) = report::tables(&agg, false);
+    let a = report::build(
+        &table,
+        &days,
+        &Settings::default(),
+        &|_: &str, _: &[&str]| None,
+    )
+    .into_iter()
+    .find(|a| a.experiment == "exp" && a.metric == "purchase")
+    .unwrap();
+    let tablet = a.rows.iter().find(|r| r.dimension == "tablet").unwrap();
+    assert!(tablet.users < 100.0 && tablet.verdict == "not enough data");
+    let desktop = a.rows.iter().find(|r| r.dimension == "desktop").unwrap();
+    // Holm over the three rows: the adjusted p is at least the raw one.
+    assert!(desktop.relative.p_adjusted.unwrap() >= desktop.relative.p_value.unwrap());
+    assert_eq!(a.rows.len(), 3, "all, desktop, tablet");
+    assert_eq!(a.rows[0].dimension, ALL);
+}
+
+#[test]
+fn synthetic_traffic_with_a_planted_uplift_is_found() {
+    // The demo with an even holdout split, so both arms are large.
+    let mut doc: serde_json::Value = serde_json::from_str(DEMO_CONFIG).unwrap();
+    doc["experiments"]["hero-holdout"]["control_percent"] = json!(50);
+    let text = doc.to_string();
+    let site = Config::from_json(&text).unwrap().sites.remove(0);
+    let spec = Synthetic {
+        visitors: 40_000,
+        seed: 5,
+        start_ms: 1_793_491_200_000,
+        days: 7,
+        words: simulate::words_of(&text),
+    };
+    let outcomes = Outcomes {
+        purchase_rate: 0.2,
+        plants: vec![Plant::parse("hero-holdout:treatment=+10%").unwrap()],
+    };
+    let run = simulate::simulate(
+        &site,
+        None,
+        &Keys::development(),
+        &Traffic::Synthetic(&spec),
+        Some(&outcomes),
+        &|_| {},
+    );
+    let mut agg = Aggregator::new(PLAIN);
+    assert!(agg.push_block(&run.events).is_empty());
+    let agg = agg.finish();
+    let (table, days) = report::tables(&agg, false);
+    let analyses = report::build(
+        &table,
+        &days,
+        &Settings::default(),
+        &|unit: &str, variations: &[&str]| {
+            (unit == "hero-holdout").then(|| variations.iter().map(|_| 0.5).collect())
+        },
+    );
+    let a = analyses
+        .iter()
+        .find(|a| a.experiment == "hero-holdout" && a.metric == "purchase")
+        .unwrap();
+    let row = &a.rows[0];
+    assert_eq!(
+        (row.dimension.as_str(), row.variation.as_str()),
+        (ALL, "treatment")
+    );
+    assert!(
+        row.users > 5_000.0 && row.baseline_users > 5_000.0,
+        "{row:?}"
+    );
+    assert!(row.relative.estimate > 0.0, "{row:?}");
+    assert!(
+        row.relative.ci[0] <= 0.10 && 0.10 <= row.relative.ci[1],
+        "{row:?}"
+    );
+    assert_eq!(row.verdict, "better", "{row:?}");
+    assert!(
+        !a.srm,
+        "the planted effect does not unbalance the split: {:?}",
+        a.srm_p
+    );
+    // The cumulative view ends at the whole population's estimate.
+    let last = a.timeline.last().unwrap();
+    assert!((last.estimate - row.relative.estimate).abs() < 1e-12);
+    // Same seed, same output.
+    let again = simulate::simulate(
+        &site,
+        None,
+        &Keys::development(),
+        &Traffic::Synthetic(&spec),
+        Some(&outcomes),
+        &|_| {},
+    );
+    assert_eq!(again.events, run.events);
+}
