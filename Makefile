@@ -3,7 +3,8 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser fuzz test-fuzz bench-edge bench-collect
+# (bench-analyze: analyze and simulate rates)
+.PHONY: bench-analyze demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser fuzz test-fuzz bench-edge bench-collect
 
 # worker-build fetches its tools from the internet unless told where they are.
 WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
@@ -62,6 +63,11 @@ fuzz:
 # Each fuzz target briefly, so that a regression shows in CI.
 test-fuzz:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
+
+## analyze: event records read per second (bar 1,000,000) and bytes per visitor (bar 200);
+## simulate: synthetic requests replayed per second (bar 300,000); on this machine's cores.
+bench-analyze:
+	cargo bench --features cli --bench analyze
 
 ## The collector's ingest rate on loopback (events/s; the bar is 50,000).
 bench-collect:

@@ -320,10 +320,12 @@ fn rows_below_the_minimum_say_not_enough_data_and_corrections_adjust() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let mut lines = Vec::new();
     for v in 0..3000u32 {
-        let (device, arm) = (
-            if v % 100 < 2 { "tablet" } else { "desktop" },
-            if v % 2 == 0 { "control" } else { "treatment" },
-        );
+        let device = match (v % 100 < 2, (v / 2) % 2) {
+            (true, _) => "tablet",
+            (false, 0) => "desktop",
+            _ => "mobile",
+        };
+        let arm = if v % 2 == 0 { "control" } else { "treatment" };
         lines.push(exposure(v, 1000, "hero", "h", Some(arm), device, &[]));
         if rng.random_bool(if arm == "control" { 0.10 } else { 0.14 }) {
             lines.push(conversion(
@@ -355,10 +357,25 @@ fn rows_below_the_minimum_say_not_enough_data_and_corrections_adjust() {
     .unwrap();
     let tablet = a.rows.iter().find(|r| r.dimension == "tablet").unwrap();
     assert!(tablet.users < 100.0 && tablet.verdict == "not enough data");
-    let desktop = a.rows.iter().find(|r| r.dimension == "desktop").unwrap();
-    // Holm over the three rows: the adjusted p is at least the raw one.
-    assert!(desktop.relative.p_adjusted.unwrap() >= desktop.relative.p_value.unwrap());
-    assert_eq!(a.rows.len(), 3, "all, desktop, tablet");
+    // Holm over the breakdown rows with a verdict (desktop, mobile); the whole population's row
+    // is the primary result, unadjusted.
+    let row = |d: &str| {
+        a.rows
+            .iter()
+            .find(|r| r.dimension == d)
+            .unwrap_or_else(|| panic!("no {d}: {:?}", a.rows))
+    };
+    let raw = [
+        row("desktop").relative.p_value.unwrap(),
+        row("mobile").relative.p_value.unwrap(),
+    ];
+    let holm = stats::holm(&raw);
+    assert_eq!(row("desktop").relative.p_adjusted, Some(holm[0]));
+    assert_eq!(row("mobile").relative.p_adjusted, Some(holm[1]));
+    assert!(holm[0] > raw[0] && holm[1] >= raw[1]);
+    assert_eq!(row(ALL).relative.p_adjusted, None);
+    assert_eq!(tablet.relative.p_adjusted, None);
+    assert_eq!(a.rows.len(), 4, "all, desktop, mobile, tablet");
     assert_eq!(a.rows[0].dimension, ALL);
 }
 

@@ -36,7 +36,8 @@ impl Default for Settings {
     }
 }
 
-/// The multiple-comparison correction across the rows of one experiment and metric.
+/// The multiple-comparison correction across the breakdown rows of one experiment and metric
+/// (`--by`; the whole population's row is not adjusted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Correction {
@@ -423,8 +424,10 @@ pub fn build(
 }
 
 fn correct(rows: &mut [Row], settings: &Settings) {
+    // The family: the breakdown rows with a verdict to make (the whole population's row is
+    // the primary result and stays as it is).
     let idx: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].verdict.is_empty() || rows[i].verdict == "not enough data")
+        .filter(|&i| rows[i].verdict.is_empty() && rows[i].dimension != ALL)
         .filter(|&i| rows[i].relative.p_value.is_some())
         .collect();
     if settings.correction == Correction::None || idx.is_empty() {

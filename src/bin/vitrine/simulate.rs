@@ -94,11 +94,8 @@ fn balance(site: &Site, tally: &Tally) -> Value {
                 .iter()
                 .find(|e| &e.name == name)
                 .map_or(0.5, |e| f64::from(e.control_bp) / 10_000.0);
-            let users = [
-                *arms.get("control").unwrap_or(&0) as f64,
-                *arms.get("treatment").unwrap_or(&0) as f64,
-            ];
-            let p = stats::srm(&users, &[control, 1.0 - control]);
+            let users = [*arms.get("control").unwrap_or(&0), *arms.get("treatment").unwrap_or(&0)];
+            let p = stats::srm(&users.map(|u| u as f64), &[control, 1.0 - control]);
             (
                 name.clone(),
                 json!({"control": users[0], "treatment": users[1], "configured_control_share": control,
