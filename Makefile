@@ -3,7 +3,6 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-# (bench-analyze: analyze and simulate rates)
 .PHONY: bench-analyze demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser fuzz test-fuzz bench-edge bench-collect
 
 # worker-build fetches its tools from the internet unless told where they are.
