@@ -1,6 +1,6 @@
 //! The documentation's examples, run: every ```console block of README.md and docs/*.md, its
-//! `$ ` lines as shell commands (in order, in one scratch directory per page, where `src/` is
-//! this repository's and `vitrine` is the binary under test), each shown output line expected
+//! `$ ` lines as shell commands (in order, in one scratch directory per page, where `src/` and
+//! `docs/` are this repository's and `vitrine` is the binary under test), each shown output line expected
 //! in the actual output, in order. A line `…` stands for any output, a line ending in `…` for
 //! a line that starts so. A documented command that breaks fails here.
 #![cfg(not(target_arch = "wasm32"))]
@@ -58,11 +58,10 @@ fn scratch(page: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     #[cfg(unix)]
-    std::os::unix::fs::symlink(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        dir.join("src"),
-    )
-    .unwrap();
+    for d in ["src", "docs"] {
+        let target = Path::new(env!("CARGO_MANIFEST_DIR")).join(d);
+        std::os::unix::fs::symlink(target, dir.join(d)).unwrap();
+    }
     dir
 }
 
