@@ -133,6 +133,13 @@ const PLAIN: Options = Options {
     window_ms: None,
 };
 
+fn by(by: By) -> Options {
+    Options {
+        by: Some(by),
+        ..PLAIN
+    }
+}
+
 fn cell<'a>(
     agg: &'a Aggregate,
     unit: &str,
@@ -258,21 +265,9 @@ fn first_exposure_fixes_the_arm_and_conversions_count_from_it() {
     );
 
     // Breakdowns use the first exposure's values; a visitor counts in each of its segments.
-    let by_device = aggregate(
-        &lines,
-        Options {
-            by: Some(By::Device),
-            window_ms: None,
-        },
-    );
+    let by_device = aggregate(&lines, by(By::Device));
     assert_eq!(cell(&by_device, "exp", "control", "desktop").users, 1.0);
-    let by_segment = aggregate(
-        &lines,
-        Options {
-            by: Some(By::Segment),
-            window_ms: None,
-        },
-    );
+    let by_segment = aggregate(&lines, by(By::Segment));
     assert_eq!(cell(&by_segment, "exp", "treatment", "camper").users, 1.0);
     assert_eq!(cell(&by_segment, "exp", "treatment", "hiker").users, 1.0);
     assert_eq!(
@@ -338,13 +333,7 @@ fn rows_below_the_minimum_say_not_enough_data_and_corrections_adjust() {
             ));
         }
     }
-    let agg = aggregate(
-        &lines,
-        Options {
-            by: Some(By::Device),
-            window_ms: None,
-        },
-    );
+    let agg = aggregate(&lines, by(By::Device));
     let (table, days) = report::tables(&agg, false);
     let a = report::build(
         &table,

@@ -132,3 +132,18 @@ fn the_matcher_fails_when_it_should() {
     assert!(matches(&exp(&["b…"]), "bcd\n").is_ok());
     assert!(matches(&exp(&["x"]), "a\n").is_err());
 }
+
+#[test]
+fn the_readme_shows_the_minimal_configuration_as_it_is() {
+    // The README's ```json block is docs/examples/minimal.json, which the console examples
+    // check and decide with: the two cannot drift apart.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a ```json block in the README");
+    let file = std::fs::read_to_string(root.join("docs/examples/minimal.json")).unwrap();
+    assert_eq!(block, file);
+}

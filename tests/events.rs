@@ -14,7 +14,8 @@ fn exposures_of(req: &Req) -> Vec<Value> {
     let site = demo();
     let o = req.run(&site, Mode::Edge(&keys()));
     let stamp = Stamp::of(&site, &o, T0, [0xab; 8], Source::Edge).expect("a visitor to record");
-    let records: Vec<Event> = events::exposures(&site, &o, &stamp)
+    let records: Vec<Event> = events::Exposures::of(&site, &o)
+        .records(&stamp)
         .into_iter()
         .map(Event::Exposure)
         .collect();
@@ -90,21 +91,36 @@ fn conversions_from_the_origin_header_validate_as_records() {
 }
 
 #[test]
-fn exposures_written_from_borrowed_data_are_the_records() {
-    let site = demo();
+fn the_borrowed_records_of_a_request_serialize_as_the_owned_ones() {
+    // The edge builds the compact records on the request path and serializes their borrowed
+    // views after it (in the runtime); the browser, the collector and analyze use the owned
+    // records: both must write the same lines.
+    let site = demo_sampling(1.0);
     for req in [
         Req::new("/?utm_campaign=trail-fall").id([9; 16]),
-        Req::new("/c/hiking?q=boots"),
+        Req::new("/c/hiking?q=boots").cookie("vt_e=pu:tent-2:camping:310:ev-9|ac:boot-1:hiking:89"),
+        Req {
+            country: Some("DE".into()),
+            ..Req::new("/p/boot-1")
+        },
     ] {
         let o = req.run(&site, Mode::Edge(&keys()));
         let stamp = Stamp::of(&site, &o, T0, [5; 8], Source::Edge).unwrap();
-        let owned: Vec<Event> = events::exposures(&site, &o, &stamp)
-            .into_iter()
-            .map(Event::Exposure)
-            .collect();
+        let records = events::RequestEvents::of(&site, &o, stamp);
+        let owned = records.records();
+        assert_eq!(
+            owned.len(),
+            site.slots.len() + records.conversions.len() + 1
+        );
+        let expected = events::to_ndjson(&owned);
         let mut written = String::new();
-        events::write_exposures(&site, &o, &stamp, &mut written);
-        assert_eq!(written, events::to_ndjson(&owned));
+        records.write_ndjson(&mut written);
+        assert_eq!(written, expected);
+        let views: String = records
+            .views()
+            .map(|v| serde_json::to_string(&v).unwrap() + "\n")
+            .collect();
+        assert_eq!(views, expected);
     }
 }
 

@@ -119,7 +119,7 @@ struct CupedParts {
 }
 
 impl ArmSummary {
-    /// An arm known only by its moments (a quantile's, say).
+    /// An arm known only by its moments (not CUPED-adjusted).
     pub fn plain(n: f64, mean: f64, variance: f64) -> ArmSummary {
         ArmSummary {
             n,
@@ -143,14 +143,7 @@ impl Statistic {
     /// The arm's mean and variance per unit; `theta` for a CUPED statistic.
     pub fn summary(&self, theta: f64) -> ArmSummary {
         match *self {
-            Statistic::Plain(m) => ArmSummary {
-                n: m.n,
-                mean: m.mean(),
-                unadjusted_mean: m.mean(),
-                variance: m.variance(),
-                theta: None,
-                cuped: None,
-            },
+            Statistic::Plain(m) => ArmSummary::plain(m.n, m.mean(), m.variance()),
             Statistic::Ratio {
                 n,
                 m,
@@ -165,14 +158,7 @@ impl Statistic {
                     m.variance() / (md * md) + d.variance() * mm * mm / md.powi(4)
                         - 2.0 * covariance(&m, &d, m_d_sum_of_products, n) * mm / md.powi(3)
                 };
-                ArmSummary {
-                    n,
-                    mean,
-                    unadjusted_mean: mean,
-                    variance,
-                    theta: None,
-                    cuped: None,
-                }
+                ArmSummary::plain(n, mean, variance)
             }
             Statistic::Cuped {
                 n,

@@ -387,7 +387,8 @@ impl Engine {
             exposures: stamp
                 .as_ref()
                 .map(|s| {
-                    crate::events::exposures(site, &outcome, s)
+                    crate::events::Exposures::of(site, &outcome)
+                        .records(s)
                         .into_iter()
                         .map(crate::events::Event::Exposure)
                         .collect()

@@ -106,7 +106,9 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context) -> Response {
         .into_iter()
         .filter_map(|r| events::from_browser(r.into_event(), &stamp))
         .collect();
-    super::sink::Sinks::from_env(env).send(ctx, owned);
+    if !owned.is_empty() {
+        super::sink::Sinks::from_env(env).send(ctx, move || super::ndjson(&owned));
+    }
     answer(204, "")
 }
 

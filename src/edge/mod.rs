@@ -552,7 +552,7 @@ fn js_json(value: &impl serde::Serialize) -> Option<String> {
 }
 
 /// Event records as NDJSON, written by the runtime (no JSON serializer in the bundle).
-fn ndjson<'a>(records: impl IntoIterator<Item = &'a events::Event>) -> String {
+fn ndjson(records: impl IntoIterator<Item = impl serde::Serialize>) -> String {
     let mut out = String::new();
     for r in records {
         if let Some(line) = js_json(r) {
@@ -640,29 +640,23 @@ async fn personalize_response(
             request_id,
             EventSource::Edge,
         ) {
-            let mut records: Vec<events::Event> = events::exposures(site, &outcome, &stamp)
-                .into_iter()
-                .map(events::Event::Exposure)
-                .collect();
-            records.extend(
-                events::folded_conversions(&outcome, &stamp)
-                    .into_iter()
-                    .map(events::Event::Conversion),
-            );
-            records.extend(events::page_view(site, &outcome, &stamp).map(events::Event::Page));
+            // Compact on the request path (names borrowed from the site); written out after it.
+            let mut records = events::RequestEvents::of(site, &outcome, stamp);
             if let Some(header) = origin.headers().get(CONVERSION_HEADER).ok().flatten() {
                 let stamp = Stamp {
                     source: EventSource::Origin,
-                    ..stamp
+                    ..records.stamp.clone()
                 };
                 match events::parse_conversion(&header, &stamp) {
-                    Ok(c) => records.push(events::Event::Conversion(c)),
+                    Ok(c) => records.conversions.push(c),
                     Err(e) => {
                         console_error!("vitrine: {CONVERSION_HEADER}: {e}; no conversion recorded")
                     }
                 }
             }
-            sinks.send(ctx, records);
+            if !records.is_empty() {
+                sinks.send(ctx, move || ndjson(records.views()));
+            }
         }
     }
     // The explain report, built and written once for the header and the overlay.

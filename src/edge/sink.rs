@@ -15,8 +15,6 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, web_sys, AbortController, Context, Delay, Env, Fetch, Request};
 
-use crate::events::Event;
-
 /// The Queue producer binding's name in `wrangler.toml`.
 const QUEUE_BINDING: &str = "VITRINE_EVENTS";
 
@@ -50,15 +48,18 @@ impl Sinks {
         self.collect_url.is_some() || self.queue.is_some()
     }
 
-    /// Sends records to every sink after the response: they are written as NDJSON there too,
-    /// so the shopper's response waits for neither.
-    pub fn send(&self, ctx: &Context, records: Vec<Event>) {
-        if records.is_empty() || !self.any() {
+    /// Sends records to every sink after the response: `ndjson` writes them there too, so the
+    /// shopper's response waits for neither.
+    pub fn send(&self, ctx: &Context, ndjson: impl FnOnce() -> String + 'static) {
+        if !self.any() {
             return;
         }
         let (queue, url) = (self.queue.clone(), self.collect_url.clone());
         ctx.wait_until(async move {
-            let ndjson = super::ndjson(&records);
+            let ndjson = ndjson();
+            if ndjson.is_empty() {
+                return;
+            }
             let (queued, posted) = futures_util::future::join(
                 async {
                     match &queue {

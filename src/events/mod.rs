@@ -9,6 +9,8 @@
 //! cookie value; nothing is built under honored GPC (no state, so no visitor). Strings from the
 //! visitor are bounded ([`MAX_TEXT`]); a cut one is flagged in `issues`, never silently.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Site;
@@ -271,42 +273,55 @@ impl Stamp {
     }
 }
 
-/// One exposure per decided slot of a page view, the control arm's included.
-pub fn exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp) -> Vec<Exposure> {
-    let segments: Vec<String> = outcome
-        .decisions
-        .active_segments(site)
-        .into_iter()
-        .map(String::from)
-        .collect();
-    let country = outcome.ctx.geo.country.clone();
-    outcome
-        .decisions
-        .slots
-        .iter()
-        .map(|d| {
-            let f = SlotFields::of(site, d);
-            Exposure {
-                v: SCHEMA_VERSION,
-                ts: stamp.ts,
-                site: stamp.site.clone(),
-                visitor: stamp.visitor.clone(),
-                session: stamp.session.clone(),
-                request: stamp.request.clone(),
-                slot: f.slot.to_string(),
-                variant: f.variant.to_string(),
-                experiment: f.experiment.map(String::from),
-                arm: f.arm,
-                held_back: f.held_back.map(String::from),
-                segments: segments.clone(),
-                page_type: outcome.ctx.page_type.clone(),
-                device: outcome.ctx.device.name().to_string(),
-                country: country.clone(),
-                trust: stamp.trust,
-                source: stamp.source,
-            }
-        })
-        .collect()
+/// The exposures of one page view, compact: one per decided slot (the control arm's
+/// included), the fields every slot shares held once and the names borrowed from the site.
+/// Built on the request path; written out after the response from borrowed views
+/// ([`RequestEvents::views`]) or as owned records ([`Exposures::records`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exposures<'s> {
+    segments: Vec<&'s str>,
+    page_type: String,
+    device: &'static str,
+    country: Option<String>,
+    slots: Vec<SlotFields<'s>>,
+}
+
+/// An exposure's fields that depend on its slot, as [`Exposure`] orders them.
+#[derive(Debug, Clone, PartialEq)]
+struct SlotFields<'s> {
+    slot: &'s str,
+    /// The variant shown, `reorder`, `origin`, or `control` for what the control arm held back.
+    variant: Cow<'s, str>,
+    experiment: Option<&'s str>,
+    arm: Option<EventArm>,
+    held_back: Option<String>,
+}
+
+/// An exposure record borrowed from [`Exposures`] and its [`Stamp`]: serializes as the owned
+/// [`Exposure`] does (tagged by [`RecordView`]).
+#[derive(Serialize)]
+pub struct ExposureView<'a> {
+    v: u32,
+    ts: u64,
+    site: &'a str,
+    visitor: &'a str,
+    session: &'a str,
+    request: &'a str,
+    slot: &'a str,
+    variant: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arm: Option<EventArm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_back: Option<&'a str>,
+    segments: &'a [&'a str],
+    page_type: &'a str,
+    device: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<&'a str>,
+    trust: EventTrust,
+    source: Source,
 }
 
 /// What a slot decision showed, as an exposure names it: the variant, `reorder`, `origin`, or
@@ -318,102 +333,159 @@ pub fn variant_label<'a>(d: &'a crate::decide::SlotDecision<'_>) -> &'a str {
     }
 }
 
-/// An exposure's fields that depend on its slot, as [`Exposure`] orders them.
-#[derive(Serialize)]
-struct SlotFields<'a> {
-    slot: &'a str,
-    /// The variant shown, `reorder`, `origin`, or `control` for what the control arm held back.
-    variant: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    experiment: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    arm: Option<EventArm>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    held_back: Option<&'a str>,
-}
-
-impl<'a> SlotFields<'a> {
-    fn of(site: &'a Site, d: &'a crate::decide::SlotDecision<'_>) -> SlotFields<'a> {
-        let slot = &site.slots[d.slot];
-        let variant = variant_label(d);
-        let held_back = match d.arm {
-            Some(Arm::Control) => d.would_show.as_deref(),
-            _ => None,
-        };
-        SlotFields {
-            slot: &slot.name,
-            variant,
-            experiment: slot
-                .experiment
-                .filter(|_| d.arm.is_some())
-                .map(|e| site.experiments[e].name.as_str()),
-            arm: d.arm.map(|a| match a {
-                Arm::Control => EventArm::Control,
-                Arm::Treatment => EventArm::Treatment,
-            }),
-            held_back,
+impl<'s> Exposures<'s> {
+    pub fn of(site: &'s Site, outcome: &Outcome<'s>) -> Exposures<'s> {
+        let slots = outcome
+            .decisions
+            .slots
+            .iter()
+            .map(|d| {
+                let slot = &site.slots[d.slot];
+                let (variant, held_back) = match (d.arm, &d.would_show) {
+                    (Some(Arm::Control), shown) => (Cow::Borrowed("control"), shown.clone()),
+                    (_, Some(shown)) => (Cow::Owned(shown.clone()), None),
+                    (_, None) => (Cow::Borrowed("origin"), None),
+                };
+                SlotFields {
+                    slot: &slot.name,
+                    variant,
+                    experiment: slot
+                        .experiment
+                        .filter(|_| d.arm.is_some())
+                        .map(|e| site.experiments[e].name.as_str()),
+                    arm: d.arm.map(|a| match a {
+                        Arm::Control => EventArm::Control,
+                        Arm::Treatment => EventArm::Treatment,
+                    }),
+                    held_back,
+                }
+            })
+            .collect();
+        Exposures {
+            segments: outcome.decisions.active_segments(site),
+            page_type: outcome.ctx.page_type.clone(),
+            device: outcome.ctx.device.name(),
+            country: outcome.ctx.geo.country.clone(),
+            slots,
         }
     }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The records, borrowed, in slot order (untagged: [`RecordView`] adds the `type`).
+    pub fn views<'a>(&'a self, stamp: &'a Stamp) -> impl Iterator<Item = ExposureView<'a>> {
+        self.slots.iter().map(move |f| ExposureView {
+            v: SCHEMA_VERSION,
+            ts: stamp.ts,
+            site: &stamp.site,
+            visitor: &stamp.visitor,
+            session: &stamp.session,
+            request: &stamp.request,
+            slot: f.slot,
+            variant: &f.variant,
+            experiment: f.experiment,
+            arm: f.arm,
+            held_back: f.held_back.as_deref(),
+            segments: &self.segments,
+            page_type: &self.page_type,
+            device: self.device,
+            country: self.country.as_deref(),
+            trust: stamp.trust,
+            source: stamp.source,
+        })
+    }
+
+    /// The records, owned.
+    pub fn records(&self, stamp: &Stamp) -> Vec<Exposure> {
+        let segments: Vec<String> = self.segments.iter().map(|s| s.to_string()).collect();
+        self.slots
+            .iter()
+            .map(|f| Exposure {
+                v: SCHEMA_VERSION,
+                ts: stamp.ts,
+                site: stamp.site.clone(),
+                visitor: stamp.visitor.clone(),
+                session: stamp.session.clone(),
+                request: stamp.request.clone(),
+                slot: f.slot.to_string(),
+                variant: f.variant.to_string(),
+                experiment: f.experiment.map(String::from),
+                arm: f.arm,
+                held_back: f.held_back.clone(),
+                segments: segments.clone(),
+                page_type: self.page_type.clone(),
+                device: self.device.to_string(),
+                country: self.country.clone(),
+                trust: stamp.trust,
+                source: stamp.source,
+            })
+            .collect()
+    }
 }
 
-/// The exposures of one page view as NDJSON lines appended to `out`: what [`exposures`] builds,
-/// written from borrowed data, the fields all slots share serialized once (the per-request
-/// path; `tests/events.rs` holds it equal to [`to_ndjson`] of the records).
-pub fn write_exposures(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp, out: &mut String) {
-    /// [`Exposure`]'s fields, in its order, borrowed: before, of, and after each slot.
-    #[derive(Serialize)]
-    struct Head<'a> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        v: u32,
-        ts: u64,
-        site: &'a str,
-        visitor: &'a str,
-        session: &'a str,
-        request: &'a str,
+/// Everything one personalized request records, as built on the request path: its exposures,
+/// the conversions folded from `vt_e` (and the origin's, pushed by the edge), and its `page`
+/// record when the visitor is sampled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestEvents<'s> {
+    pub stamp: Stamp,
+    pub exposures: Exposures<'s>,
+    pub conversions: Vec<Conversion>,
+    pub page: Option<PageView>,
+}
+
+/// A record borrowed from [`RequestEvents`]: serializes exactly as the owned [`Event`].
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RecordView<'a> {
+    Exposure(ExposureView<'a>),
+    Conversion(&'a Conversion),
+    Page(&'a PageView),
+}
+
+impl<'s> RequestEvents<'s> {
+    pub fn of(site: &'s Site, outcome: &Outcome<'s>, stamp: Stamp) -> RequestEvents<'s> {
+        RequestEvents {
+            exposures: Exposures::of(site, outcome),
+            conversions: folded_conversions(outcome, &stamp),
+            page: page_view(site, outcome, &stamp),
+            stamp,
+        }
     }
-    #[derive(Serialize)]
-    struct Tail<'a> {
-        segments: &'a [&'a str],
-        page_type: &'a str,
-        device: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        country: Option<&'a str>,
-        trust: EventTrust,
-        source: Source,
+
+    pub fn is_empty(&self) -> bool {
+        self.exposures.is_empty() && self.conversions.is_empty() && self.page.is_none()
     }
-    // NOTE: serializing these plain structs cannot fail; each is an object, so the fields are
-    // spliced by dropping the braces between the parts.
-    fn object(value: &impl Serialize) -> String {
-        serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+
+    /// The records, borrowed: exposures, conversions, then the page record.
+    pub fn views(&self) -> impl Iterator<Item = RecordView<'_>> {
+        let exposures = self.exposures.views(&self.stamp).map(RecordView::Exposure);
+        let conversions = self.conversions.iter().map(RecordView::Conversion);
+        exposures
+            .chain(conversions)
+            .chain(self.page.iter().map(RecordView::Page))
     }
-    let segments = outcome.decisions.active_segments(site);
-    let head = object(&Head {
-        kind: "exposure",
-        v: SCHEMA_VERSION,
-        ts: stamp.ts,
-        site: &stamp.site,
-        visitor: &stamp.visitor,
-        session: &stamp.session,
-        request: &stamp.request,
-    });
-    let tail = object(&Tail {
-        segments: &segments,
-        page_type: &outcome.ctx.page_type,
-        device: outcome.ctx.device.name(),
-        country: outcome.ctx.geo.country.as_deref(),
-        trust: stamp.trust,
-        source: stamp.source,
-    });
-    let (head, tail) = (&head[..head.len() - 1], &tail[1..]);
-    for d in &outcome.decisions.slots {
-        let middle = object(&SlotFields::of(site, d));
-        out.push_str(head);
-        out.push(',');
-        out.push_str(&middle[1..middle.len() - 1]);
-        out.push(',');
-        out.push_str(tail);
-        out.push('\n');
+
+    /// The records, owned, in the order of [`RequestEvents::views`].
+    pub fn records(&self) -> Vec<Event> {
+        let mut out: Vec<Event> = (self.exposures.records(&self.stamp).into_iter())
+            .map(Event::Exposure)
+            .collect();
+        out.extend(self.conversions.iter().cloned().map(Event::Conversion));
+        out.extend(self.page.iter().cloned().map(Event::Page));
+        out
+    }
+
+    /// The records as NDJSON appended to `out` (written natively; the edge has the runtime
+    /// write [`RequestEvents::views`]).
+    pub fn write_ndjson(&self, out: &mut String) {
+        out.push_str(&to_ndjson(self.views()));
     }
 }
 
@@ -595,11 +667,11 @@ pub fn page_view(site: &Site, outcome: &Outcome<'_>, stamp: &Stamp) -> Option<Pa
 }
 
 /// Records as NDJSON: one JSON object a line, each line ending in `\n`.
-pub fn to_ndjson<'a>(events: impl IntoIterator<Item = &'a Event>) -> String {
+pub fn to_ndjson(events: impl IntoIterator<Item = impl Serialize>) -> String {
     let mut out = String::new();
     for e in events {
         // NOTE: serializing these plain structs cannot fail (no maps with non-string keys).
-        if let Ok(line) = serde_json::to_string(e) {
+        if let Ok(line) = serde_json::to_string(&e) {
             out.push_str(&line);
             out.push('\n');
         }

@@ -275,18 +275,34 @@ pub fn synthetic_journey(site: &Site, spec: &Synthetic, index: u64) -> Journey {
     }
 }
 
-/// What one view decided: per slot, the variant label (`origin`, `control`, a variant).
-pub type Labels = Vec<(String, String)>;
+/// What one view decided: per slot, its name and the variant label (`origin`, `control`, a
+/// variant id, `reorder`), borrowed from the configuration.
+pub type Labels<'s> = Vec<(&'s str, &'s str)>;
 
 /// A journey run through the engine: the labels of each view, and (when asked) its events.
-pub struct Run {
-    pub views: Vec<Labels>,
-    /// Segments true at each view.
-    pub segments: Vec<Vec<String>>,
-    /// First arm per experiment.
-    pub arms: BTreeMap<String, String>,
+pub struct Run<'s> {
+    pub views: Vec<Labels<'s>>,
+    /// Per view, the site's segment flags (true at that view).
+    pub segments: Vec<Vec<bool>>,
+    /// First arm per experiment, in first-exposure order.
+    pub arms: Vec<(&'s str, &'static str)>,
     /// NDJSON event records of the journey (exposures and conversions), when asked.
     pub events: String,
+}
+
+/// A slot decision's label (as [`events::variant_label`]) borrowed from the configuration: a
+/// variant's id, or one of the fixed words.
+fn label_in<'s>(site: &'s Site, d: &crate::decide::SlotDecision<'_>) -> &'s str {
+    match events::variant_label(d) {
+        "control" => "control",
+        "origin" => "origin",
+        "reorder" => "reorder",
+        shown => site.slots[d.slot]
+            .variants
+            .iter()
+            .find(|v| v.id == shown)
+            .map_or("unknown", |v| v.id.as_str()),
+    }
 }
 
 /// A planted effect: visitors whose first exposure to `unit` put them in `variation` buy with
@@ -332,12 +348,17 @@ pub struct Outcomes {
 }
 
 /// Runs one journey through the engine.
-pub fn run(site: &Site, keys: &Keys, journey: &Journey, outcomes: Option<&Outcomes>) -> Run {
+pub fn run<'s>(
+    site: &'s Site,
+    keys: &Keys,
+    journey: &Journey,
+    outcomes: Option<&Outcomes>,
+) -> Run<'s> {
     let mut token: Option<String> = None;
     let mut out = Run {
         views: Vec::with_capacity(journey.views.len()),
         segments: Vec::with_capacity(journey.views.len()),
-        arms: BTreeMap::new(),
+        arms: Vec::new(),
         events: String::new(),
     };
     // First exposure per unit (for planted effects), as `analyze` attributes.
@@ -348,13 +369,16 @@ pub fn run(site: &Site, keys: &Keys, journey: &Journey, outcomes: Option<&Outcom
         s
     });
     let mut last_stamp = None;
+    let mut cookie = String::new();
     for view in &journey.views {
-        let mut cookie = token
-            .as_ref()
-            .map(|t| format!("vt={t}"))
-            .unwrap_or_default();
+        cookie.clear();
+        if let Some(t) = &token {
+            cookie.push_str("vt=");
+            cookie.push_str(t);
+        }
         if !view.events.is_empty() {
-            cookie.push_str(&format!("; vt_e={}", signals::encode_events(&view.events)));
+            cookie.push_str("; vt_e=");
+            cookie.push_str(&signals::encode_events(&view.events));
         }
         let input = RequestInput {
             facts: RequestFacts {
@@ -372,47 +396,51 @@ pub fn run(site: &Site, keys: &Keys, journey: &Journey, outcomes: Option<&Outcom
             fresh_id: journey.id,
             page_traits: None,
         };
-        let o = personalize(site, Mode::Edge(keys), &input);
+        let mut o = personalize(site, Mode::Edge(keys), &input);
         let mut labels = Vec::with_capacity(o.decisions.slots.len());
         for d in &o.decisions.slots {
             let slot = &site.slots[d.slot];
-            let label = events::variant_label(d);
-            labels.push((slot.name.clone(), label.to_string()));
+            let label = label_in(site, d);
+            labels.push((slot.name.as_str(), label));
             if let (Some(e), Some(arm)) = (slot.experiment, d.arm) {
-                let name = &site.experiments[e].name;
+                let name = site.experiments[e].name.as_str();
                 let arm = match arm {
                     crate::decide::Arm::Control => "control",
                     crate::decide::Arm::Treatment => "treatment",
                 };
-                out.arms
-                    .entry(name.clone())
-                    .or_insert_with(|| arm.to_string());
-                first.entry(name.clone()).or_insert_with(|| arm.to_string());
-            }
-            if label != "control" {
-                first
-                    .entry(format!("slot:{}", slot.name))
-                    .or_insert_with(|| label.to_string());
+                if !out.arms.iter().any(|(n, _)| *n == name) {
+                    out.arms.push((name, arm));
+                }
             }
         }
-        out.segments.push(
-            o.decisions
-                .active_segments(site)
-                .into_iter()
-                .map(String::from)
-                .collect(),
-        );
+        if outcomes.is_some() {
+            for &(slot, label) in &labels {
+                if label != "control" {
+                    first
+                        .entry(format!("slot:{slot}"))
+                        .or_insert_with(|| label.to_string());
+                }
+            }
+            for &(name, arm) in &out.arms {
+                first
+                    .entry(name.to_string())
+                    .or_insert_with(|| arm.to_string());
+            }
+        }
         if outcomes.is_some() {
             if let Some(stamp) = Stamp::of(site, &o, view.at_ms, rng.random(), Source::Edge) {
-                events::write_exposures(site, &o, &stamp, &mut out.events);
-                let folded: Vec<events::Event> = events::folded_conversions(&o, &stamp)
-                    .into_iter()
-                    .map(events::Event::Conversion)
-                    .collect();
-                out.events.push_str(&events::to_ndjson(&folded));
-                last_stamp = Some(stamp);
+                // No page records: these views are replayed, not recorded.
+                let records = events::RequestEvents {
+                    exposures: events::Exposures::of(site, &o),
+                    conversions: events::folded_conversions(&o, &stamp),
+                    page: None,
+                    stamp,
+                };
+                records.write_ndjson(&mut out.events);
+                last_stamp = Some(records.stamp);
             }
         }
+        out.segments.push(std::mem::take(&mut o.decisions.segments));
         out.views.push(labels);
         token = o.state_token;
     }
@@ -458,39 +486,50 @@ pub struct Tally {
     pub arms: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
+/// `map[key] += n`, allocating the key only when it is new.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    match map.get_mut(key) {
+        Some(count) => *count += n,
+        None => {
+            map.insert(key.to_string(), n);
+        }
+    }
+}
+
+/// `map[outer][inner] += n`, as [`bump`].
+fn bump2(map: &mut BTreeMap<String, BTreeMap<String, u64>>, outer: &str, inner: &str, n: u64) {
+    match map.get_mut(outer) {
+        Some(m) => bump(m, inner, n),
+        None => {
+            map.insert(outer.to_string(), BTreeMap::from([(inner.to_string(), n)]));
+        }
+    }
+}
+
 impl Tally {
-    fn add(&mut self, r: &Run) {
+    /// Counts a journey run through `site`.
+    fn add(&mut self, site: &Site, r: &Run<'_>) {
         self.visitors += 1;
         self.views += r.views.len() as u64;
         for labels in &r.views {
             for (slot, label) in labels {
-                *self
-                    .slots
-                    .entry(slot.clone())
-                    .or_default()
-                    .entry(label.clone())
-                    .or_default() += 1;
+                bump2(&mut self.slots, slot, label, 1);
             }
         }
-        let mut ever: Vec<&String> = Vec::new();
-        for segs in &r.segments {
-            for s in segs {
-                *self.segment_views.entry(s.clone()).or_default() += 1;
-                if !ever.contains(&s) {
-                    ever.push(s);
+        let mut ever = vec![false; site.segments.len()];
+        for flags in &r.segments {
+            for ((segment, on), was) in site.segments.iter().zip(flags).zip(&mut ever) {
+                if *on {
+                    bump(&mut self.segment_views, &segment.name, 1);
+                    *was = true;
                 }
             }
         }
-        for s in ever {
-            *self.segment_visitors.entry(s.clone()).or_default() += 1;
+        for (segment, _) in site.segments.iter().zip(ever).filter(|(_, was)| *was) {
+            bump(&mut self.segment_visitors, &segment.name, 1);
         }
         for (e, arm) in &r.arms {
-            *self
-                .arms
-                .entry(e.clone())
-                .or_default()
-                .entry(arm.clone())
-                .or_default() += 1;
+            bump2(&mut self.arms, e, arm, 1);
         }
     }
 
@@ -530,28 +569,27 @@ pub struct Diff {
 }
 
 impl Diff {
-    fn add(&mut self, a: &Run, b: &Run) {
+    fn add(&mut self, a: &Run<'_>, b: &Run<'_>) {
         let mut visitor_changed = false;
         for (va, vb) in a.views.iter().zip(&b.views) {
             let mut view_changed = false;
-            let mut slots: Vec<&String> = va
-                .iter()
-                .map(|(s, _)| s)
-                .chain(vb.iter().map(|(s, _)| s))
-                .collect();
-            slots.sort();
+            let mut slots: Vec<&str> = va.iter().chain(vb).map(|(s, _)| *s).collect();
+            slots.sort_unstable();
             slots.dedup();
             for slot in slots {
-                let find = |v: &Labels| {
+                fn find<'l>(v: &[(&str, &'l str)], slot: &str) -> &'l str {
                     v.iter()
-                        .find(|(s, _)| s == slot)
-                        .map_or("absent".to_string(), |(_, l)| l.clone())
-                };
-                let (old, new) = (find(va), find(vb));
+                        .find(|(s, _)| *s == slot)
+                        .map_or("absent", |(_, l)| *l)
+                }
+                let (old, new) = (find(va, slot), find(vb, slot));
                 if old != new {
                     view_changed = true;
-                    *self.slots_changed.entry(slot.clone()).or_default() += 1;
-                    *self.pairs.entry((slot.clone(), old, new)).or_default() += 1;
+                    bump(&mut self.slots_changed, slot, 1);
+                    *self
+                        .pairs
+                        .entry((slot.to_string(), old.to_string(), new.to_string()))
+                        .or_default() += 1;
                 }
             }
             if view_changed {
@@ -635,11 +673,11 @@ pub fn simulate(
                     }
                 };
                 let a = run(site, keys, journey, outcomes);
-                part.tally.add(&a);
+                part.tally.add(site, &a);
                 part.events.push_str(&a.events);
                 if let (Some(other), Some((tally, diff))) = (against, part.against.as_mut()) {
                     let b = run(other, keys, journey, None);
-                    tally.add(&b);
+                    tally.add(other, &b);
                     diff.add(&a, &b);
                 }
             }
