@@ -555,7 +555,7 @@ fn js_json(value: &impl serde::Serialize) -> Option<String> {
 fn ndjson(records: impl IntoIterator<Item = impl serde::Serialize>) -> String {
     let mut out = String::new();
     for r in records {
-        if let Some(line) = js_json(r) {
+        if let Some(line) = js_json(&r) {
             out.push_str(&line);
             out.push('\n');
         }
