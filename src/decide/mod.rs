@@ -78,7 +78,7 @@ pub struct SlotDecision<'s> {
     /// Set when the slot is under an experiment and the visitor is bucketed.
     pub arm: Option<Arm>,
     /// What the visitor would have seen outside the control arm (variant id or `reorder`).
-    pub would_show: Option<String>,
+    pub would_show: Option<&'s str>,
     pub reason: Reason,
     /// The chosen variant's HTML (or attribute value), placeholders rendered and escaped.
     pub content: Option<Cow<'s, str>>,
@@ -274,8 +274,8 @@ fn decide_slot<'s>(
         }
     };
     let shown = match &choice {
-        Choice::Variant(v) => slot.variants[*v].id.clone(),
-        _ => REORDER_VARIANT.to_string(),
+        Choice::Variant(v) => slot.variants[*v].id.as_str(),
+        _ => REORDER_VARIANT,
     };
 
     // 2. Frequency caps apply to both arms alike, so arms stay comparable.
@@ -314,7 +314,7 @@ fn decide_slot<'s>(
                 slot: index,
                 choice: Choice::Origin,
                 arm: Some(Arm::Control),
-                would_show: Some(shown.clone()),
+                would_show: Some(shown),
                 reason: Reason {
                     code: ReasonCode::Control,
                     text: format!(
@@ -524,7 +524,7 @@ impl Decisions<'_> {
                 let slot = &site.slots[d.slot];
                 Some(Exposure {
                     slot: slot.name.clone(),
-                    variant: d.would_show.clone()?,
+                    variant: d.would_show?.to_string(),
                     experiment: slot
                         .experiment
                         .filter(|_| d.arm.is_some())

@@ -9,8 +9,6 @@
 //! cookie value; nothing is built under honored GPC (no state, so no visitor). Strings from the
 //! visitor are bounded ([`MAX_TEXT`]); a cut one is flagged in `issues`, never silently.
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 
 use crate::config::Site;
@@ -291,10 +289,10 @@ pub struct Exposures<'s> {
 struct SlotFields<'s> {
     slot: &'s str,
     /// The variant shown, `reorder`, `origin`, or `control` for what the control arm held back.
-    variant: Cow<'s, str>,
+    variant: &'s str,
     experiment: Option<&'s str>,
     arm: Option<EventArm>,
-    held_back: Option<String>,
+    held_back: Option<&'s str>,
 }
 
 /// An exposure record borrowed from [`Exposures`] and its [`Stamp`]: serializes as the owned
@@ -326,10 +324,10 @@ pub struct ExposureView<'a> {
 
 /// What a slot decision showed, as an exposure names it: the variant, `reorder`, `origin`, or
 /// `control` for what the control arm held back.
-pub fn variant_label<'a>(d: &'a crate::decide::SlotDecision<'_>) -> &'a str {
+pub fn variant_label<'s>(d: &crate::decide::SlotDecision<'s>) -> &'s str {
     match d.arm {
         Some(Arm::Control) => "control",
-        _ => d.would_show.as_deref().unwrap_or("origin"),
+        _ => d.would_show.unwrap_or("origin"),
     }
 }
 
@@ -341,14 +339,9 @@ impl<'s> Exposures<'s> {
             .iter()
             .map(|d| {
                 let slot = &site.slots[d.slot];
-                let (variant, held_back) = match (d.arm, &d.would_show) {
-                    (Some(Arm::Control), shown) => (Cow::Borrowed("control"), shown.clone()),
-                    (_, Some(shown)) => (Cow::Owned(shown.clone()), None),
-                    (_, None) => (Cow::Borrowed("origin"), None),
-                };
                 SlotFields {
                     slot: &slot.name,
-                    variant,
+                    variant: variant_label(d),
                     experiment: slot
                         .experiment
                         .filter(|_| d.arm.is_some())
@@ -357,7 +350,7 @@ impl<'s> Exposures<'s> {
                         Arm::Control => EventArm::Control,
                         Arm::Treatment => EventArm::Treatment,
                     }),
-                    held_back,
+                    held_back: d.would_show.filter(|_| d.arm == Some(Arm::Control)),
                 }
             })
             .collect();
@@ -388,10 +381,10 @@ impl<'s> Exposures<'s> {
             session: &stamp.session,
             request: &stamp.request,
             slot: f.slot,
-            variant: &f.variant,
+            variant: f.variant,
             experiment: f.experiment,
             arm: f.arm,
-            held_back: f.held_back.as_deref(),
+            held_back: f.held_back,
             segments: &self.segments,
             page_type: &self.page_type,
             device: self.device,
@@ -417,7 +410,7 @@ impl<'s> Exposures<'s> {
                 variant: f.variant.to_string(),
                 experiment: f.experiment.map(String::from),
                 arm: f.arm,
-                held_back: f.held_back.clone(),
+                held_back: f.held_back.map(String::from),
                 segments: segments.clone(),
                 page_type: self.page_type.clone(),
                 device: self.device.to_string(),
@@ -474,9 +467,8 @@ impl<'s> RequestEvents<'s> {
 
     /// The records, owned, in the order of [`RequestEvents::views`].
     pub fn records(&self) -> Vec<Event> {
-        let mut out: Vec<Event> = (self.exposures.records(&self.stamp).into_iter())
-            .map(Event::Exposure)
-            .collect();
+        let exposures = self.exposures.records(&self.stamp);
+        let mut out: Vec<Event> = exposures.into_iter().map(Event::Exposure).collect();
         out.extend(self.conversions.iter().cloned().map(Event::Conversion));
         out.extend(self.page.iter().cloned().map(Event::Page));
         out

@@ -290,21 +290,6 @@ pub struct Run<'s> {
     pub events: String,
 }
 
-/// A slot decision's label (as [`events::variant_label`]) borrowed from the configuration: a
-/// variant's id, or one of the fixed words.
-fn label_in<'s>(site: &'s Site, d: &crate::decide::SlotDecision<'_>) -> &'s str {
-    match events::variant_label(d) {
-        "control" => "control",
-        "origin" => "origin",
-        "reorder" => "reorder",
-        shown => site.slots[d.slot]
-            .variants
-            .iter()
-            .find(|v| v.id == shown)
-            .map_or("unknown", |v| v.id.as_str()),
-    }
-}
-
 /// A planted effect: visitors whose first exposure to `unit` put them in `variation` buy with
 /// probability `base × (1 + uplift)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -400,7 +385,7 @@ pub fn run<'s>(
         let mut labels = Vec::with_capacity(o.decisions.slots.len());
         for d in &o.decisions.slots {
             let slot = &site.slots[d.slot];
-            let label = label_in(site, d);
+            let label = events::variant_label(d);
             labels.push((slot.name.as_str(), label));
             if let (Some(e), Some(arm)) = (slot.experiment, d.arm) {
                 let name = site.experiments[e].name.as_str();
