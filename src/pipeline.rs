@@ -5,7 +5,7 @@ use serde::{Serialize, Serializer};
 
 use crate::config::expr::render_num;
 use crate::config::Site;
-use crate::decide::{self, Arm, Choice, DecideInput, Decisions, Exposure, Reason, Trust};
+use crate::decide::{self, Arm, DecideInput, Decisions, Exposure, Reason, Trust};
 use crate::scoring::{self, Source};
 use crate::signals::{self, RequestContext, RequestFacts};
 use crate::state::{self, Keyring, Protection, VisitorState};
@@ -324,11 +324,7 @@ impl Outcome<'_> {
                     DecisionReport {
                         slot: slot.name.clone(),
                         action: slot.action.name(),
-                        variant: match &d.choice {
-                            Choice::Variant(v) => Some(slot.variants[*v].id.clone()),
-                            Choice::Reorder(_) => Some(crate::config::REORDER_VARIANT.into()),
-                            Choice::Origin => None,
-                        },
+                        variant: d.shown().changed().map(String::from),
                         arm: d.arm,
                         reason: d.reason.clone(),
                     }

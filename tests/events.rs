@@ -235,3 +235,59 @@ fn purchases_and_add_to_carts_folded_from_the_click_stream_are_conversions() {
         ]
     );
 }
+
+#[test]
+fn the_explain_report_and_the_exposure_records_give_one_answer() {
+    // Over every golden vector: the report's decisions and exposure rows, and the exposure
+    // records of the same requests, all read `Shown`. A record's `variant` is the report's
+    // decision variant, `origin` or `control`; the report's exposure rows are the records that
+    // are not `origin`, naming what a control arm held back.
+    let site = demo();
+    let keys = keys();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/decisions");
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for o in vector_outcomes(&doc, &site, &keys) {
+            let report = o.report(&site);
+            let Some(stamp) = Stamp::of(&site, &o, T0, [1; 8], Source::Edge) else {
+                continue; // GPC and bots: no records
+            };
+            let records = events::Exposures::of(&site, &o).records(&stamp);
+            assert_eq!(records.len(), report.decisions.len(), "{}", path.display());
+            let mut rows = Vec::new();
+            for (r, d) in records.iter().zip(&report.decisions) {
+                assert_eq!(r.slot, d.slot);
+                assert_eq!(r.arm, d.arm, "{}: {}", path.display(), r.slot);
+                match (r.variant.as_str(), &d.variant) {
+                    ("origin" | "control", None) => {}
+                    (label, Some(v)) => assert_eq!(label, v, "{}", path.display()),
+                    (label, None) => panic!("{}: {label} recorded for origin", path.display()),
+                }
+                assert_eq!(r.held_back.is_some(), r.variant == "control");
+                seen.insert(r.variant.clone());
+                if r.variant != "origin" {
+                    let variant = r.held_back.as_ref().unwrap_or(&r.variant);
+                    rows.push((r.slot.clone(), variant.clone(), r.experiment.clone(), r.arm));
+                }
+            }
+            let report_rows: Vec<_> = report
+                .exposures
+                .iter()
+                .map(|e| {
+                    (
+                        e.slot.clone(),
+                        e.variant.clone(),
+                        e.experiment.clone(),
+                        e.arm,
+                    )
+                })
+                .collect();
+            assert_eq!(report_rows, rows, "{}", path.display());
+        }
+    }
+    for label in ["origin", "control", "reorder"] {
+        assert!(seen.contains(label), "the vectors cover {label}");
+    }
+}

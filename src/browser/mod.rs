@@ -11,11 +11,12 @@ use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, Site};
 use crate::decide::{Choice, ItemKeys};
+use crate::events::RecordView;
 #[cfg(feature = "rewrite")]
 use crate::pipeline::Keys;
 use crate::pipeline::{personalize, Mode, Report, RequestInput};
 #[cfg(feature = "rewrite")]
-use crate::rewrite::{rewrite_str, RewritePlan};
+use crate::rewrite::{rewrite_bytes, rewrite_str, RewritePlan};
 use crate::signals::{Geo, RequestFacts, Traits};
 
 /// The one place errors become JS values.
@@ -23,8 +24,12 @@ fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-/// An item of a reorder slot as the page found it: SKU and rank attribute.
-type PageItem = (Option<String>, Option<String>);
+/// A result as a JS value: written as JSON in wasm and parsed by the engine's `JSON.parse`, one
+/// crossing in all (building the objects field by field from wasm costs a crossing a value).
+fn to_js(value: &impl Serialize) -> Result<JsValue, JsError> {
+    let json = serde_json::to_string(value).map_err(js_error)?;
+    js_sys::JSON::parse(&json).map_err(|_| js_error("vitrine: result is not JSON"))
+}
 
 /// What the page knows about the request, filled by the ES module: `new PageRequest(url,
 /// nowMs)`, then setters. wasm-bindgen's typed boundary: no object deserialization (and none of
@@ -44,8 +49,9 @@ pub struct PageRequest {
     id: Option<String>,
     /// Traits the page supplies (unverified).
     traits: Option<Traits>,
-    /// Items of each reorder slot on the page, in DOM order: (slot, [(sku, rank attribute)]).
-    items: Vec<(String, Vec<PageItem>)>,
+    /// Items of each reorder slot on the page, in DOM order: (slot, items packed as
+    /// [`PageRequest::set_items`] takes them). One string a slot, however many items.
+    items: Vec<(String, String)>,
     /// Also return the full explain report (scores, segments, reasons) for the debug overlay.
     explain: bool,
 }
@@ -108,15 +114,41 @@ impl PageRequest {
     }
 
     /// One item of a reorder slot, in DOM order: its SKU and rank attribute (either may be
-    /// missing).
+    /// missing). A call per item: [`PageRequest::set_items`] sends a whole grid in one.
     #[wasm_bindgen(js_name = addItem)]
     pub fn add_item(&mut self, slot: &str, sku: Option<String>, attr: Option<String>) {
-        match self.items.iter_mut().find(|(s, _)| s == slot) {
-            Some((_, items)) => items.push((sku, attr)),
-            None => self.items.push((slot.to_string(), vec![(sku, attr)])),
+        // The separators cannot be part of a value: they would split it.
+        let clean = |v: Option<String>| v.unwrap_or_default().replace(SEPARATORS, "");
+        let packed = self.slot_items(slot);
+        if !packed.is_empty() {
+            packed.push(ITEM_SEPARATOR);
         }
+        packed.push_str(&clean(sku));
+        packed.push(FIELD_SEPARATOR);
+        packed.push_str(&clean(attr));
+    }
+
+    /// All items of a reorder slot in one call, in DOM order, after any added before:
+    /// `sku \x1f attr` per item, items separated by `\x1e` (an empty field is a missing
+    /// attribute). One string crosses into wasm, not one per item, and it is kept as it is.
+    #[wasm_bindgen(js_name = setItems)]
+    pub fn set_items(&mut self, slot: &str, packed: &str) {
+        if packed.is_empty() {
+            return;
+        }
+        let items = self.slot_items(slot);
+        if !items.is_empty() {
+            items.push(ITEM_SEPARATOR);
+        }
+        items.push_str(packed);
     }
 }
+
+/// [`PageRequest::set_items`]' separators: ASCII's record and unit separators, which no SKU or
+/// attribute value a page means to rank by contains.
+const ITEM_SEPARATOR: char = '\u{1e}';
+const FIELD_SEPARATOR: char = '\u{1f}';
+const SEPARATORS: [char; 2] = [ITEM_SEPARATOR, FIELD_SEPARATOR];
 
 impl PageRequest {
     /// The request as the core takes it: the one conversion `decide` and `rewrite` share.
@@ -139,16 +171,30 @@ impl PageRequest {
         }
     }
 
-    /// The items sent for a slot, as the ranking reads them.
+    fn slot_items(&mut self, slot: &str) -> &mut String {
+        let at = match self.items.iter().position(|(s, _)| s == slot) {
+            Some(at) => at,
+            None => {
+                self.items.push((slot.to_string(), String::new()));
+                self.items.len() - 1
+            }
+        };
+        &mut self.items[at].1
+    }
+
+    /// The items sent for a slot, as the ranking reads them (borrowed from the packed string).
     fn items(&self, slot: &str) -> Vec<ItemKeys<'_>> {
-        self.items
-            .iter()
-            .find(|(s, _)| s == slot)
-            .map_or(&[][..], |(_, items)| items.as_slice())
-            .iter()
-            .map(|(sku, attr)| ItemKeys {
-                sku: sku.as_deref(),
-                attr: attr.as_deref(),
+        let Some((_, packed)) = self.items.iter().find(|(s, _)| s == slot) else {
+            return Vec::new();
+        };
+        packed
+            .split(ITEM_SEPARATOR)
+            .map(|item| {
+                let (sku, attr) = item.split_once(FIELD_SEPARATOR).unwrap_or((item, ""));
+                ItemKeys {
+                    sku: (!sku.is_empty()).then_some(sku),
+                    attr: (!attr.is_empty()).then_some(attr),
+                }
             })
             .collect()
     }
@@ -184,12 +230,12 @@ struct SlotResult<'a> {
     action: &'static str,
     attribute: Option<&'a str>,
     /// The variant shown, `reorder`, or `None` (leave the origin content).
-    variant: Option<String>,
+    variant: Option<&'a str>,
     /// HTML (or attribute value) to apply, placeholders rendered and escaped.
-    content: Option<String>,
+    content: Option<&'a str>,
     /// For reorder: the new order, as indices into the items sent.
     order: Option<Vec<u32>>,
-    reason: String,
+    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -199,13 +245,11 @@ struct Decided<'a> {
     report: Option<Report>,
     segments: Vec<&'a str>,
     /// The new unsigned state (store it; send it back as `vt=`).
-    state_token: Option<String>,
+    state_token: Option<&'a str>,
     slots: Vec<SlotResult<'a>>,
     /// The state's visitor id (32 hex digits), for the records the page sends; `None` under GPC.
-    visitor: Option<String>,
-    /// One exposure record per decided slot (the event schema's), for the beacon; empty under
-    /// GPC and for bots.
-    exposures: Vec<crate::events::Event>,
+    visitor: Option<&'a str>,
+    // `records` is set on the parsed object beside these (see `Engine::decide`).
 }
 
 /// A loaded configuration.
@@ -307,7 +351,7 @@ impl Engine {
                 sku_attr: s.rank.as_ref().map(|r| r.sku_attr.as_str()),
             })
             .collect();
-        serde_wasm_bindgen::to_value(&info).map_err(js_error)
+        to_js(&info)
     }
 
     /// The page type and parameters the site's patterns give `url`: the DOM side records views
@@ -327,8 +371,7 @@ impl Engine {
             kind: &ctx.page_type,
             params: &ctx.page_params,
         };
-        page.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(js_error)
+        to_js(&page)
     }
 
     /// Decides for a page request (browser-only mode: unsigned state).
@@ -345,30 +388,25 @@ impl Engine {
             .iter()
             .map(|d| {
                 let slot = &site.slots[d.slot];
-                let (variant, order) = match &d.choice {
-                    Choice::Variant(v) => (Some(slot.variants[*v].id.clone()), None),
-                    Choice::Reorder(plan) => {
-                        let order = plan
-                            .order(&req.items(&slot.name))
+                let order = match &d.choice {
+                    Choice::Reorder(plan) => Some(
+                        plan.order(&req.items(&slot.name))
                             .into_iter()
                             .map(|i| i as u32)
-                            .collect();
-                        (
-                            Some(crate::config::REORDER_VARIANT.to_string()),
-                            Some(order),
-                        )
-                    }
-                    Choice::Origin => (None, None),
+                            .collect(),
+                    ),
+                    Choice::Variant(_) | Choice::Origin => None,
                 };
+                let variant = d.shown().changed();
                 SlotResult {
                     name: &slot.name,
                     selector: &slot.selector_source,
                     action: slot.action.name(),
                     attribute: slot.attribute.as_deref(),
                     variant,
-                    content: d.content.as_deref().map(String::from),
+                    content: d.content.as_deref(),
                     order,
-                    reason: d.reason.text.clone(),
+                    reason: &d.reason.text,
                 }
             })
             .collect();
@@ -382,26 +420,30 @@ impl Engine {
             request_id,
             crate::events::Source::Browser,
         );
+        let exposures = crate::events::Exposures::of(site, &outcome);
         let decided = Decided {
-            visitor: stamp.as_ref().map(|s| s.visitor.clone()),
-            exposures: stamp
-                .as_ref()
-                .map(|s| {
-                    crate::events::Exposures::of(site, &outcome)
-                        .records(s)
-                        .into_iter()
-                        .map(crate::events::Event::Exposure)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            state_token: outcome.state_token.clone(),
+            visitor: stamp.as_ref().map(|s| s.visitor.as_str()),
+            state_token: outcome.state_token.as_deref(),
             report,
             segments: outcome.decisions.active_segments(site),
             slots,
         };
-        decided
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(js_error)
+        // One exposure record per decided slot (the event schema's) as NDJSON, ready for the
+        // beacon: a string of its own, not a string escaped inside the JSON, and never built
+        // as JS objects here (the module parses the records for `dataLayer` after the slots
+        // are shown); empty under GPC and for bots.
+        let records = stamp
+            .as_ref()
+            .map(|s| crate::events::to_ndjson(exposures.views(s).map(RecordView::Exposure)))
+            .unwrap_or_default();
+        let value = to_js(&decided)?;
+        js_sys::Reflect::set(
+            &value,
+            &JsValue::from_str("records"),
+            &JsValue::from_str(&records),
+        )
+        .map_err(|_| js_error("vitrine: cannot set the records"))?;
+        Ok(value)
     }
 
     /// Decides for a request and returns only the new state token: the lean call for a server
@@ -431,17 +473,29 @@ impl Engine {
     }
 
     /// Rewrites a whole HTML document for a request, as the edge would (needs feature
-    /// `rewrite`; the browser build goes without it).
+    /// `rewrite`; the browser build goes without it). Takes the page as a string, and returns
+    /// a string, or as UTF-8 bytes (a `Uint8Array`, as a server reads it off the wire), and
+    /// returns a `Uint8Array`: then nothing is transcoded on the way in or out, only copied.
     #[cfg(feature = "rewrite")]
-    pub fn rewrite(&self, html: &str, req: &PageRequest) -> Result<String, JsError> {
+    pub fn rewrite(&self, html: JsValue, req: &PageRequest) -> Result<JsValue, JsError> {
+        let bytes = html.dyn_ref::<js_sys::Uint8Array>();
         let Some(site) = self.site(&req.url) else {
-            return Ok(html.to_string());
+            return Ok(html);
         };
         let input = req.input();
         let outcome = personalize(site, self.mode(), &input);
         let nonce = u64::from_le_bytes(input.fresh_id[..8].try_into().unwrap_or([7; 8]))
             ^ 0x9e37_79b9_7f4a_7c15;
         let plan = RewritePlan::new(site, &outcome.decisions, nonce);
-        Ok(rewrite_str(&plan, html).0)
+        if let Some(bytes) = bytes {
+            let (out, _) = rewrite_bytes(&plan, &bytes.to_vec());
+            return Ok(js_sys::Uint8Array::from(out.as_slice()).into());
+        }
+        let Some(text) = html.as_string() else {
+            return Err(js_error(
+                "vitrine: rewrite takes the page as a string or a Uint8Array",
+            ));
+        };
+        Ok(JsValue::from_str(&rewrite_str(&plan, &text).0))
     }
 }

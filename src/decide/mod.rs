@@ -33,11 +33,76 @@ pub enum Trust {
     Anonymous,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// An experiment's arm, as decided, explained and recorded (one type for all three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Arm {
-    Control,
     Treatment,
+    Control,
+}
+
+impl Arm {
+    /// The arm's name in records and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Treatment => "treatment",
+            Arm::Control => "control",
+        }
+    }
+}
+
+/// What a slot showed the visitor: the one answer to that question. The explain report, the
+/// event records, the rewriter's `data-vt-applied` marker, the browser module and `simulate`
+/// all read it from [`SlotDecision::shown`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown<'s> {
+    /// A variant, by id.
+    Variant(&'s str),
+    /// The slot's items in a new order.
+    Reorder,
+    /// The origin content, outside any experiment (nothing matched, a cap, a condition).
+    Origin,
+    /// The origin content in an experiment's control arm, holding back what the treatment
+    /// arm shows (a variant id or `reorder`).
+    Control { held_back: &'s str },
+}
+
+impl<'s> Shown<'s> {
+    /// The one word for it, as exposure records and the `data-vt-applied` marker write it:
+    /// the variant id, `reorder`, `origin` or `control`.
+    pub fn label(self) -> &'s str {
+        match self {
+            Shown::Variant(id) => id,
+            Shown::Reorder => REORDER_VARIANT,
+            Shown::Origin => "origin",
+            Shown::Control { .. } => "control",
+        }
+    }
+
+    /// What replaced the origin content (a variant id or `reorder`); `None` when the origin
+    /// content stayed.
+    pub fn changed(self) -> Option<&'s str> {
+        match self {
+            Shown::Variant(id) => Some(id),
+            Shown::Reorder => Some(REORDER_VARIANT),
+            Shown::Origin | Shown::Control { .. } => None,
+        }
+    }
+
+    /// In the control arm, what was held back.
+    pub fn held_back(self) -> Option<&'s str> {
+        match self {
+            Shown::Control { held_back } => Some(held_back),
+            _ => None,
+        }
+    }
+
+    /// What the decision is about: the content shown, or the content a control arm held back
+    /// (the explain report's exposure rows name the treatment this way); `None` for origin.
+    pub fn subject(self) -> Option<&'s str> {
+        self.changed().or(self.held_back())
+    }
 }
 
 /// Why a slot got what it got.
@@ -77,14 +142,16 @@ pub struct SlotDecision<'s> {
     pub choice: Choice<'s>,
     /// Set when the slot is under an experiment and the visitor is bucketed.
     pub arm: Option<Arm>,
-    /// What the visitor would have seen outside the control arm (variant id or `reorder`).
-    pub would_show: Option<&'s str>,
+    /// What the visitor would have seen outside the control arm (variant id or `reorder`);
+    /// read it through [`SlotDecision::shown`].
+    would_show: Option<&'s str>,
     pub reason: Reason,
     /// The chosen variant's HTML (or attribute value), placeholders rendered and escaped.
     pub content: Option<Cow<'s, str>>,
 }
 
-/// One (slot, variant, arm) record for analysis.
+/// One row of the explain report's exposures: a slot that showed something, or whose control
+/// arm held something back ([`Shown::subject`]); origin slots have none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Exposure {
     pub slot: String,
@@ -515,20 +582,35 @@ pub fn record(site: &Site, state: &mut VisitorState, decisions: &Decisions<'_>) 
     }
 }
 
+impl<'s> SlotDecision<'s> {
+    /// What the slot showed.
+    pub fn shown(&self) -> Shown<'s> {
+        match (&self.choice, self.arm, self.would_show) {
+            (Choice::Variant(_), _, Some(id)) => Shown::Variant(id),
+            (Choice::Reorder(_), ..) => Shown::Reorder,
+            (Choice::Origin, Some(Arm::Control), Some(held_back)) => Shown::Control { held_back },
+            // A variant always names itself (decide_slot); origin otherwise.
+            (Choice::Variant(_), _, None) | (Choice::Origin, ..) => Shown::Origin,
+        }
+    }
+
+    /// The experiment the visitor was bucketed into for this slot, by name.
+    pub fn experiment<'a>(&self, site: &'a Site) -> Option<&'a str> {
+        let e = site.slots[self.slot].experiment?;
+        self.arm.map(|_| site.experiments[e].name.as_str())
+    }
+}
+
 impl Decisions<'_> {
-    /// Exposures: every slot that showed something, or whose control arm held something back.
+    /// The explain report's exposure rows (see [`Exposure`]).
     pub fn exposures(&self, site: &Site) -> Vec<Exposure> {
         self.slots
             .iter()
             .filter_map(|d| {
-                let slot = &site.slots[d.slot];
                 Some(Exposure {
-                    slot: slot.name.clone(),
-                    variant: d.would_show?.to_string(),
-                    experiment: slot
-                        .experiment
-                        .filter(|_| d.arm.is_some())
-                        .map(|e| site.experiments[e].name.clone()),
+                    slot: site.slots[d.slot].name.clone(),
+                    variant: d.shown().subject()?.to_string(),
+                    experiment: d.experiment(site).map(String::from),
                     arm: d.arm,
                 })
             })

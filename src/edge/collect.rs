@@ -10,7 +10,8 @@ use worker::js_sys::{Array, Object, Reflect, JSON};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{Context, Date, Env, Headers, Request, Response};
 
-use crate::events::{self, Conversion, Event, EventArm, Exposure, RecordError, Source, Stamp};
+use crate::decide::Arm;
+use crate::events::{self, Conversion, Event, Exposure, RecordError, Source, Stamp};
 use crate::pipeline::Mode;
 use crate::signals;
 use crate::state::{self, Protection};
@@ -118,7 +119,7 @@ enum BrowserRecord {
         slot: String,
         variant: String,
         experiment: Option<String>,
-        arm: Option<EventArm>,
+        arm: Option<Arm>,
         held_back: Option<String>,
         segments: Vec<String>,
         page_type: String,
@@ -312,8 +313,8 @@ fn read_browser_record(line: &str, number: usize) -> Result<BrowserRecord, Recor
     }
     let arm = match text("arm")?.as_deref() {
         None => None,
-        Some("treatment") => Some(EventArm::Treatment),
-        Some("control") => Some(EventArm::Control),
+        Some("treatment") => Some(Arm::Treatment),
+        Some("control") => Some(Arm::Control),
         Some(a) => return Err(err(format!("arm '{a}' is not treatment or control"))),
     };
     let segments = match get("segments") {

@@ -40,15 +40,6 @@ pub enum EventTrust {
     Unsigned,
 }
 
-/// An experiment arm, as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum EventArm {
-    Treatment,
-    Control,
-}
-
 /// One record of the event stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -80,7 +71,7 @@ pub struct Exposure {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arm: Option<EventArm>,
+    pub arm: Option<Arm>,
     /// In the control arm: the variant the visitor would have seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_back: Option<String>,
@@ -291,7 +282,7 @@ struct SlotFields<'s> {
     /// The variant shown, `reorder`, `origin`, or `control` for what the control arm held back.
     variant: &'s str,
     experiment: Option<&'s str>,
-    arm: Option<EventArm>,
+    arm: Option<Arm>,
     held_back: Option<&'s str>,
 }
 
@@ -310,7 +301,7 @@ pub struct ExposureView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     experiment: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    arm: Option<EventArm>,
+    arm: Option<Arm>,
     #[serde(skip_serializing_if = "Option::is_none")]
     held_back: Option<&'a str>,
     segments: &'a [&'a str],
@@ -322,15 +313,6 @@ pub struct ExposureView<'a> {
     source: Source,
 }
 
-/// What a slot decision showed, as an exposure names it: the variant, `reorder`, `origin`, or
-/// `control` for what the control arm held back.
-pub fn variant_label<'s>(d: &crate::decide::SlotDecision<'s>) -> &'s str {
-    match d.arm {
-        Some(Arm::Control) => "control",
-        _ => d.would_show.unwrap_or("origin"),
-    }
-}
-
 impl<'s> Exposures<'s> {
     pub fn of(site: &'s Site, outcome: &Outcome<'s>) -> Exposures<'s> {
         let slots = outcome
@@ -338,19 +320,13 @@ impl<'s> Exposures<'s> {
             .slots
             .iter()
             .map(|d| {
-                let slot = &site.slots[d.slot];
+                let shown = d.shown();
                 SlotFields {
-                    slot: &slot.name,
-                    variant: variant_label(d),
-                    experiment: slot
-                        .experiment
-                        .filter(|_| d.arm.is_some())
-                        .map(|e| site.experiments[e].name.as_str()),
-                    arm: d.arm.map(|a| match a {
-                        Arm::Control => EventArm::Control,
-                        Arm::Treatment => EventArm::Treatment,
-                    }),
-                    held_back: d.would_show.filter(|_| d.arm == Some(Arm::Control)),
+                    slot: &site.slots[d.slot].name,
+                    variant: shown.label(),
+                    experiment: d.experiment(site),
+                    arm: d.arm,
+                    held_back: shown.held_back(),
                 }
             })
             .collect();

@@ -22,7 +22,7 @@ use lol_html::{
 };
 
 use crate::config::{Action, Site, Slot};
-use crate::decide::{Arm, Choice, Decisions, ItemKeys, RankPlan};
+use crate::decide::{Choice, Decisions, ItemKeys, RankPlan};
 use sink::{sentinel, Mark, Shared, Sink, SlotPlan};
 
 /// Marker attribute on every slot the edge decided.
@@ -50,7 +50,7 @@ enum Op<'s> {
     /// Reorder the slot's items.
     Reorder { slot: &'s Slot, plan: RankPlan<'s> },
     /// Only mark the slot as decided (origin content or control arm).
-    Mark { slot: &'s Slot, label: &'static str },
+    Mark { slot: &'s Slot, label: &'s str },
 }
 
 impl<'s> RewritePlan<'s> {
@@ -63,22 +63,18 @@ impl<'s> RewritePlan<'s> {
             .map(|d| {
                 let slot = &site.slots[d.slot];
                 match &d.choice {
-                    Choice::Variant(v) => Op::Variant {
+                    Choice::Variant(_) => Op::Variant {
                         slot,
-                        label: &slot.variants[*v].id,
+                        label: d.shown().label(),
                         content: d.content.clone().unwrap_or(Cow::Borrowed("")),
                     },
                     Choice::Reorder(plan) => Op::Reorder {
                         slot,
                         plan: plan.clone(),
                     },
-                    Choice::Origin if d.arm == Some(Arm::Control) => Op::Mark {
-                        slot,
-                        label: "control",
-                    },
                     Choice::Origin => Op::Mark {
                         slot,
-                        label: "origin",
+                        label: d.shown().label(),
                     },
                 }
             })
@@ -349,7 +345,7 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                     ));
                 }
                 Op::Mark { label, .. } => {
-                    let label: &'static str = label;
+                    let label: &'s str = label;
                     settings = settings.append_element_content_handler((
                         Cow::Borrowed(selector),
                         ElementContentHandlers::default().element(
@@ -497,15 +493,22 @@ fn held_action(action: Action) -> bool {
 
 /// Rewrites a whole document at once.
 pub fn rewrite_str(plan: &RewritePlan<'_>, html: &str) -> (String, RewriteStats) {
-    let mut out = Vec::with_capacity(html.len() + 256);
-    let stats = {
-        let mut rw = Rewriter::new(plan, |c: &[u8]| out.extend_from_slice(c));
-        rw.write(html.as_bytes());
-        rw.end()
-    };
+    let (out, stats) = rewrite_bytes(plan, html.as_bytes());
     (
         String::from_utf8(out)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         stats,
     )
+}
+
+/// Rewrites a whole UTF-8 document held as bytes (no check that it is UTF-8: the rewriter
+/// passes what it does not touch through byte for byte).
+pub fn rewrite_bytes(plan: &RewritePlan<'_>, html: &[u8]) -> (Vec<u8>, RewriteStats) {
+    let mut out = Vec::with_capacity(html.len() + 256);
+    let stats = {
+        let mut rw = Rewriter::new(plan, |c: &[u8]| out.extend_from_slice(c));
+        rw.write(html);
+        rw.end()
+    };
+    (out, stats)
 }

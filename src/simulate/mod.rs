@@ -385,14 +385,9 @@ pub fn run<'s>(
         let mut labels = Vec::with_capacity(o.decisions.slots.len());
         for d in &o.decisions.slots {
             let slot = &site.slots[d.slot];
-            let label = events::variant_label(d);
-            labels.push((slot.name.as_str(), label));
-            if let (Some(e), Some(arm)) = (slot.experiment, d.arm) {
-                let name = site.experiments[e].name.as_str();
-                let arm = match arm {
-                    crate::decide::Arm::Control => "control",
-                    crate::decide::Arm::Treatment => "treatment",
-                };
+            labels.push((slot.name.as_str(), d.shown().label()));
+            if let (Some(name), Some(arm)) = (d.experiment(site), d.arm) {
+                let arm = arm.name();
                 if !out.arms.iter().any(|(n, _)| *n == name) {
                     out.arms.push((name, arm));
                 }

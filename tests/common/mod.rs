@@ -137,6 +137,14 @@ pub fn journey<'s>(
 /// Runs one golden decision vector (`tests/data/decisions/*.json`): its requests, in order,
 /// carrying the state cookie; returns `[{report, cookie, clear_events}]` per request.
 pub fn run_vector(doc: &Value, site: &vitrine::Site, keys: &Keys) -> Vec<Value> {
+    vector_outcomes(doc, site, keys)
+        .into_iter()
+        .map(|o| json!({"report": o.report(site), "cookie": o.state_token, "clear_events": o.had_events}))
+        .collect()
+}
+
+/// The outcomes of one golden decision vector's requests, in order.
+pub fn vector_outcomes<'s>(doc: &Value, site: &'s vitrine::Site, keys: &Keys) -> Vec<Outcome<'s>> {
     let mode = match doc["mode"].as_str() {
         Some("browser") => Mode::Browser,
         _ => Mode::Edge(keys),
@@ -192,7 +200,7 @@ pub fn run_vector(doc: &Value, site: &vitrine::Site, keys: &Keys) -> Vec<Value> 
         if o.state_token.is_some() {
             token = o.state_token.clone();
         }
-        out.push(json!({"report": o.report(site), "cookie": o.state_token, "clear_events": o.had_events}));
+        out.push(o);
     }
     out
 }

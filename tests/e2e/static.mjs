@@ -21,6 +21,8 @@ export const PLAIN_PAGE = `<!doctype html>
     if (hero) {
       const visible = getComputedStyle(hero).visibility !== "hidden";
       window.__heroFrames.push(visible ? hero.textContent.trim().slice(0, 40) : null);
+      // The first frame that will paint the hero (make bench-browser reads it).
+      if (visible && window.__heroVisibleAt === undefined) window.__heroVisibleAt = performance.now();
     }
     if (window.__heroFrames.length < 120) requestAnimationFrame(watch);
   })();
@@ -37,6 +39,9 @@ export const PLAIN_PAGE = `<!doctype html>
 </ul>
 <div data-vt-slot="cta"></div>
 </body></html>`;
+
+/** The same page without Vitrine: its first paint is what the slots' visibility is held to. */
+export const BARE_PAGE = PLAIN_PAGE.replace('<script src="/vitrine/vitrine.js"></script>\n', "");
 
 /** The server also takes beacons at POST /vitrine/collect: `beacons` holds their bodies. */
 export function startStatic() {
@@ -62,6 +67,9 @@ export function startStatic() {
     } else if (url.pathname === "/" || url.pathname === "/plain.html") {
       res.writeHead(200, { "content-type": TYPES[".html"] });
       return res.end(PLAIN_PAGE);
+    } else if (url.pathname === "/bare.html") {
+      res.writeHead(200, { "content-type": TYPES[".html"] });
+      return res.end(BARE_PAGE);
     }
     res.writeHead(404);
     res.end();
