@@ -225,3 +225,32 @@ fn schema_events_prints_the_record_schema() {
         );
     }
 }
+
+#[test]
+fn every_command_has_its_own_description() {
+    // `vitrine --help` lists each command with a description, and the command's own `--help`
+    // opens with that same line (a doc comment attached to the wrong variant shows as a swap).
+    let (code, out) = vitrine(&["--help"]);
+    assert_eq!(code, 0, "{out}");
+    let commands: Vec<(String, String)> = out
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| {
+            let (name, about) = l.trim().split_once(' ')?;
+            Some((name.to_string(), about.trim().to_string()))
+        })
+        .filter(|(name, _)| name != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{out}");
+    let mut abouts = std::collections::HashSet::new();
+    for (name, about) in &commands {
+        assert!(about.len() > 20, "{name} has no description: {out}");
+        assert!(abouts.insert(about.clone()), "{name} repeats a description");
+        let (code, help) = vitrine(&[name, "--help"]);
+        assert_eq!(code, 0, "{help}");
+        let first = help.lines().next().unwrap_or("");
+        assert_eq!(first.trim_end_matches('.'), about, "{name} --help");
+    }
+}

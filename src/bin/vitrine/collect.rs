@@ -28,10 +28,17 @@ use vitrine::events::{read_record, Event};
 const MAX_ORDERS: usize = 1_000_000;
 const WORKERS: usize = 4;
 
-pub struct Options {
-    pub listen: String,
-    pub out: PathBuf,
-    pub max_body: usize,
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8788")]
+    listen: String,
+    /// Folder of the `dt=YYYY-MM-DD/hour=HH/` partitions.
+    #[arg(long, default_value = "events")]
+    out: PathBuf,
+    /// Largest accepted body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body: usize,
 }
 
 /// The files of this run and the conversions it has seen.
@@ -197,7 +204,7 @@ fn handle(req: &mut Request, store: &Store, max_body: usize) -> (u16, String) {
     }
 }
 
-pub fn run(opts: Options) -> Result<(), String> {
+pub fn run(opts: Args) -> Result<(), String> {
     std::fs::create_dir_all(&opts.out)
         .map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
     let server =
