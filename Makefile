@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: bench-analyze demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser fuzz test-fuzz bench-edge bench-collect
+.PHONY: bench-analyze demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser fuzz test-fuzz bench-edge bench-collect bench-browser
 
 # worker-build fetches its tools from the internet unless told where they are.
 WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
@@ -78,6 +78,12 @@ bench-edge: worker store
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	cargo build --quiet --features cli
 	node benches/edge/load.mjs
+
+## Browser-only mode in headless Chromium, the demo's plain page on loopback: when the slots
+## become visible against the first paint of the page without Vitrine, generic paints with the
+## machine loaded, and the script tag's download (BENCH_LOADS, default 20).
+bench-browser: bootstrap store
+	node benches/browser.mjs
 
 test-native:
 	cargo fmt --check

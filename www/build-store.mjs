@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "store");
 
@@ -221,7 +222,23 @@ const www = dirname(fileURLToPath(import.meta.url));
 const wasm = join(www, "../target/wasm-web");
 const vitrine = join(root, "vitrine");
 mkdirSync(vitrine, { recursive: true });
-for (const f of ["vitrine.js", "vitrine.mjs", "vitrine.d.ts"]) copyFileSync(join(www, "vitrine", f), join(vitrine, f));
+for (const f of ["vitrine.js", "vitrine.d.ts"]) copyFileSync(join(www, "vitrine", f), join(vitrine, f));
+// vitrine.mjs as the loader fetches it: one minified module with the wasm core's JS glue in it
+// (one file, not two in a chain), and a source map to the sources. vitrine_core.js is still
+// served on its own for pages that use the low-level API (docs/browser.md).
+if (existsSync(join(wasm, "vitrine_core.js"))) {
+  await build({
+    entryPoints: [join(www, "vitrine/vitrine.mjs")],
+    outfile: join(vitrine, "vitrine.mjs"),
+    bundle: true,
+    format: "esm",
+    minify: true,
+    sourcemap: "linked",
+    target: "es2020",
+    logLevel: "warning",
+    plugins: [{ name: "core", setup: (b) => b.onResolve({ filter: /^\.\/vitrine_core\.js$/ }, () => ({ path: join(wasm, "vitrine_core.js") })) }],
+  });
+}
 // The compiled demo configuration (the browser module carries no JSON parser).
 execFileSync(join(www, "../target/debug/vitrine"), ["compile", join(www, "../src/config/demo.json"), "-o", join(vitrine, "config.bin")], { stdio: "ignore" });
 for (const f of ["vitrine_core.js", "vitrine_core_bg.wasm"]) {

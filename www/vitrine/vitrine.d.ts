@@ -18,6 +18,8 @@ export interface InitOptions {
   traits?: { purchases90d?: number; aov?: number; tier?: string };
   /** Where event records are sent with sendBeacon (default: the worker's /vitrine/collect). */
   collect?: string;
+  /** Downloads already under way (the loader starts both before the module arrives). */
+  preloaded?: { module?: Promise<WebAssembly.Module>; config?: Promise<ArrayBuffer> };
 }
 
 /** An exposure record of the event schema (docs/events.md). */
@@ -47,7 +49,9 @@ export interface Decision {
   report?: unknown;
   /** The state's visitor id (32 hex digits); null under GPC. */
   visitor: string | null;
-  /** One record per decided slot; empty under GPC. */
+  /** One exposure record per decided slot, as NDJSON (one line each): what the beacon sends. */
+  records: string;
+  /** The same records as objects (parsed from `records` on first use); empty under GPC. */
   exposures: Exposure[];
 }
 

@@ -18,6 +18,8 @@ let options = {};
 let capturing = false;
 let lastDecision = null;
 
+// User Timing marks for the page's own measurements (make bench-browser reads them too).
+const mark = (name) => performance.mark && performance.mark(name);
 const gpc = () => navigator.globalPrivacyControl === true;
 const edgeMode = () => document.querySelector("[data-vt-applied]") !== null;
 
@@ -87,7 +89,11 @@ function announce(e) {
 }
 
 function send(record) {
-  outbox.push(JSON.stringify(record));
+  sendLine(JSON.stringify(record));
+}
+
+function sendLine(line) {
+  outbox.push(line);
   if (outbox.length >= 50) flush();
 }
 
@@ -219,15 +225,22 @@ export function decide({ explain = false } = {}) {
       if (s.action !== "reorder") continue;
       const container = document.querySelector(s.selector);
       if (!container) continue;
-      for (const el of topLevelItems(container, s.items)) {
-        req.addItem(s.name, el.getAttribute(s.skuAttr) ?? undefined, el.getAttribute(s.byAttr) ?? undefined);
-      }
+      // The whole grid in one call (docs/browser.md: setItems).
+      const items = topLevelItems(container, s.items).map((el) => `${el.getAttribute(s.skuAttr) ?? ""}\x1f${el.getAttribute(s.byAttr) ?? ""}`);
+      req.setItems(s.name, items.join("\x1e"));
     }
     lastDecision = engine.decide(req);
   } finally {
     req.free();
   }
-  return lastDecision;
+  return lastDecision && withExposures(lastDecision);
+}
+
+/** `exposures`: the core writes the records as NDJSON (`records`); parsed on first use only. */
+function withExposures(d) {
+  let parsed = null;
+  const get = () => (parsed ??= d.records.split("\n").filter(Boolean).map((line) => JSON.parse(line)));
+  return Object.defineProperty(d, "exposures", { enumerable: true, get });
 }
 
 function decodeEntities(html) {
@@ -286,10 +299,12 @@ export function refresh() {
     localStorage.setItem(STATE_KEY, decision.stateToken);
     writeEvents([]);
   }
-  // Announce what was shown; record each exposure once per page.
-  for (const e of decision.exposures || []) {
-    if (announce(e)) send(e);
-  }
+  // Announce what was shown and record each exposure once per page — in a task of its own,
+  // so that the frame showing the slots is not held for it.
+  setTimeout(() => {
+    const lines = decision.records.split("\n");
+    decision.exposures.forEach((e, i) => { if (announce(e)) sendLine(lines[i]); });
+  });
   if (debug) overlay(decision, "browser-only mode");
   return decision;
 }
@@ -297,15 +312,20 @@ export function refresh() {
 /**
  * Loads the wasm core and the site configuration; installs click-stream capture. With
  * `auto`, personalizes the page (browser-only mode) as soon as the DOM is ready.
- * Options: {base, config (URL of the compiled config, `vitrine compile`), auto, traits}.
+ * Options: {base, config (URL of the compiled config, `vitrine compile`), auto, traits,
+ * preloaded ({module: Promise<WebAssembly.Module>, config: Promise<ArrayBuffer>}, as the loader
+ * starts them)}.
  */
 export async function init(opts = {}) {
   options = opts;
   const base = opts.base || new URL(".", import.meta.url).href;
+  // The loader (vitrine.js) has started both downloads already; called directly, start them now.
+  const pre = opts.preloaded || {};
   const [config] = await Promise.all([
-    fetch(opts.config || base + "config.bin").then((r) => { if (!r.ok) throw new Error(`vitrine: config ${r.status}`); return r.arrayBuffer(); }),
-    wasmInit({ module_or_path: base + "vitrine_core_bg.wasm" }),
+    pre.config || fetch(opts.config || base + "config.bin").then((r) => { if (!r.ok) throw new Error(`vitrine: config ${r.status}`); return r.arrayBuffer(); }),
+    pre.module ? pre.module.then((module) => wasmInit({ module_or_path: module })) : wasmInit({ module_or_path: base + "vitrine_core_bg.wasm" }),
   ]);
+  mark("vitrine:loaded");
   engine = new Engine(new Uint8Array(config));
   if (!gpc()) {
     installCapture();
@@ -313,6 +333,7 @@ export async function init(opts = {}) {
   }
   if (opts.auto) {
     if (document.readyState === "loading") await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
+    mark("vitrine:dom");
     if (edgeMode()) {
       if (!gpc()) announceEdge();
       // The edge decided this page and counted its view: only record what the DOM says
@@ -325,6 +346,7 @@ export async function init(opts = {}) {
       }
     } else {
       refresh();
+      mark("vitrine:applied");
     }
   }
   // Capture is live: sites (and tests) can wait for this before relying on it.
