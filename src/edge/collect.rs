@@ -16,6 +16,10 @@ use crate::pipeline::Mode;
 use crate::signals;
 use crate::state::{self, Protection};
 
+use super::json::ndjson;
+use super::request::{header, split_url};
+use super::settings::{self, Settings};
+
 /// The path the browser module beacons to.
 pub const PATH: &str = "/vitrine/collect";
 /// Largest body, in bytes, and most records in one.
@@ -37,20 +41,19 @@ fn answer(status: u16, message: &str) -> Response {
         .fixed(body)
 }
 
-pub async fn handle(mut req: Request, env: &Env, ctx: &Context) -> Response {
+pub async fn handle(mut req: Request, env: &Env, settings: &Settings, ctx: &Context) -> Response {
     if req.method() != worker::Method::Post {
         return answer(405, "POST NDJSON event records");
     }
-    let declared =
-        super::header(&req, "content-length").and_then(|l| l.trim().parse::<usize>().ok());
+    let declared = header(&req, "content-length").and_then(|l| l.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
         return answer(413, &format!("body over {MAX_BODY} bytes"));
     }
-    let cookie = super::header(&req, "cookie").unwrap_or_default();
-    let gpc = super::header(&req, "sec-gpc").is_some_and(|v| v.trim() == "1");
+    let cookie = header(&req, "cookie").unwrap_or_default();
+    let gpc = header(&req, "sec-gpc").is_some_and(|v| v.trim() == "1");
     let host = {
         let url = req.inner().url();
-        super::split_url(&url).1.to_ascii_lowercase()
+        split_url(&url).1.to_ascii_lowercase()
     };
     let Ok(body) = req.text().await else {
         return answer(400, "body is not UTF-8 text");
@@ -73,7 +76,7 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context) -> Response {
             Err(e) => return answer(400, &format!("{e}; nothing was recorded")),
         }
     }
-    let (Ok(config), Ok(keys)) = (super::config(env).await, super::keys(env)) else {
+    let (Ok(config), Ok(keys)) = (settings::config(env).await, settings::keys(env)) else {
         return answer(204, "");
     };
     let Some(site) = config.site_for_host(&host) else {
@@ -108,7 +111,7 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context) -> Response {
         .filter_map(|r| events::from_browser(r.into_event(), &stamp))
         .collect();
     if !owned.is_empty() {
-        super::sink::Sinks::from_env(env).send(ctx, move || super::ndjson(&owned));
+        settings.sinks.send(ctx, move || ndjson(&owned));
     }
     answer(204, "")
 }

@@ -13,15 +13,15 @@ use futures_util::future::{select, Either};
 use worker::js_sys::{Function, Object, Promise, Reflect};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, web_sys, AbortController, Context, Delay, Env, Fetch, Request};
+use worker::{console_error, web_sys, AbortController, Context, Delay, Fetch, Request};
 
 /// The Queue producer binding's name in `wrangler.toml`.
-const QUEUE_BINDING: &str = "VITRINE_EVENTS";
+pub const QUEUE_BINDING: &str = "VITRINE_EVENTS";
 
 /// How long a sink may take, after the response, before the send is abandoned.
 const SINK_TIMEOUT_MS: u64 = 5_000;
 
-/// The configured sinks of a deployment.
+/// The configured sinks of a deployment ([`super::settings::Settings`] reads them).
 pub struct Sinks {
     collect_url: Option<String>,
     /// The producer binding (called through JS: the worker crate's Queue wrapper needs its
@@ -30,17 +30,8 @@ pub struct Sinks {
 }
 
 impl Sinks {
-    pub fn from_env(env: &Env) -> Sinks {
-        Sinks {
-            collect_url: env
-                .var("VITRINE_COLLECT_URL")
-                .map(|v| v.to_string())
-                .ok()
-                .filter(|u| !u.is_empty()),
-            queue: Reflect::get(env, &QUEUE_BINDING.into())
-                .ok()
-                .filter(|q| q.is_object()),
-        }
+    pub fn new(collect_url: Option<String>, queue: Option<JsValue>) -> Sinks {
+        Sinks { collect_url, queue }
     }
 
     /// Whether any sink would take records (if not, none are built).
