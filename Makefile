@@ -88,6 +88,9 @@ bench-browser: bootstrap store
 test-native:
 	cargo fmt --check
 	cargo clippy --quiet --features cli --all-targets -- -D warnings
+	cargo clippy --quiet --target wasm32-unknown-unknown --no-default-features --features edge -- -D warnings
+	cargo clippy --quiet --target wasm32-unknown-unknown --no-default-features --features browser,rewrite -- -D warnings
+	cargo doc --quiet --no-deps --features cli
 	cargo test --features cli --all-targets
 
 # The core builds for wasm32 with no platform crate (STYLE invariant 1).

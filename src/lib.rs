@@ -21,7 +21,7 @@
 //! - [`events`]: decisions and conversions → event records (NDJSON schema v1; pure data).
 //! - [`pipeline`]: the stages composed into one request path.
 //! - `edge` (feature `edge`): the Cloudflare Worker, the only code that names `worker::*`.
-//! - [`browser`] (feature `browser`): the wasm-bindgen API of the browser module.
+//! - `browser` (feature `browser`): the wasm-bindgen API of the browser module.
 //!
 //! ## Invariants
 //! 1. The core imports no platform crate and does no I/O; time and randomness are arguments.

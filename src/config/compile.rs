@@ -32,6 +32,10 @@ const BUILTINS: [&str; 12] = [
 
 /// Rebuilds what a compiled configuration does not carry (selectors) and checks every index,
 /// so that nothing read from a file can make a later lookup fail.
+#[allow(
+    clippy::too_many_lines,
+    reason = "FIXME(issue 22): to be split with the compile.rs split"
+)]
 pub(super) fn relink(site: &mut Site, path: &str, errs: &mut Errors) {
     let (dims, segs, slots, exps, pols) = (
         site.dimensions.len(),
@@ -498,6 +502,10 @@ impl Cx<'_> {
 }
 
 /// One variant of a slot: condition, templates, pick-specific fields, policies that target it.
+#[allow(
+    clippy::too_many_lines,
+    reason = "FIXME(issue 22): to be split with the compile.rs split"
+)]
 fn compile_variant(
     cx: &Cx<'_>,
     name: &str,
@@ -630,6 +638,10 @@ fn compile_variant(
 }
 
 /// One slot: selector, action-specific fields, variants and their templates, rank, caps.
+#[allow(
+    clippy::too_many_lines,
+    reason = "FIXME(issue 22): to be split with the compile.rs split"
+)]
 fn compile_slot(cx: &Cx<'_>, name: &str, sd: &SlotDoc, errs: &mut Errors) -> Slot {
     let path = join(&join(cx.base, "slots"), name);
     if !valid_name(name) {

@@ -1,5 +1,5 @@
 //! The configuration document as written by a merchandiser: plain serde types, no behaviour.
-//! [`super::compile`] turns a [`SiteDoc`] into a validated [`super::Site`].
+//! `super::compile` turns a [`SiteDoc`] into a validated [`super::Site`].
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! The visitor state carried in the signed `vt` cookie: codec, MAC ([`seal`]), decay, sessions.
+//! The visitor state carried in the signed `vt` cookie: codec, MAC ([`mod@seal`]), decay, sessions.
 //!
 //! Architecture Invariant: [`open`] never fails. Whatever the cookie holds, it returns a usable
 //! state, and when it could not use the cookie, a [`StateIssue`] saying why.

@@ -144,6 +144,10 @@ fn parse_weights(text: &str) -> Result<Vec<(String, f64)>, String> {
         .collect()
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "FIXME(issue 22): input, statistics and output as functions of their own"
+)]
 pub fn run(args: Args) -> Result<(), String> {
     let window_ms = match args.window_hours {
         Some(h) if !(h.is_finite() && h > 0.0) => {

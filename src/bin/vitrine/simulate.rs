@@ -182,6 +182,10 @@ fn text(report: &Value) -> String {
     out
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "FIXME(issue 22): input, replay and output as functions of their own"
+)]
 pub fn run(args: Args) -> Result<(), String> {
     let (site, config_text) = load(args.config.as_ref())?;
     let against = args.against.as_ref().map(|p| load(Some(p))).transpose()?;
