@@ -2,7 +2,10 @@
 //! section). A counting allocator measures the peak heap while pages of 1 MB and 32 MB stream
 //! through in 16 KiB chunks. One test per binary: the allocator is process-wide.
 #![cfg(not(target_arch = "wasm32"))] // native suite: files, processes, proptest
-#![allow(unsafe_code, reason = "a counting global allocator is how the test measures the heap")]
+#![allow(
+    unsafe_code,
+    reason = "a counting global allocator is how the test measures the heap"
+)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -258,10 +258,7 @@ fn blocking_policy<'s>(site: &'s Site, active: &[bool], targeting: &[usize]) -> 
     }
 }
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "FIXME(issue 22): the steps (rules, caps, experiment) as functions of their own"
-)]
+/// A slot's decision, in three steps: what the rules pick, the frequency caps, the experiment.
 fn decide_slot<'s>(
     input: &DecideInput<'s, '_>,
     env: &Env<'_>,
@@ -269,131 +266,53 @@ fn decide_slot<'s>(
     index: usize,
     slot: &'s Slot,
 ) -> SlotDecision<'s> {
-    let site = input.site;
-    let origin = |code, text: String| SlotDecision {
+    let origin = |reason| SlotDecision {
         slot: index,
         choice: Choice::Origin,
         arm: None,
         would_show: None,
-        reason: Reason { code, text },
+        reason,
         content: None,
     };
-
     // 1. What the rules pick.
-    let (choice, reason) = if let Some(rank) = &slot.rank {
-        if let Some(when) = &slot.when {
-            if !when.eval(env) {
-                let mut text = explain(site, env, when, "condition not met (".into());
-                text.push_str("); origin order");
-                return origin(ReasonCode::SlotCondition, text);
-            }
-        }
-        if let Some(policy) = blocking_policy(site, active, &slot.policies) {
-            return origin(ReasonCode::Blocked, format!("policy: {policy}"));
-        }
-        let plan = rank_plan(input.state, rank);
-        if !plan.is_active() {
-            return origin(
-                ReasonCode::NoIntent,
-                "no intent signal yet; origin order".into(),
-            );
-        }
-        let mut text = format!("reorder by {}:", rank.by_attr);
-        let mut ranked: Vec<rank::SortKey> = (0..plan.affinity.len())
-            .filter(|&k| plan.affinity[k] != 0)
-            .map(|k| ((plan.affinity[k].saturating_neg(), 0), k))
-            .collect();
-        rank::sort_keyed(&mut ranked);
-        for (n, &(_, k)) in ranked.iter().enumerate() {
-            text.push_str(if n == 0 { " " } else { ", " });
-            text.push_str(&rank.keys[k]);
-            text.push('=');
-            write_num(&mut text, plan.affinity[k] as f64 / 100.0);
-        }
-        if ranked.is_empty() {
-            text.push_str(" no affinity");
-        }
-        if !plan.suppressed.is_empty() {
-            let _ = write!(text, "; {} suppressed item(s) last", plan.suppressed.len());
-        }
-        (
-            Choice::Reorder(plan),
-            Reason {
-                code: ReasonCode::Reordered,
+    let picked = match &slot.rank {
+        Some(rank) => rank_choice(input, env, active, slot, rank),
+        None => pick_variant(input, env, active, slot).map(|(vi, text)| {
+            let reason = Reason {
+                code: ReasonCode::Matched,
                 text,
-            },
-        )
-    } else {
-        match pick_variant(input, env, active, slot) {
-            Ok((vi, text)) => (
-                Choice::Variant(vi),
-                Reason {
-                    code: ReasonCode::Matched,
-                    text,
-                },
-            ),
-            Err(reason) => {
-                return SlotDecision {
-                    slot: index,
-                    choice: Choice::Origin,
-                    arm: None,
-                    would_show: None,
-                    reason,
-                    content: None,
-                }
-            }
-        }
+            };
+            (Choice::Variant(vi), reason)
+        }),
+    };
+    let (choice, reason) = match picked {
+        Ok(picked) => picked,
+        Err(reason) => return origin(reason),
     };
     let shown = match &choice {
         Choice::Variant(v) => slot.variants[*v].id.as_str(),
         _ => REORDER_VARIANT,
     };
-
     // 2. Frequency caps apply to both arms alike, so arms stay comparable.
-    if slot.cap_per_session.is_some() || slot.cap_per_visitor.is_some() {
-        let Some(state) = input.state else {
-            return origin(
-                ReasonCode::FrequencyCap,
-                "frequency cap cannot be counted without visitor state".into(),
-            );
-        };
-        let c = state.counters[index];
-        if let Some(cap) = slot.cap_per_session.filter(|cap| c.session >= *cap) {
-            return origin(
-                ReasonCode::FrequencyCap,
-                format!(
-                    "frequency cap: shown {} of {cap} times this session",
-                    c.session
-                ),
-            );
-        }
-        if let Some(cap) = slot.cap_per_visitor.filter(|cap| c.total >= *cap) {
-            return origin(
-                ReasonCode::FrequencyCap,
-                format!("frequency cap: shown {} of {cap} times in all", c.total),
-            );
-        }
+    if let Some(reason) = capped(input.state, index, slot) {
+        return origin(reason);
     }
-
     // 3. Experiments: the control arm sees the origin content.
     let mut arm = None;
     if let (Some(e), Some(state)) = (slot.experiment, input.state) {
-        let exp = &site.experiments[e];
+        let exp = &input.site.experiments[e];
         let b = bucket(&state.id, &exp.name);
         if b < exp.control_bp {
             return SlotDecision {
-                slot: index,
-                choice: Choice::Origin,
                 arm: Some(Arm::Control),
                 would_show: Some(shown),
-                reason: Reason {
+                ..origin(Reason {
                     code: ReasonCode::Control,
                     text: format!(
                         "control arm of {} (bucket {b} < {}); origin content instead of {shown}",
                         exp.name, exp.control_bp
                     ),
-                },
-                content: None,
+                })
             };
         }
         arm = Some(Arm::Treatment);
@@ -415,11 +334,86 @@ fn decide_slot<'s>(
     }
 }
 
+/// A reorder slot's plan and its reason; `Err` with the reason the origin order stays.
+fn rank_choice<'s>(
+    input: &DecideInput<'s, '_>,
+    env: &Env<'_>,
+    active: &[bool],
+    slot: &Slot,
+    rank: &'s Rank,
+) -> Result<(Choice<'s>, Reason), Reason> {
+    let site = input.site;
+    let origin = |code, text| Err(Reason { code, text });
+    if let Some(when) = &slot.when {
+        if !when.eval(env) {
+            let mut text = explain(site, env, when, "condition not met (".into());
+            text.push_str("); origin order");
+            return origin(ReasonCode::SlotCondition, text);
+        }
+    }
+    if let Some(policy) = blocking_policy(site, active, &slot.policies) {
+        return origin(ReasonCode::Blocked, format!("policy: {policy}"));
+    }
+    let plan = rank_plan(input.state, rank);
+    if !plan.is_active() {
+        return origin(
+            ReasonCode::NoIntent,
+            "no intent signal yet; origin order".into(),
+        );
+    }
+    let mut text = format!("reorder by {}:", rank.by_attr);
+    let mut ranked: Vec<rank::SortKey> = (0..plan.affinity.len())
+        .filter(|&k| plan.affinity[k] != 0)
+        .map(|k| ((plan.affinity[k].saturating_neg(), 0), k))
+        .collect();
+    rank::sort_keyed(&mut ranked);
+    for (n, &(_, k)) in ranked.iter().enumerate() {
+        text.push_str(if n == 0 { " " } else { ", " });
+        text.push_str(&rank.keys[k]);
+        text.push('=');
+        write_num(&mut text, plan.affinity[k] as f64 / 100.0);
+    }
+    if ranked.is_empty() {
+        text.push_str(" no affinity");
+    }
+    if !plan.suppressed.is_empty() {
+        let _ = write!(text, "; {} suppressed item(s) last", plan.suppressed.len());
+    }
+    let reason = Reason {
+        code: ReasonCode::Reordered,
+        text,
+    };
+    Ok((Choice::Reorder(plan), reason))
+}
+
+/// The frequency cap a slot has reached, as the reason it shows the origin content.
+fn capped(state: Option<&VisitorState>, index: usize, slot: &Slot) -> Option<Reason> {
+    if slot.cap_per_session.is_none() && slot.cap_per_visitor.is_none() {
+        return None;
+    }
+    let text = match state {
+        None => "frequency cap cannot be counted without visitor state".into(),
+        Some(state) => {
+            let c = state.counters[index];
+            if let Some(cap) = slot.cap_per_session.filter(|cap| c.session >= *cap) {
+                format!(
+                    "frequency cap: shown {} of {cap} times this session",
+                    c.session
+                )
+            } else if let Some(cap) = slot.cap_per_visitor.filter(|cap| c.total >= *cap) {
+                format!("frequency cap: shown {} of {cap} times in all", c.total)
+            } else {
+                return None;
+            }
+        }
+    };
+    Some(Reason {
+        code: ReasonCode::FrequencyCap,
+        text,
+    })
+}
+
 /// Picks a variant by the slot's strategy; `Err` carries the reason nothing was picked.
-#[allow(
-    clippy::too_many_lines,
-    reason = "FIXME(issue 22): eligibility, pick and reason as functions of their own"
-)]
 fn pick_variant(
     input: &DecideInput<'_, '_>,
     env: &Env<'_>,
@@ -502,6 +496,20 @@ fn pick_variant(
             },
         });
     };
+    let text = pick_reason(input, env, slot, i, split_bucket, weight_total);
+    Ok((i, text))
+}
+
+/// Why variant `i` was picked: its condition explained, then the pick strategy's part.
+fn pick_reason(
+    input: &DecideInput<'_, '_>,
+    env: &Env<'_>,
+    slot: &Slot,
+    i: usize,
+    split_bucket: Option<u32>,
+    weight_total: f64,
+) -> String {
+    let site = input.site;
     let v = &slot.variants[i];
     let mut text = String::with_capacity(96);
     text.push_str(&v.id);
@@ -543,7 +551,7 @@ fn pick_variant(
             text.push(')');
         }
     }
-    Ok((i, text))
+    text
 }
 
 fn rank_plan<'s>(state: Option<&VisitorState>, rank: &'s Rank) -> RankPlan<'s> {
