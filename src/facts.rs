@@ -1,8 +1,8 @@
 //! The run-time environment expressions read: one request's context, state, traits, segments
 //! and (for signals) the event being scored.
 
-use crate::config::expr::{EventField, Facts, GeoField, TraitField, Value, Var};
 use crate::config::Site;
+use crate::expr::{EventField, Facts, GeoField, TraitField, Value, Var};
 use crate::signals::{Event, RequestContext, Traits};
 use crate::state::{session_is_new, VisitorState};
 

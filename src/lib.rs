@@ -11,7 +11,8 @@
 //! - [`pipeline::Outcome::report`]: the explanation of every decision.
 //!
 //! ## Modules, in reading order
-//! - [`config`]: the site configuration, its condition language and lint.
+//! - [`expr`]: the condition language: syntax, parsing and type checking, evaluation, explanation.
+//! - [`config`]: the site configuration, its validation, compiled form and lint.
 //! - [`signals`]: untrusted input → typed facts (request context, cookies, events, traits).
 //! - [`state`]: the signed visitor state: codec, MAC, key rotation, decay.
 //! - [`scoring`]: events → intent scores.
@@ -34,6 +35,7 @@ pub mod analyze;
 pub mod config;
 pub mod decide;
 pub mod events;
+pub mod expr;
 pub mod facts;
 pub mod pipeline;
 #[cfg(feature = "rewrite")]

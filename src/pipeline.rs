@@ -3,9 +3,9 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::config::expr::render_num;
 use crate::config::Site;
 use crate::decide::{self, Arm, DecideInput, Decisions, Exposure, Reason, Trust};
+use crate::expr::render_num;
 use crate::scoring::{self, Source};
 use crate::signals::{self, RequestContext, RequestFacts};
 use crate::state::{self, Keyring, Protection, VisitorState};

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 #[cfg(not(feature = "config-paths"))]
 use serde::Deserialize as _;
 
-use super::expr::{self, EventField, Expr, GeoField, Scope, TraitField, Type, Var};
 use super::model::{Action, Affinity, EventKind, Pick, SiteDoc, SlotDoc, VariantDoc};
 use super::{
     event_fields, stable_key, to_centi, CompiledSelector, ConfigError, ConfigErrors, Dimension,
@@ -14,6 +13,7 @@ use super::{
     Signal, Site, Slot, Template, Variant, DEVICES, MAX_DIMENSIONS, MAX_SLOTS, OTHER_PAGE,
     REORDER_VARIANT,
 };
+use crate::expr::{self, EventField, Expr, GeoField, Scope, TraitField, Type, Var};
 
 const BUILTINS: [&str; 12] = [
     "top_dimension",

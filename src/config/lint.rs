@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::compile::join;
-use super::expr::{CmpOp, Expr, Literal, Operand, Var};
 use super::{Config, Pick, Site, Slot};
+use crate::expr::{CmpOp, Expr, Literal, Operand, Var};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -217,7 +217,7 @@ fn lint_policies(site: &Site, path: &str, out: &mut Vec<Finding>) {
         .collect();
     let covers = |target: &str, slot: &str, variant: &str| {
         target.split_once(':').is_some_and(|(s, v)| {
-            super::expr::glob_match(s, slot) && super::expr::glob_match(v, variant)
+            crate::expr::glob_match(s, slot) && crate::expr::glob_match(v, variant)
         })
     };
     for (i, a) in site.policies.iter().enumerate() {

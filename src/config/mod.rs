@@ -1,12 +1,11 @@
 //! Site configuration: the JSON document ([`model`]), its validation into a compiled [`Site`],
-//! the compiled binary form (`to_compiled`, read back by `wire`), the condition language
-//! ([`expr`]), lint ([`lint()`]) and the JSON Schema.
+//! the compiled binary form (`to_compiled`, read back by `wire`), lint ([`lint()`]) and the JSON
+//! Schema. Conditions are compiled by the expression language ([`crate::expr`]).
 //!
 //! Architecture Invariant: a [`Site`] is valid by construction. Selectors are parsed and
 //! expressions compiled here, once; nothing on the request path parses configuration text.
 
 mod compile;
-pub mod expr;
 mod lint;
 pub mod model;
 mod pattern;
@@ -22,7 +21,7 @@ pub use model::{Action, Affinity, EventKind, Pick, SiteDoc, Suppress};
 pub use pattern::PathPattern;
 pub use template::{escape_html, Template};
 
-use expr::{EventField, Expr, GeoField, TraitField, Var};
+use crate::expr::{EventField, Expr, GeoField, TraitField, Var};
 
 /// The demo store's configuration (an outdoor shop), embedded in every build.
 pub const DEMO_CONFIG: &str = include_str!("demo.json");

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::expr::{write_num, Facts, Scope, Type, Value, Var};
+use crate::expr::{write_num, Facts, Scope, Type, Value, Var};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(test, derive(serde::Deserialize))]

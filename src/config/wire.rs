@@ -14,7 +14,6 @@
 
 use std::fmt;
 
-use super::expr::{CmpOp, EventField, Expr, GeoField, Literal, Operand, TraitField, Var};
 use super::model::{Action, Affinity, EventKind, Pick, Suppress};
 use super::pattern::{Part as PatternPart, PathPattern};
 use super::template::{Part as TemplatePart, Template};
@@ -22,6 +21,7 @@ use super::{
     Dimension, EventsConfig, Experiment, Limits, PageType, Policy, Privacy, Rank, Segment, Signal,
     Site, Slot, Variant,
 };
+use crate::expr::{CmpOp, EventField, Expr, GeoField, Literal, Operand, TraitField, Var};
 
 /// Deeper nesting than any compiled expression has (the compiler allows 64 levels).
 pub const MAX_NESTING: u32 = 128;

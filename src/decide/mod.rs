@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::config::expr::{write_num, Explanation, Expr, Var};
 use crate::config::{Pick, Rank, Site, Slot, Suppress, REORDER_VARIANT};
+use crate::expr::{write_num, Explanation, Expr, Var};
 use crate::facts::{top_dimension, Env};
 use crate::signals::{RequestContext, Traits};
 use crate::state::{ItemKind, VisitorState};
