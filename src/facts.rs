@@ -2,7 +2,7 @@
 //! and (for signals) the event being scored.
 
 use crate::config::Site;
-use crate::expr::{EventField, Facts, GeoField, TraitField, Value, Var};
+use crate::expr::{Builtin, EventField, Facts, Value, Var};
 use crate::signals::{Event, RequestContext, Traits};
 use crate::state::{session_is_new, VisitorState};
 
@@ -35,40 +35,47 @@ fn opt_str(s: &Option<String>) -> Value<'_> {
     s.as_deref().map_or(Value::Missing, Value::Str)
 }
 
+impl Env<'_> {
+    /// The value of a built-in name ([`crate::expr::names::BUILTINS`]).
+    fn builtin(&self, b: Builtin) -> Value<'_> {
+        let num = |n: u32| Value::Num(f64::from(n));
+        match b {
+            Builtin::TopDimension => self.top.map_or(Value::Missing, |i| {
+                Value::Str(&self.site.dimensions[i].name)
+            }),
+            Builtin::Visits => Value::Num(self.state.map_or(0.0, |s| f64::from(s.visits))),
+            Builtin::SessionPageViews => {
+                Value::Num(self.state.map_or(0.0, |s| f64::from(s.session_views)))
+            }
+            Builtin::SessionIsNew => Value::Bool(self.state.is_none_or(session_is_new)),
+            Builtin::TraitPurchases90d => {
+                self.traits.map_or(Value::Missing, |t| num(t.purchases_90d))
+            }
+            Builtin::TraitAov => self.traits.map_or(Value::Missing, |t| Value::Num(t.aov)),
+            Builtin::TraitTier => self.traits.map_or(Value::Missing, |t| Value::Str(&t.tier)),
+            Builtin::GeoCountry => opt_str(&self.ctx.geo.country),
+            Builtin::GeoRegion => opt_str(&self.ctx.geo.region),
+            Builtin::GeoCity => opt_str(&self.ctx.geo.city),
+            Builtin::GeoContinent => opt_str(&self.ctx.geo.continent),
+            Builtin::Device => Value::Str(self.ctx.device.name()),
+            Builtin::Referrer => opt_str(&self.ctx.referrer),
+            Builtin::Gpc => Value::Bool(self.ctx.gpc),
+            Builtin::Signed => Value::Bool(self.signed),
+            Builtin::PageType => Value::Str(&self.ctx.page_type),
+            Builtin::PagePath => Value::Str(&self.ctx.path),
+            Builtin::TimeHour => num(self.ctx.hour.into()),
+            Builtin::TimeWeekday => num(self.ctx.weekday.into()),
+        }
+    }
+}
+
 impl Facts for Env<'_> {
     fn value(&self, var: &Var) -> Value<'_> {
         match var {
             Var::Score(i) => Value::Num(self.state.map_or(0.0, |s| s.points(*i))),
-            Var::TopDimension => self.top.map_or(Value::Missing, |i| {
-                Value::Str(&self.site.dimensions[i].name)
-            }),
-            Var::Visits => Value::Num(self.state.map_or(0.0, |s| f64::from(s.visits))),
-            Var::SessionPageViews => {
-                Value::Num(self.state.map_or(0.0, |s| f64::from(s.session_views)))
-            }
-            Var::SessionIsNew => Value::Bool(self.state.is_none_or(session_is_new)),
-            Var::Trait(t) => match (self.traits, t) {
-                (None, _) => Value::Missing,
-                (Some(tr), TraitField::Purchases90d) => Value::Num(f64::from(tr.purchases_90d)),
-                (Some(tr), TraitField::Aov) => Value::Num(tr.aov),
-                (Some(tr), TraitField::Tier) => Value::Str(&tr.tier),
-            },
-            Var::Geo(g) => opt_str(match g {
-                GeoField::Country => &self.ctx.geo.country,
-                GeoField::Region => &self.ctx.geo.region,
-                GeoField::City => &self.ctx.geo.city,
-                GeoField::Continent => &self.ctx.geo.continent,
-            }),
-            Var::Device => Value::Str(self.ctx.device.name()),
-            Var::Referrer => opt_str(&self.ctx.referrer),
-            Var::Gpc => Value::Bool(self.ctx.gpc),
-            Var::Signed => Value::Bool(self.signed),
+            Var::Builtin(b) => self.builtin(*b),
             Var::Query(q) => self.ctx.query_value(q).map_or(Value::Missing, Value::Str),
-            Var::PageType => Value::Str(&self.ctx.page_type),
-            Var::PagePath => Value::Str(&self.ctx.path),
             Var::PageParam(p) => self.ctx.page_param(p).map_or(Value::Missing, Value::Str),
-            Var::TimeHour => Value::Num(f64::from(self.ctx.hour)),
-            Var::TimeWeekday => Value::Num(f64::from(self.ctx.weekday)),
             Var::Segment(i) => Value::Bool(self.segments.get(*i).copied().unwrap_or(false)),
             Var::Event(f) => match (self.event, f) {
                 (None, _) => Value::Missing,

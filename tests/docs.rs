@@ -147,3 +147,19 @@ fn the_readme_shows_the_minimal_configuration_as_it_is() {
     let file = std::fs::read_to_string(root.join("docs/examples/minimal.json")).unwrap();
     assert_eq!(block, file);
 }
+
+#[test]
+fn the_configuration_reference_names_every_built_in_name() {
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
+    for b in &vitrine::expr::names::BUILTINS {
+        assert!(
+            page.contains(&format!("`{}`", b.name)),
+            "docs/configuration.md does not name `{}`",
+            b.name
+        );
+    }
+}

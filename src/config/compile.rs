@@ -13,22 +13,8 @@ use super::{
     Signal, Site, Slot, Template, Variant, DEVICES, MAX_DIMENSIONS, MAX_SLOTS, OTHER_PAGE,
     REORDER_VARIANT,
 };
-use crate::expr::{self, EventField, Expr, GeoField, Scope, TraitField, Type, Var};
-
-const BUILTINS: [&str; 12] = [
-    "top_dimension",
-    "visits",
-    "device",
-    "referrer",
-    "gpc",
-    "signed",
-    "session.page_views",
-    "session.is_new",
-    "time.hour",
-    "time.weekday",
-    "page.type",
-    "page.path",
-];
+use crate::expr::names::{self, BUILTINS};
+use crate::expr::{self, Builtin, EventField, Expr, Scope, Type, Var};
 
 /// Rebuilds what a compiled configuration does not carry (selectors) and checks every index,
 /// so that nothing read from a file can make a later lookup fail.
@@ -266,23 +252,11 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
 
 impl Scope for SiteScope<'_> {
     fn resolve(&self, name: &str) -> Result<(Var, Type), String> {
-        let builtin = match name {
-            "top_dimension" => Some((Var::TopDimension, Type::Str)),
-            "visits" => Some((Var::Visits, Type::Num)),
-            "device" => Some((Var::Device, Type::Str)),
-            "referrer" => Some((Var::Referrer, Type::Str)),
-            "gpc" => Some((Var::Gpc, Type::Bool)),
-            "signed" => Some((Var::Signed, Type::Bool)),
-            "session.page_views" => Some((Var::SessionPageViews, Type::Num)),
-            "session.is_new" => Some((Var::SessionIsNew, Type::Bool)),
-            "time.hour" => Some((Var::TimeHour, Type::Num)),
-            "time.weekday" => Some((Var::TimeWeekday, Type::Num)),
-            "page.type" => Some((Var::PageType, Type::Str)),
-            "page.path" => Some((Var::PagePath, Type::Str)),
-            _ => None,
-        };
-        if let Some(b) = builtin {
-            return Ok(b);
+        if let Some(b) = Builtin::named(name) {
+            return Ok((Var::Builtin(b), b.ty()));
+        }
+        if let Some(unknown) = names::unknown_in_namespace(name) {
+            return Err(unknown);
         }
         if let Some((ns, rest)) = name.split_once('.') {
             return match ns {
@@ -291,23 +265,6 @@ impl Scope for SiteScope<'_> {
                     None => Err(format!(
                         "unknown dimension '{rest}'{}",
                         did_you_mean(rest, self.dims.iter().map(String::as_str))
-                    )),
-                },
-                "traits" => match rest {
-                    "purchases_90d" => Ok((Var::Trait(TraitField::Purchases90d), Type::Num)),
-                    "aov" => Ok((Var::Trait(TraitField::Aov), Type::Num)),
-                    "tier" => Ok((Var::Trait(TraitField::Tier), Type::Str)),
-                    _ => Err(format!(
-                        "unknown trait '{rest}' (known: purchases_90d, aov, tier)"
-                    )),
-                },
-                "geo" => match rest {
-                    "country" => Ok((Var::Geo(GeoField::Country), Type::Str)),
-                    "region" => Ok((Var::Geo(GeoField::Region), Type::Str)),
-                    "city" => Ok((Var::Geo(GeoField::City), Type::Str)),
-                    "continent" => Ok((Var::Geo(GeoField::Continent), Type::Str)),
-                    _ => Err(format!(
-                        "unknown geo field '{rest}' (known: country, region, city, continent)"
                     )),
                 },
                 "query" if !rest.contains('.') => Ok((Var::Query(rest.to_string()), Type::Str)),
@@ -328,12 +285,6 @@ impl Scope for SiteScope<'_> {
                     }
                 }
                 "segment" => self.segment(rest),
-                "session" => Err(format!(
-                    "unknown session field '{rest}' (known: page_views, is_new)"
-                )),
-                "time" => Err(format!(
-                    "unknown time field '{rest}' (known: hour, weekday)"
-                )),
                 _ => Err(format!("unknown name '{name}'")),
             };
         }
@@ -362,8 +313,10 @@ impl Scope for SiteScope<'_> {
 
     fn check_literal(&self, var: &Var, lit: &str) -> Result<(), String> {
         let (what, allowed): (&str, Vec<&str>) = match var {
-            Var::TopDimension => ("dimension", self.dims.iter().map(String::as_str).collect()),
-            Var::PageType => (
+            Var::Builtin(Builtin::TopDimension) => {
+                ("dimension", self.dims.iter().map(String::as_str).collect())
+            }
+            Var::Builtin(Builtin::PageType) => (
                 "page type",
                 self.page_types
                     .iter()
@@ -371,7 +324,7 @@ impl Scope for SiteScope<'_> {
                     .chain([OTHER_PAGE])
                     .collect(),
             ),
-            Var::Device => ("device", DEVICES.to_vec()),
+            Var::Builtin(Builtin::Device) => ("device", DEVICES.to_vec()),
             _ => return Ok(()),
         };
         if allowed.contains(&lit) {
@@ -399,7 +352,10 @@ impl SiteScope<'_> {
                 "unknown segment '{name}'{}",
                 did_you_mean(
                     name,
-                    self.segments.iter().map(String::as_str).chain(BUILTINS)
+                    self.segments
+                        .iter()
+                        .map(String::as_str)
+                        .chain(BUILTINS.iter().map(|b| b.name))
                 )
             )),
         }
@@ -934,7 +890,7 @@ fn compile_segments(doc: &SiteDoc, cx: &Cx<'_>, errs: &mut Errors) -> (Vec<Segme
         let path = join(&p("segments"), name);
         if !valid_name(name) {
             errs.push(&path, format!("'{name}' is not a valid segment name"));
-        } else if BUILTINS.contains(&name.as_str()) || name == "true" || name == "false" {
+        } else if Builtin::named(name).is_some() || name == "true" || name == "false" {
             errs.push(&path, format!("'{name}' is a built-in name"));
         }
         let expr = compile_expr(src, &cx.scope(None), &path, errs).unwrap_or(Expr::Const(false));

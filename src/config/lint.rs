@@ -315,9 +315,7 @@ fn is_negation_of(a: &Expr, b: &Expr) -> bool {
 fn range_of(v: &Var, site: &Site) -> Option<(f64, f64)> {
     match v {
         Var::Score(i) => Some((0.0, f64::from(site.dimensions[*i].cap) / 100.0)),
-        Var::Visits | Var::SessionPageViews => Some((0.0, f64::INFINITY)),
-        Var::TimeHour => Some((0.0, 23.0)),
-        Var::TimeWeekday => Some((0.0, 6.0)),
+        Var::Builtin(b) => b.range(),
         _ => None,
     }
 }

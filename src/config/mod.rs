@@ -21,7 +21,7 @@ pub use model::{Action, Affinity, EventKind, Pick, SiteDoc, Suppress};
 pub use pattern::PathPattern;
 pub use template::{escape_html, Template};
 
-use crate::expr::{EventField, Expr, GeoField, TraitField, Var};
+use crate::expr::{EventField, Expr, Var};
 
 /// The demo store's configuration (an outdoor shop), embedded in every build.
 pub const DEMO_CONFIG: &str = include_str!("demo.json");
@@ -112,7 +112,7 @@ impl Config {
     /// The compiled form of this configuration: validated, expressions compiled, ready to use
     /// without a JSON parser (the browser module loads this). Bound to this version of Vitrine.
     ///
-    /// Layout: `VTC1`, a length-prefixed crate version, then the sites in postcard encoding.
+    /// Layout: `VTC2`, a length-prefixed crate version, then the sites in postcard encoding.
     pub fn to_compiled(&self) -> Vec<u8> {
         let version = env!("CARGO_PKG_VERSION").as_bytes();
         let mut out = COMPILED_MAGIC.to_vec();
@@ -132,6 +132,11 @@ impl Config {
                 message,
             }])
         };
+        if bytes.starts_with(b"VTC1") {
+            return Err(fail(
+                "compiled in an older format: compile it again (vitrine compile)".into(),
+            ));
+        }
         let rest = bytes
             .strip_prefix(COMPILED_MAGIC.as_slice())
             .ok_or_else(|| fail("not a compiled Vitrine configuration".into()))?;
@@ -181,7 +186,9 @@ impl Config {
     }
 }
 
-const COMPILED_MAGIC: &[u8; 4] = b"VTC1";
+/// The compiled form's magic and format: `VTC2` stores a built-in name as its place in
+/// `expr::names::BUILTINS` (`VTC1`, an index among all variables, is refused with a hint).
+const COMPILED_MAGIC: &[u8; 4] = b"VTC2";
 
 // ---------------------------------------------------------------------------------------------
 // Compiled model
@@ -392,43 +399,13 @@ impl Site {
     /// The name of a variable as written in expressions.
     pub fn var_name(&self, var: &Var) -> String {
         match var {
+            Var::Builtin(b) => b.name().into(),
             Var::Score(i) => format!("score.{}", self.dimensions[*i].name),
-            Var::TopDimension => "top_dimension".into(),
-            Var::Visits => "visits".into(),
-            Var::SessionPageViews => "session.page_views".into(),
-            Var::SessionIsNew => "session.is_new".into(),
-            Var::Trait(t) => format!("traits.{}", trait_name(*t)),
-            Var::Geo(g) => format!("geo.{}", geo_name(*g)),
-            Var::Device => "device".into(),
-            Var::Referrer => "referrer".into(),
-            Var::Gpc => "gpc".into(),
-            Var::Signed => "signed".into(),
             Var::Query(q) => format!("query.{q}"),
-            Var::PageType => "page.type".into(),
-            Var::PagePath => "page.path".into(),
             Var::PageParam(p) => format!("page.{p}"),
-            Var::TimeHour => "time.hour".into(),
-            Var::TimeWeekday => "time.weekday".into(),
             Var::Segment(i) => format!("segment {}", self.segments[*i].name),
             Var::Event(f) => f.name().into(),
         }
-    }
-}
-
-fn trait_name(t: TraitField) -> &'static str {
-    match t {
-        TraitField::Purchases90d => "purchases_90d",
-        TraitField::Aov => "aov",
-        TraitField::Tier => "tier",
-    }
-}
-
-fn geo_name(g: GeoField) -> &'static str {
-    match g {
-        GeoField::Country => "country",
-        GeoField::Region => "region",
-        GeoField::City => "city",
-        GeoField::Continent => "continent",
     }
 }
 

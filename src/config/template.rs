@@ -113,13 +113,14 @@ pub fn escape_html(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expr::Builtin;
 
     struct S;
     impl Scope for S {
         fn resolve(&self, name: &str) -> Result<(Var, Type), String> {
             match name {
                 "query.q" => Ok((Var::Query("q".into()), Type::Str)),
-                "gpc" => Ok((Var::Gpc, Type::Bool)),
+                "gpc" => Ok((Var::Builtin(Builtin::Gpc), Type::Bool)),
                 _ => Err(format!("unknown name '{name}'")),
             }
         }

@@ -21,7 +21,7 @@ use super::{
     Dimension, EventsConfig, Experiment, Limits, PageType, Policy, Privacy, Rank, Segment, Signal,
     Site, Slot, Variant,
 };
-use crate::expr::{CmpOp, EventField, Expr, GeoField, Literal, Operand, TraitField, Var};
+use crate::expr::{Builtin, CmpOp, EventField, Expr, Literal, Operand, Var};
 
 /// Deeper nesting than any compiled expression has (the compiler allows 64 levels).
 pub const MAX_NESTING: u32 = 128;
@@ -419,37 +419,22 @@ wire_enum!(CmpOp {
     Ge
 });
 wire_enum!(Var {
+    Builtin(Builtin),
     Score(usize),
-    TopDimension,
-    Visits,
-    SessionPageViews,
-    SessionIsNew,
-    Trait(TraitField),
-    Geo(GeoField),
-    Device,
-    Referrer,
-    Gpc,
-    Signed,
     Query(String),
-    PageType,
-    PagePath,
     PageParam(String),
-    TimeHour,
-    TimeWeekday,
     Segment(usize),
     Event(EventField),
 });
-wire_enum!(TraitField {
-    Purchases90d,
-    Aov,
-    Tier
-});
-wire_enum!(GeoField {
-    Country,
-    Region,
-    City,
-    Continent
-});
+/// A built-in name is stored as its place in the one table of them.
+impl Wire for Builtin {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        match Builtin::at(r.variant()? as usize) {
+            Some(b) => Ok(b),
+            None => r.fail("unknown built-in name"),
+        }
+    }
+}
 wire_enum!(EventField {
     Sku,
     Category,

@@ -18,6 +18,7 @@
 mod eval;
 mod explain;
 mod lex;
+pub mod names;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use serde::Serialize;
 
 pub use eval::glob_match;
 pub use explain::{render_num, write_num, Explanation};
+pub use names::Builtin;
 pub use parse::compile;
 
 /// A compiled, type-checked condition.
@@ -113,42 +115,13 @@ impl CmpOp {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[cfg_attr(test, derive(serde::Deserialize))]
 pub enum Var {
+    /// A name every site has ([`names::BUILTINS`]).
+    Builtin(Builtin),
     Score(usize),
-    TopDimension,
-    Visits,
-    SessionPageViews,
-    SessionIsNew,
-    Trait(TraitField),
-    Geo(GeoField),
-    Device,
-    Referrer,
-    Gpc,
-    Signed,
     Query(String),
-    PageType,
-    PagePath,
     PageParam(String),
-    TimeHour,
-    TimeWeekday,
     Segment(usize),
     Event(EventField),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(test, derive(serde::Deserialize))]
-pub enum TraitField {
-    Purchases90d,
-    Aov,
-    Tier,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(test, derive(serde::Deserialize))]
-pub enum GeoField {
-    Country,
-    Region,
-    City,
-    Continent,
 }
 
 /// Fields of the event a signal is evaluated for.

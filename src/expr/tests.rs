@@ -6,16 +6,16 @@ impl Scope for TestScope {
         match name {
             "score.hiking" => Ok((Var::Score(0), Type::Num)),
             "score.running" => Ok((Var::Score(1), Type::Num)),
-            "top_dimension" => Ok((Var::TopDimension, Type::Str)),
+            "top_dimension" => Ok((Var::Builtin(Builtin::TopDimension), Type::Str)),
             "terms" => Ok((Var::Event(EventField::Terms), Type::List)),
-            "gpc" => Ok((Var::Gpc, Type::Bool)),
-            "device" => Ok((Var::Device, Type::Str)),
+            "gpc" => Ok((Var::Builtin(Builtin::Gpc), Type::Bool)),
+            "device" => Ok((Var::Builtin(Builtin::Device), Type::Str)),
             _ if name.starts_with("query.") => Ok((Var::Query(name[6..].into()), Type::Str)),
             _ => Err(format!("unknown name '{name}'")),
         }
     }
     fn check_literal(&self, var: &Var, lit: &str) -> Result<(), String> {
-        if *var == Var::TopDimension && !["hiking", "running"].contains(&lit) {
+        if *var == Var::Builtin(Builtin::TopDimension) && !["hiking", "running"].contains(&lit) {
             return Err(format!("unknown dimension '{lit}'"));
         }
         Ok(())
@@ -32,9 +32,9 @@ impl Facts for F {
         match var {
             Var::Score(0) => Value::Num(self.hiking),
             Var::Score(_) => Value::Num(0.0),
-            Var::TopDimension => Value::Str("hiking"),
+            Var::Builtin(Builtin::TopDimension) => Value::Str("hiking"),
             Var::Event(EventField::Terms) => Value::List(&self.terms),
-            Var::Gpc => Value::Bool(false),
+            Var::Builtin(Builtin::Gpc) => Value::Bool(false),
             Var::Query(_) => self.campaign.map_or(Value::Missing, Value::Str),
             _ => Value::Missing,
         }
@@ -152,11 +152,12 @@ fn explains_deciding_branch() {
     let names = |v: &Var, out: &mut Explanation<'_>| match v {
         Var::Score(0) => out.text.push_str("score.hiking"),
         Var::Event(f) => out.text.push_str(f.name()),
-        other => out.text.push_str(&format!("{other:?}").to_lowercase()),
+        Var::Builtin(b) => out.text.push_str(b.name()),
+        other => out.text.push_str(&format!("{other:?}")),
     };
     let mut out = Explanation::new(String::new(), &names);
     e.explain(&f, &mut out);
-    assert_eq!(out.text, "score.hiking=42 ≥ 30, topdimension='hiking'");
+    assert_eq!(out.text, "score.hiking=42 ≥ 30, top_dimension='hiking'");
     let e = compile(
         "!(gpc) && !(score.hiking in [1, 2]) && !(terms has_any ['x'])",
         &TestScope,
