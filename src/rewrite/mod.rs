@@ -8,8 +8,16 @@
 //! Every slot the plan decides gets a marker attribute, `data-vt-applied="<variant>"` (or
 //! `reorder`, `origin`, `control`), for the browser module and analytics; `replace` and
 //! `remove` take the element away, marker included.
+//!
+//! Data flows one way: the element handlers write the item log (`items`) and mark the output
+//! with sentinels (`sentinel`); the output stream (`stream`) reads both, through the
+//! held-slot stage (`held`) and the reorder stage (`reorder`), and writes nothing back.
 
-mod sink;
+mod held;
+mod items;
+mod reorder;
+mod sentinel;
+mod stream;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -22,8 +30,11 @@ use lol_html::{
 };
 
 use crate::config::{Action, Site, Slot};
-use crate::decide::{Choice, Decisions, ItemKeys, RankPlan};
-use sink::{sentinel, Mark, Shared, Sink, SlotPlan};
+use crate::decide::{Choice, Decisions, RankPlan};
+use held::SlotPlan;
+use items::{Item, ItemLog};
+use sentinel::{sentinel, Mark};
+use stream::Stream;
 
 /// Marker attribute on every slot the edge decided.
 pub const APPLIED_ATTR: &str = "data-vt-applied";
@@ -94,22 +105,6 @@ impl<'s> RewritePlan<'s> {
     }
 }
 
-/// An item's attributes, recorded while streaming.
-#[derive(Debug, Clone, Default)]
-struct Item {
-    sku: Option<String>,
-    attr: Option<String>,
-}
-
-impl Item {
-    fn keys(&self) -> ItemKeys<'_> {
-        ItemKeys {
-            sku: self.sku.as_deref(),
-            attr: self.attr.as_deref(),
-        }
-    }
-}
-
 /// What happened during a rewrite.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RewriteStats {
@@ -124,8 +119,8 @@ pub struct RewriteStats {
     pub slot_fallbacks: u32,
 }
 
-type SharedSink<'s, O> = Rc<RefCell<Sink<'s, O>>>;
-/// lol_html's output goes through this closure into the reorder sink.
+type SharedStream<'s, O> = Rc<RefCell<Stream<'s, O>>>;
+/// lol_html's output goes through this closure into the output stream.
 type Forward<'s> = Box<dyn FnMut(&[u8]) + 's>;
 
 /// A streaming rewriter: `write` chunks as they arrive, `end` once; output goes to `out`.
@@ -134,8 +129,7 @@ type Forward<'s> = Box<dyn FnMut(&[u8]) + 's>;
 /// rewriter can outlive the plan it was built from (the edge's response stream needs that).
 pub struct Rewriter<'s, O: FnMut(&[u8]) + 's> {
     inner: Option<HtmlRewriter<'s, Forward<'s>>>,
-    sink: SharedSink<'s, O>,
-    shared: Rc<RefCell<Shared>>,
+    stream: SharedStream<'s, O>,
     bailed_out: Option<String>,
 }
 
@@ -203,17 +197,14 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
         }
     }
 
-    #[allow(
-        clippy::too_many_lines,
-        reason = "FIXME(issue 22): one builder per kind of handler (item log, one-way flow)"
-    )]
+    /// The handlers write the item log and mark the output; the output stream reads both.
     fn with_encoding(
         plan: &RewritePlan<'s>,
         encoding: AsciiCompatibleEncoding,
         meta_decides: bool,
         out: O,
     ) -> Rewriter<'s, O> {
-        let shared = Rc::new(RefCell::new(Shared::default()));
+        let log = Rc::new(RefCell::new(ItemLog::default()));
         let reorders: Vec<(RankPlan<'s>, usize)> = plan
             .ops
             .iter()
@@ -222,7 +213,7 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                 _ => None,
             })
             .collect();
-        // Replaced slots are held until they end (see `sink`): one plan per such op.
+        // Replaced slots are held until they end (see `held`): one plan per such op.
         let held: Vec<SlotPlan> = plan
             .ops
             .iter()
@@ -234,217 +225,76 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                 _ => None,
             })
             .collect();
-        let sink = Rc::new(RefCell::new(Sink::new(
+        let stream = Rc::new(RefCell::new(Stream::new(
             out,
             plan.nonce,
             reorders,
             held,
-            shared.clone(),
+            log.clone(),
         )));
-        let mut settings = Settings::new()
-            .with_strict(false)
-            .with_encoding(encoding)
-            .with_adjust_charset_on_meta_tag(meta_decides)
-            .with_graceful_bail_out_on_content_handler_error(true)
-            .with_memory_settings(
-                MemorySettings::new()
-                    .with_max_allowed_memory_usage(MAX_PARSER_MEMORY)
-                    .with_graceful_bail_out_on_memory_limit_exceeded(true),
-            );
+        let mut settings = parser_settings(encoding, meta_decides);
         let nonce = plan.nonce;
-        let mut reorder_index = 0u32;
-        let mut held_index = 0u32;
+        let (mut reorder_index, mut held_index) = (0u32, 0u32);
         for op in &plan.ops {
             let (Op::Variant { slot, .. } | Op::Mark { slot, .. } | Op::Reorder { slot, .. }) = op;
-            // The held slot's index, in the order of the sink's plans.
-            let held_slot = match op {
-                Op::Variant { slot, .. } if held_action(slot.action) => {
-                    held_index += 1;
-                    Some(held_index - 1)
-                }
-                _ => None,
-            };
             // Compiled at load; absent only if a compiled config could not be relinked.
             let Some(selector) = slot.selector.as_ref() else {
+                if let Op::Variant { slot, .. } = op {
+                    held_index += u32::from(held_action(slot.action));
+                }
+                reorder_index += u32::from(matches!(op, Op::Reorder { .. }));
                 continue;
             };
+            let on = |handler| (Cow::Borrowed(selector), handler);
             match op {
                 Op::Variant {
                     slot,
                     label,
                     content,
                 } => {
-                    let slot: &'s Slot = slot;
-                    let (action, attr) = (slot.action, slot.attribute.as_deref());
-                    let content: Cow<'s, str> = content.clone();
-                    let label: &'s str = label;
-                    let held = held_slot.map(|index| {
-                        let mark = |m| sentinel(nonce, m, index);
-                        [
-                            mark(Mark::SlotOpen),
-                            mark(Mark::SlotLabel),
-                            mark(Mark::VariantStart),
-                            mark(Mark::VariantEnd),
-                            mark(Mark::SlotClose),
-                        ]
+                    // The held slot's index, in the order of the stream's plans.
+                    let held_slot = held_action(slot.action).then(|| {
+                        held_index += 1;
+                        held_index - 1
                     });
-                    let handler = move |el: &mut Element<'_, '_>| -> HandlerResult {
-                        let content: &str = &content;
-                        let inner = el.can_have_content() && !el.is_self_closing();
-                        match (&held, action) {
-                            // The variant and the origin content both stay in the stream,
-                            // between marks; the sink writes one of them (see `sink`).
-                            (Some([open, label, start, end, close]), Action::ReplaceInner)
-                                if inner =>
-                            {
-                                el.before(open, ContentType::Html);
-                                let _ = el.set_attribute(APPLIED_ATTR, label);
-                                el.prepend(end, ContentType::Html);
-                                el.prepend(content, ContentType::Html);
-                                el.prepend(start, ContentType::Html);
-                                el.append(close, ContentType::Html);
-                                return Ok(());
-                            }
-                            (
-                                Some([open, _, start, end, close]),
-                                Action::Replace | Action::Remove,
-                            ) => {
-                                let content = if action == Action::Remove {
-                                    ""
-                                } else {
-                                    content
-                                };
-                                el.before(open, ContentType::Html);
-                                el.before(start, ContentType::Html);
-                                el.before(content, ContentType::Html);
-                                el.before(end, ContentType::Html);
-                                el.after(close, ContentType::Html);
-                                return Ok(());
-                            }
-                            _ => {}
-                        }
-                        match action {
-                            Action::ReplaceInner => {
-                                el.set_inner_content(content, ContentType::Html)
-                            }
-                            Action::Replace => el.replace(content, ContentType::Html),
-                            Action::InsertBefore => el.before(content, ContentType::Html),
-                            Action::InsertAfter => el.after(content, ContentType::Html),
-                            Action::Prepend => el.prepend(content, ContentType::Html),
-                            Action::Append => el.append(content, ContentType::Html),
-                            Action::SetAttribute => {
-                                let _ = el.set_attribute(attr.unwrap_or(APPLIED_ATTR), content);
-                            }
-                            Action::Remove => el.remove(),
-                            Action::Reorder => {}
-                        }
-                        if !matches!(action, Action::Replace | Action::Remove) {
-                            applied(el, label);
-                        }
-                        Ok(())
-                    };
-                    settings = settings.append_element_content_handler((
-                        Cow::Borrowed(selector),
-                        ElementContentHandlers::default().element(handler),
-                    ));
+                    let handler = variant_handler(slot, label, content.clone(), held_slot, nonce);
+                    settings = settings.append_element_content_handler(on(handler));
                 }
                 Op::Mark { label, .. } => {
-                    let label: &'s str = label;
-                    settings = settings.append_element_content_handler((
-                        Cow::Borrowed(selector),
-                        ElementContentHandlers::default().element(
-                            move |el: &mut Element<'_, '_>| -> HandlerResult {
-                                applied(el, label);
-                                Ok(())
-                            },
-                        ),
-                    ));
+                    settings = settings.append_element_content_handler(on(mark_handler(label)));
                 }
                 Op::Reorder { slot, plan: rank } => {
-                    let slot: &'s Slot = slot;
-                    let index = reorder_index;
+                    let container = container_handler(slot, reorder_index, nonce, &log);
                     reorder_index += 1;
-                    let (start, end) = (
-                        sentinel(nonce, Mark::ContainerStart, index),
-                        sentinel(nonce, Mark::ContainerEnd, index),
-                    );
-                    settings = settings.append_element_content_handler((
-                        Cow::Borrowed(selector),
-                        ElementContentHandlers::default().element(
-                            move |el: &mut Element<'_, '_>| -> HandlerResult {
-                                if el.can_have_content() && !el.is_self_closing() {
-                                    applied(el, "reorder");
-                                    el.prepend(&start, ContentType::Html);
-                                    el.append(&end, ContentType::Html);
-                                }
-                                Ok(())
-                            },
-                        ),
-                    ));
-                    let Some(items) = &slot.items_selector else {
-                        continue;
-                    };
-                    let (by_attr, sku_attr) =
-                        (rank.rank.by_attr.as_str(), rank.rank.sku_attr.as_str());
-                    let shared = shared.clone();
-                    settings = settings.append_element_content_handler((
-                        Cow::Borrowed(items),
-                        ElementContentHandlers::default().element(
-                            move |el: &mut Element<'_, '_>| -> HandlerResult {
-                                if el.is_self_closing() || !el.can_have_content() {
-                                    return Ok(());
-                                }
-                                // Only a buffering container's items are recorded: memory stays
-                                // bounded by its buffer limit, whatever the page holds.
-                                let Ok(mut sh) = shared.try_borrow_mut() else {
-                                    return Ok(());
-                                };
-                                if !sh.buffering {
-                                    return Ok(());
-                                }
-                                let Ok(index) = u32::try_from(sh.items.len()) else {
-                                    return Ok(());
-                                };
-                                sh.items.push(Item {
-                                    sku: el.get_attribute(sku_attr),
-                                    attr: el.get_attribute(by_attr),
-                                });
-                                drop(sh);
-                                el.before(
-                                    &sentinel(nonce, Mark::ItemStart, index),
-                                    ContentType::Html,
-                                );
-                                el.after(&sentinel(nonce, Mark::ItemEnd, index), ContentType::Html);
-                                Ok(())
-                            },
-                        ),
-                    ));
+                    settings = settings.append_element_content_handler(on(container));
+                    if let Some(items) = &slot.items_selector {
+                        let handler = item_handler(rank, nonce, &log);
+                        settings = settings
+                            .append_element_content_handler((Cow::Borrowed(items), handler));
+                    }
                 }
             }
         }
         if let (Some(html), Ok(body)) =
             (plan.appendix.clone(), "body".parse::<lol_html::Selector>())
         {
-            settings = settings.append_element_content_handler((
-                Cow::Owned(body),
-                ElementContentHandlers::default().element(
-                    move |el: &mut Element<'_, '_>| -> HandlerResult {
-                        el.append(&html, ContentType::Html);
-                        Ok(())
-                    },
-                ),
-            ));
+            let handler = ElementContentHandlers::default().element(
+                move |el: &mut Element<'_, '_>| -> HandlerResult {
+                    el.append(&html, ContentType::Html);
+                    Ok(())
+                },
+            );
+            settings = settings.append_element_content_handler((Cow::Owned(body), handler));
         }
-        let forward = sink.clone();
+        let forward = stream.clone();
         let output: Forward<'s> = Box::new(move |chunk: &[u8]| {
             if let Ok(mut s) = forward.try_borrow_mut() {
-                s.handle(chunk);
+                s.write(chunk);
             }
         });
         Rewriter {
             inner: Some(HtmlRewriter::new(settings, output)),
-            sink,
-            shared,
+            stream,
             bailed_out: None,
         }
     }
@@ -459,7 +309,7 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
             }
             return;
         }
-        if let Ok(mut s) = self.sink.try_borrow_mut() {
+        if let Ok(mut s) = self.stream.try_borrow_mut() {
             s.passthrough(chunk);
         }
     }
@@ -471,20 +321,176 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                 self.bailed_out = Some(e.to_string());
             }
         }
-        if let Ok(mut s) = self.sink.try_borrow_mut() {
-            s.finish();
-        }
-        let (reordered, fallbacks, slot_fallbacks) =
-            self.shared.try_borrow().map_or((0, 0, 0), |sh| {
-                (sh.reordered, sh.fallbacks, sh.slot_fallbacks)
-            });
+        let stats = self
+            .stream
+            .try_borrow_mut()
+            .map(|mut s| s.finish())
+            .unwrap_or_default();
         RewriteStats {
             bailed_out: self.bailed_out.take(),
-            reordered,
-            fallbacks,
-            slot_fallbacks,
+            reordered: stats.reordered,
+            fallbacks: stats.fallbacks,
+            slot_fallbacks: stats.slot_fallbacks,
         }
     }
+}
+
+type Handlers<'s> = ElementContentHandlers<'s>;
+
+/// lol_html's settings: lenient parsing in the document's encoding, and a graceful bail-out
+/// (the rest passes through) on a handler error or past the parser's memory limit.
+fn parser_settings<'h, 's>(
+    encoding: AsciiCompatibleEncoding,
+    meta_decides: bool,
+) -> Settings<'h, 's> {
+    Settings::new()
+        .with_strict(false)
+        .with_encoding(encoding)
+        .with_adjust_charset_on_meta_tag(meta_decides)
+        .with_graceful_bail_out_on_content_handler_error(true)
+        .with_memory_settings(
+            MemorySettings::new()
+                .with_max_allowed_memory_usage(MAX_PARSER_MEMORY)
+                .with_graceful_bail_out_on_memory_limit_exceeded(true),
+        )
+}
+
+/// A variant's element handler: a held slot's variant and origin content both stay in the
+/// stream, between marks, for the held-slot stage to write one of them; other actions edit
+/// the element directly.
+fn variant_handler<'s>(
+    slot: &'s Slot,
+    label: &'s str,
+    content: Cow<'s, str>,
+    held_slot: Option<u32>,
+    nonce: u64,
+) -> Handlers<'s> {
+    let (action, attr) = (slot.action, slot.attribute.as_deref());
+    let held = held_slot.map(|index| {
+        let mark = |m| sentinel(nonce, m, index);
+        [
+            mark(Mark::SlotOpen),
+            mark(Mark::SlotLabel),
+            mark(Mark::VariantStart),
+            mark(Mark::VariantEnd),
+            mark(Mark::SlotClose),
+        ]
+    });
+    ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+        let content: &str = &content;
+        let inner = el.can_have_content() && !el.is_self_closing();
+        match (&held, action) {
+            (Some([open, label, start, end, close]), Action::ReplaceInner) if inner => {
+                el.before(open, ContentType::Html);
+                let _ = el.set_attribute(APPLIED_ATTR, label);
+                el.prepend(end, ContentType::Html);
+                el.prepend(content, ContentType::Html);
+                el.prepend(start, ContentType::Html);
+                el.append(close, ContentType::Html);
+                return Ok(());
+            }
+            (Some([open, _, start, end, close]), Action::Replace | Action::Remove) => {
+                let content = if action == Action::Remove {
+                    ""
+                } else {
+                    content
+                };
+                el.before(open, ContentType::Html);
+                el.before(start, ContentType::Html);
+                el.before(content, ContentType::Html);
+                el.before(end, ContentType::Html);
+                el.after(close, ContentType::Html);
+                return Ok(());
+            }
+            _ => {}
+        }
+        match action {
+            Action::ReplaceInner => el.set_inner_content(content, ContentType::Html),
+            Action::Replace => el.replace(content, ContentType::Html),
+            Action::InsertBefore => el.before(content, ContentType::Html),
+            Action::InsertAfter => el.after(content, ContentType::Html),
+            Action::Prepend => el.prepend(content, ContentType::Html),
+            Action::Append => el.append(content, ContentType::Html),
+            Action::SetAttribute => {
+                let _ = el.set_attribute(attr.unwrap_or(APPLIED_ATTR), content);
+            }
+            Action::Remove => el.remove(),
+            Action::Reorder => {}
+        }
+        if !matches!(action, Action::Replace | Action::Remove) {
+            applied(el, label);
+        }
+        Ok(())
+    })
+}
+
+/// A slot left as the origin sent it: only its marker.
+fn mark_handler(label: &str) -> Handlers<'_> {
+    ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+        applied(el, label);
+        Ok(())
+    })
+}
+
+/// A reorder container: opens its items' log (an outermost one starts a new log, numbered by
+/// its serial) and marks its start (with the plan) and end (with the serial); its end tag
+/// closes it in the log.
+fn container_handler<'s>(
+    slot: &'s Slot,
+    plan: u32,
+    nonce: u64,
+    log: &Rc<RefCell<ItemLog>>,
+) -> Handlers<'s> {
+    let (log, limit) = (log.clone(), slot.max_buffer_bytes as usize);
+    let start = sentinel(nonce, Mark::ContainerStart, plan);
+    ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+        if !el.can_have_content() || el.is_self_closing() {
+            return Ok(());
+        }
+        let Ok(serial) = log.try_borrow_mut().map(|mut l| l.open_container(limit)) else {
+            return Ok(());
+        };
+        applied(el, "reorder");
+        el.prepend(&start, ContentType::Html);
+        el.append(
+            &sentinel(nonce, Mark::ContainerEnd, serial),
+            ContentType::Html,
+        );
+        let log = log.clone();
+        el.on_end_tag(Box::new(move |_| {
+            if let Ok(mut l) = log.try_borrow_mut() {
+                l.close_container();
+            }
+            Ok(())
+        }))
+    })
+}
+
+/// An item of a reorder container: its keys into the log, its place in the log around it.
+fn item_handler<'s>(rank: &RankPlan<'s>, nonce: u64, log: &Rc<RefCell<ItemLog>>) -> Handlers<'s> {
+    let (by_attr, sku_attr) = (rank.rank.by_attr.as_str(), rank.rank.sku_attr.as_str());
+    let log = log.clone();
+    ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+        if el.is_self_closing() || !el.can_have_content() {
+            return Ok(());
+        }
+        let item = Item {
+            sku: el.get_attribute(sku_attr),
+            attr: el.get_attribute(by_attr),
+        };
+        // Only an open container's items are recorded, within its limit (see `items`).
+        let tag_bytes = el.source_location().bytes().len();
+        let Some(index) = log
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut l| l.record(item, tag_bytes))
+        else {
+            return Ok(());
+        };
+        el.before(&sentinel(nonce, Mark::ItemStart, index), ContentType::Html);
+        el.after(&sentinel(nonce, Mark::ItemEnd, index), ContentType::Html);
+        Ok(())
+    })
 }
 
 /// Actions whose slot is held until it ends, so that it is replaced whole or not at all.
