@@ -66,4 +66,4 @@ mod text;
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 pub use config::{Config, ConfigError, ConfigErrors, Site};
-pub use pipeline::{personalize, KeySource, Keys, Mode, Outcome, Report, RequestInput};
+pub use pipeline::{personalize, ExplainReport, KeySource, Keys, Mode, Outcome, RequestInput};

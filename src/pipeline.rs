@@ -6,7 +6,7 @@ use serde::{Serialize, Serializer};
 use crate::config::Site;
 use crate::decide::{self, Arm, DecideInput, Decisions, Exposure, Reason, Trust};
 use crate::expr::render_num;
-use crate::scoring::{self, Source};
+use crate::scoring::{self, Provenance};
 use crate::signals::{self, RequestContext, RequestFacts};
 use crate::state::{self, Keyring, Protection, VisitorState};
 
@@ -45,7 +45,7 @@ impl Keys {
     }
 
     /// Parses key lists (`id:secret[,id:secret]`). Without a traits key, traits are ignored.
-    pub fn from_specs(state: &str, traits: Option<&str>) -> Result<Keys, state::seal::KeyError> {
+    pub fn from_specs(state: &str, traits: Option<&str>) -> Result<Keys, state::keyring::KeyError> {
         Ok(Keys {
             state: Keyring::parse(state)?,
             traits: traits.map(Keyring::parse).transpose()?,
@@ -63,7 +63,7 @@ impl Keys {
         state: Option<&str>,
         traits: Option<&str>,
         allow_dev: bool,
-    ) -> Result<Option<(Keys, KeySource)>, state::seal::KeyError> {
+    ) -> Result<Option<(Keys, KeySource)>, state::keyring::KeyError> {
         let public = |spec: &str| {
             [DEV_STATE_KEYS, DEV_TRAITS_KEYS]
                 .iter()
@@ -178,10 +178,10 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
     if let Some(raw) = event_values.first() {
         let (events, ev_issues) = signals::decode_events(raw, site.limits.max_events);
         issues.extend(ev_issues.iter().map(|i| i.code()));
-        scoring::fold(site, &mut st, &ctx, &events, Source::Cookie);
+        scoring::fold(site, &mut st, &ctx, &events, Provenance::Cookie);
         folded = events;
     }
-    scoring::fold(site, &mut st, &ctx, &request_events, Source::Request);
+    scoring::fold(site, &mut st, &ctx, &request_events, Provenance::Request);
 
     let traits = match (
         mode,
@@ -240,7 +240,7 @@ pub(crate) fn as_map<S: Serializer, V: Serialize>(
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
+pub struct ExplainReport {
     pub site: String,
     pub page: PageReport,
     pub trust: Trust,
@@ -283,8 +283,8 @@ pub struct DecisionReport {
 }
 
 impl Outcome<'_> {
-    pub fn report(&self, site: &Site) -> Report {
-        Report {
+    pub fn report(&self, site: &Site) -> ExplainReport {
+        ExplainReport {
             site: site.name.clone(),
             page: PageReport {
                 kind: self.ctx.page_type.clone(),
@@ -336,7 +336,7 @@ impl Outcome<'_> {
     }
 }
 
-impl Report {
+impl ExplainReport {
     /// One line per slot: `hero → hero-trail: segment hiker (score.hiking=42 ≥ 30)`.
     pub fn summary(&self) -> String {
         let mut out = String::new();

@@ -5,7 +5,7 @@
 mod common;
 
 use serde_json::{json, Value};
-use vitrine::events::{self, Event, Source, Stamp};
+use vitrine::events::{self, Record, Source, Stamp};
 use vitrine::Mode;
 
 use common::*;
@@ -14,10 +14,10 @@ fn exposures_of(req: &Req) -> Vec<Value> {
     let site = demo();
     let o = req.run(&site, Mode::Edge(&keys()));
     let stamp = Stamp::of(&site, &o, T0, [0xab; 8], Source::Edge).expect("a visitor to record");
-    let records: Vec<Event> = events::Exposures::of(&site, &o)
+    let records: Vec<Record> = events::Exposures::of(&site, &o)
         .records(&stamp)
         .into_iter()
-        .map(Event::Exposure)
+        .map(Record::Exposure)
         .collect();
     let text = events::to_ndjson(&records);
     text.lines()
@@ -80,7 +80,7 @@ fn conversions_from_the_origin_header_validate_as_records() {
     let stamp = Stamp::of(&site, &o, T0, [1; 8], Source::Origin).unwrap();
     let c = events::parse_conversion("purchase; value=129.90; currency=EUR; order=A-1042", &stamp)
         .unwrap();
-    let line = events::to_ndjson([&Event::Conversion(c)]);
+    let line = events::to_ndjson([&Record::Conversion(c)]);
     let v: Value = serde_json::from_str(line.trim_end()).unwrap();
     assert_eq!(
         v,
@@ -143,7 +143,7 @@ fn page_records_keep_only_the_query_parameters_the_config_reads() {
         .run(&site, Mode::Edge(&keys()));
     let stamp = Stamp::of(&site, &o, T0, [1; 8], Source::Edge).unwrap();
     let page = events::page_view(&site, &o, &stamp).expect("everyone is sampled at 1.0");
-    let line = events::to_ndjson([&Event::Page(page)]);
+    let line = events::to_ndjson([&Record::Page(page)]);
     let record: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(
         record["query"],
@@ -214,9 +214,9 @@ fn purchases_and_add_to_carts_folded_from_the_click_stream_are_conversions() {
         .cookie("vt_e=pu:tent-2:camping:310:ev-9|ac:boot-1:hiking:89|pv:boot-1:hiking:89")
         .run(&site, Mode::Edge(&keys()));
     let stamp = Stamp::of(&site, &o, T0, [1; 8], Source::Edge).unwrap();
-    let records: Vec<Event> = events::folded_conversions(&o, &stamp)
+    let records: Vec<Record> = events::folded_conversions(&o, &stamp)
         .into_iter()
-        .map(Event::Conversion)
+        .map(Record::Conversion)
         .collect();
     let lines: Vec<Value> = events::to_ndjson(&records)
         .lines()

@@ -14,7 +14,7 @@ use crate::decide::{Choice, ItemKeys};
 use crate::events::RecordView;
 #[cfg(feature = "rewrite")]
 use crate::pipeline::Keys;
-use crate::pipeline::{personalize, Mode, Report, RequestInput};
+use crate::pipeline::{personalize, ExplainReport, Mode, RequestInput};
 #[cfg(feature = "rewrite")]
 use crate::rewrite::{rewrite_bytes, rewrite_str, RewritePlan};
 use crate::signals::{Geo, RequestFacts, Traits};
@@ -242,7 +242,7 @@ struct SlotResult<'a> {
 #[serde(rename_all = "camelCase")]
 struct Decided<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    report: Option<Report>,
+    report: Option<ExplainReport>,
     segments: Vec<&'a str>,
     /// The new unsigned state (store it; send it back as `vt=`).
     state_token: Option<&'a str>,

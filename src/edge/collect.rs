@@ -11,7 +11,7 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{Context, Date, Env, Headers, Request, Response};
 
 use crate::decide::Arm;
-use crate::events::{self, Conversion, Event, Exposure, RecordError, Source, Stamp};
+use crate::events::{self, Conversion, Exposure, Record, RecordError, Source, Stamp};
 use crate::pipeline::Mode;
 use crate::signals;
 use crate::state::{self, Protection};
@@ -106,9 +106,9 @@ pub async fn handle(mut req: Request, env: &Env, settings: &Settings, ctx: &Cont
         trust: events::EventTrust::Unsigned,
         source: Source::Browser,
     };
-    let owned: Vec<Event> = records
+    let owned: Vec<Record> = records
         .into_iter()
-        .filter_map(|r| events::from_browser(r.into_event(), &stamp))
+        .filter_map(|r| events::from_browser(r.into_record(), &stamp))
         .collect();
     if !owned.is_empty() {
         settings.sinks.send(ctx, move || ndjson(&owned));
@@ -143,7 +143,7 @@ enum BrowserRecord {
 impl BrowserRecord {
     /// The record with blank who/where/when: [`events::from_browser`] fills them from the
     /// verified state, in one place.
-    fn into_event(self) -> Event {
+    fn into_record(self) -> Record {
         match self {
             BrowserRecord::Exposure {
                 slot,
@@ -155,7 +155,7 @@ impl BrowserRecord {
                 page_type,
                 device,
                 request,
-            } => Event::Exposure(Exposure {
+            } => Record::Exposure(Exposure {
                 v: events::SCHEMA_VERSION,
                 ts: 0,
                 site: String::new(),
@@ -182,7 +182,7 @@ impl BrowserRecord {
                 event,
                 sku,
                 category,
-            } => Event::Conversion(Conversion {
+            } => Record::Conversion(Conversion {
                 v: events::SCHEMA_VERSION,
                 ts: 0,
                 site: String::new(),

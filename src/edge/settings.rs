@@ -21,12 +21,12 @@ const ORIGIN_TIMEOUT_MS: u64 = 15_000;
 
 thread_local! {
     // One isolate runs one request at a time on one thread; these live as long as the isolate.
-    static CONFIG: RefCell<Option<Loaded>> = const { RefCell::new(None) };
+    static CONFIG: RefCell<Option<CachedConfig>> = const { RefCell::new(None) };
     // `Some(None)`: read, and no keys are trusted.
     static KEYS: RefCell<Option<Option<&'static Keys>>> = const { RefCell::new(None) };
 }
 
-struct Loaded {
+struct CachedConfig {
     config: &'static Config,
     /// The bytes it came from, to notice a change in KV.
     bytes: Vec<u8>,
@@ -137,7 +137,7 @@ pub async fn config(env: &Env) -> Result<&'static Config, String> {
     };
     CONFIG.with(|c| {
         if let Ok(mut slot) = c.try_borrow_mut() {
-            *slot = Some(Loaded {
+            *slot = Some(CachedConfig {
                 config,
                 bytes,
                 checked_at: now,

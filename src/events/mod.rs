@@ -43,8 +43,10 @@ pub enum EventTrust {
 /// One record of the event stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+// The schema has been titled `Event` since v1: kept, so that the printed schema does not change.
+#[cfg_attr(feature = "schema", schemars(title = "Event"))]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
+pub enum Record {
     Exposure(Exposure),
     Conversion(Conversion),
     Page(PageView),
@@ -409,7 +411,7 @@ pub struct RequestEvents<'s> {
     pub page: Option<PageView>,
 }
 
-/// A record borrowed from [`RequestEvents`]: serializes exactly as the owned [`Event`].
+/// A record borrowed from [`RequestEvents`]: serializes exactly as the owned [`Record`].
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RecordView<'a> {
@@ -442,11 +444,11 @@ impl<'s> RequestEvents<'s> {
     }
 
     /// The records, owned, in the order of [`RequestEvents::views`].
-    pub fn records(&self) -> Vec<Event> {
+    pub fn records(&self) -> Vec<Record> {
         let exposures = self.exposures.records(&self.stamp);
-        let mut out: Vec<Event> = exposures.into_iter().map(Event::Exposure).collect();
-        out.extend(self.conversions.iter().cloned().map(Event::Conversion));
-        out.extend(self.page.iter().cloned().map(Event::Page));
+        let mut out: Vec<Record> = exposures.into_iter().map(Record::Exposure).collect();
+        out.extend(self.conversions.iter().cloned().map(Record::Conversion));
+        out.extend(self.page.iter().cloned().map(Record::Page));
         out
     }
 
@@ -662,8 +664,8 @@ impl std::fmt::Display for RecordError {
 }
 
 /// Reads one NDJSON record and checks it: the schema, the version, and bounded strings.
-pub fn read_record(line: &str, number: usize) -> Result<Event, RecordError> {
-    let event: Event = serde_json::from_str(line).map_err(|e| RecordError {
+pub fn read_record(line: &str, number: usize) -> Result<Record, RecordError> {
+    let event: Record = serde_json::from_str(line).map_err(|e| RecordError {
         line: number,
         message: e.to_string(),
     })?;
@@ -672,18 +674,18 @@ pub fn read_record(line: &str, number: usize) -> Result<Event, RecordError> {
 
 /// Checks a record read by any JSON reader (the edge uses the runtime's): the version, the
 /// visitor id's form, and bounded strings.
-pub fn check_record(event: Event, number: usize) -> Result<Event, RecordError> {
+pub fn check_record(event: Record, number: usize) -> Result<Record, RecordError> {
     let err = |message: String| RecordError {
         line: number,
         message,
     };
     let (v, visitor, texts): (u32, &str, Vec<&str>) = match &event {
-        Event::Exposure(e) => (
+        Record::Exposure(e) => (
             e.v,
             &e.visitor,
             vec![&e.site, &e.slot, &e.variant, &e.page_type],
         ),
-        Event::Conversion(c) => (
+        Record::Conversion(c) => (
             c.v,
             &c.visitor,
             [
@@ -698,7 +700,7 @@ pub fn check_record(event: Event, number: usize) -> Result<Event, RecordError> {
             .map(String::as_str)
             .collect(),
         ),
-        Event::Page(p) => (p.v, &p.visitor, vec![&p.site, &p.path]),
+        Record::Page(p) => (p.v, &p.visitor, vec![&p.site, &p.path]),
     };
     if v != SCHEMA_VERSION {
         return Err(err(format!("schema version {v} is not {SCHEMA_VERSION}")));
@@ -719,33 +721,33 @@ pub fn check_record(event: Event, number: usize) -> Result<Event, RecordError> {
 /// A record the browser sent, owned by the visitor of the verified state cookie: its visitor,
 /// session, site and time are the worker's, never the body's, and it is marked unsigned, from
 /// the browser. `page` records are the edge's own: `None`.
-pub fn from_browser(event: Event, stamp: &Stamp) -> Option<Event> {
+pub fn from_browser(event: Record, stamp: &Stamp) -> Option<Record> {
     match event {
-        Event::Exposure(mut e) => {
+        Record::Exposure(mut e) => {
             e.ts = stamp.ts;
             e.site = stamp.site.clone();
             e.visitor = stamp.visitor.clone();
             e.session = stamp.session.clone();
             e.trust = EventTrust::Unsigned;
             e.source = Source::Browser;
-            Some(Event::Exposure(e))
+            Some(Record::Exposure(e))
         }
-        Event::Conversion(mut c) => {
+        Record::Conversion(mut c) => {
             c.ts = stamp.ts;
             c.site = stamp.site.clone();
             c.visitor = stamp.visitor.clone();
             c.trust = EventTrust::Unsigned;
             c.source = Source::Browser;
-            Some(Event::Conversion(c))
+            Some(Record::Conversion(c))
         }
-        Event::Page(_) => None,
+        Record::Page(_) => None,
     }
 }
 
 /// The JSON Schema of one record (`vitrine schema --events`).
 #[cfg(feature = "schema")]
 pub fn json_schema() -> schemars::Schema {
-    schemars::schema_for!(Event)
+    schemars::schema_for!(Record)
 }
 
 #[cfg(test)]
@@ -818,7 +820,7 @@ mod tests {
             },
         )
         .unwrap();
-        let Some(Event::Conversion(c)) = from_browser(Event::Conversion(forged), &stamp()) else {
+        let Some(Record::Conversion(c)) = from_browser(Record::Conversion(forged), &stamp()) else {
             panic!("a conversion stays a conversion");
         };
         assert_eq!(
@@ -846,7 +848,7 @@ mod tests {
             issues: vec![],
         };
         assert_eq!(
-            from_browser(Event::Page(page), &stamp()),
+            from_browser(Record::Page(page), &stamp()),
             None,
             "page records are the edge's own"
         );
@@ -854,7 +856,7 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_bad_ones_say_why() {
-        let c = Event::Conversion(parse_conversion("add_to_cart; sku=boot-1", &stamp()).unwrap());
+        let c = Record::Conversion(parse_conversion("add_to_cart; sku=boot-1", &stamp()).unwrap());
         let text = to_ndjson([&c]);
         assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
         assert!(

@@ -11,7 +11,7 @@ use crate::state::{ItemKind, VisitorState};
 
 /// Where events came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum Provenance {
     /// Derived by Vitrine from the request.
     Request,
     /// Read from the untrusted events cookie.
@@ -25,7 +25,7 @@ pub fn fold(
     state: &mut VisitorState,
     ctx: &RequestContext,
     events: &[Event],
-    source: Source,
+    source: Provenance,
 ) {
     let mut gained = vec![0u32; site.dimensions.len()];
     // Oldest first, so the newest item ends up at the front of the recent ring.
@@ -78,7 +78,7 @@ fn add(
     gained: &mut [u32],
     dim: usize,
     amount: i32,
-    source: Source,
+    source: Provenance,
 ) {
     let cap = site.dimensions[dim].cap;
     let current = state.scores[dim];
@@ -87,7 +87,7 @@ fn add(
         return;
     }
     let mut amount = amount as u32;
-    if source == Source::Cookie {
+    if source == Provenance::Cookie {
         amount = amount.min(site.limits.max_event_gain.saturating_sub(gained[dim]));
         gained[dim] += amount;
     }

@@ -3,7 +3,7 @@
 //! Payload: `u8 0x81 | u32 issued_at | varint purchases_90d | varint aov (hundredths) |
 //! u8 len | tier (utf-8, ≤ 16 bytes)`. Tokens older than [`TRAITS_MAX_AGE_SECS`] are ignored.
 
-use crate::state::seal::{Keyring, SealError};
+use crate::state::keyring::{Keyring, SealError};
 
 const TRAITS_VERSION: u8 = 0x81;
 /// Traits older than this are ignored: the origin re-signs them on each login/visit.

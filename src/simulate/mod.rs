@@ -452,7 +452,7 @@ pub fn run<'s>(
             };
             if let Ok(c) = events::parse_conversion(&header, &stamp) {
                 out.events
-                    .push_str(&events::to_ndjson([&events::Event::Conversion(c)]));
+                    .push_str(&events::to_ndjson([&events::Record::Conversion(c)]));
             }
         }
     }
@@ -604,7 +604,7 @@ impl Diff {
 
 /// The result of a simulation.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct Simulation {
     pub tally: Tally,
     pub against: Option<(Tally, Diff)>,
     /// The events of the traffic (with `Outcomes`), in journey order.
@@ -641,14 +641,14 @@ pub fn simulate(
     traffic: &Traffic<'_>,
     outcomes: Option<&Outcomes>,
     progress: &(dyn Fn(u64) + Sync),
-) -> Outcome {
+) -> Simulation {
     let chunks = traffic.len().div_ceil(CHUNK);
-    let parts: Vec<Outcome> = (0..chunks)
+    let parts: Vec<Simulation> = (0..chunks)
         .into_par_iter()
         .map(|c| {
-            let mut part = Outcome {
+            let mut part = Simulation {
                 against: against.map(|_| (Tally::default(), Diff::default())),
-                ..Outcome::default()
+                ..Simulation::default()
             };
             let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(traffic.len()));
             for i in start..end {
@@ -673,9 +673,9 @@ pub fn simulate(
             part
         })
         .collect();
-    let mut out = Outcome {
+    let mut out = Simulation {
         against: against.map(|_| (Tally::default(), Diff::default())),
-        ..Outcome::default()
+        ..Simulation::default()
     };
     for p in parts {
         out.tally.merge(p.tally);

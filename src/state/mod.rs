@@ -1,15 +1,15 @@
-//! The visitor state carried in the signed `vt` cookie: codec, MAC ([`mod@seal`]), decay, sessions.
+//! The visitor state carried in the signed `vt` cookie: codec, MAC ([`keyring`], sealed by [`seal()`]), decay, sessions.
 //!
 //! Architecture Invariant: [`open`] never fails. Whatever the cookie holds, it returns a usable
 //! state, and when it could not use the cookie, a [`StateIssue`] saying why.
 
 pub mod b64;
 mod codec;
-pub mod seal;
+pub mod keyring;
 
 use crate::config::Site;
 pub use codec::{decode, encode};
-pub use seal::{Keyring, SealError};
+pub use keyring::{Keyring, SealError};
 
 /// Longest state token Vitrine writes or reads, in bytes (the cookie stays within 1,024).
 pub const MAX_TOKEN_LEN: usize = 1000;
@@ -118,7 +118,7 @@ impl From<SealError> for StateIssue {
 
 /// How a state was read.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Loaded {
+pub struct Opened {
     pub state: VisitorState,
     /// Whether the state is new (no usable cookie).
     pub fresh: bool,
@@ -189,8 +189,8 @@ pub fn open(
     site: &Site,
     now: u32,
     fresh_id: [u8; 16],
-) -> Loaded {
-    let fresh = |issue| Loaded {
+) -> Opened {
+    let fresh = |issue| Opened {
         state: VisitorState::fresh(site, fresh_id, now),
         fresh: true,
         issue,
@@ -218,7 +218,7 @@ pub fn open(
         Ok(state) if now.saturating_sub(state.last_seen) > site.privacy.state_max_age_secs => {
             fresh(Some(StateIssue::Expired))
         }
-        Ok(state) => Loaded {
+        Ok(state) => Opened {
             state,
             fresh: false,
             issue: None,

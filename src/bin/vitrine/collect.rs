@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tiny_http::{Header, Method, Request, Response, Server};
-use vitrine::events::{read_record, Event};
+use vitrine::events::{read_record, Record};
 
 /// Conversion order ids remembered for de-duplication; beyond it the oldest half is forgotten.
 const MAX_ORDERS: usize = 1_000_000;
@@ -66,21 +66,21 @@ fn partition(ts_ms: u64) -> String {
     )
 }
 
-fn ts_of(e: &Event) -> u64 {
+fn ts_of(e: &Record) -> u64 {
     match e {
-        Event::Exposure(x) => x.ts,
-        Event::Conversion(x) => x.ts,
-        Event::Page(x) => x.ts,
+        Record::Exposure(x) => x.ts,
+        Record::Conversion(x) => x.ts,
+        Record::Page(x) => x.ts,
     }
 }
 
 impl Store {
     /// Writes a checked body: its lines grouped by partition, each group in one `write`.
-    fn write(&self, records: Vec<(Event, &str)>) -> std::io::Result<usize> {
+    fn write(&self, records: Vec<(Record, &str)>) -> std::io::Result<usize> {
         let mut groups: Vec<(String, String)> = Vec::new();
         let mut written = 0;
         for (event, line) in records {
-            if let Event::Conversion(c) = &event {
+            if let Record::Conversion(c) = &event {
                 // The same order, or the same click-stream event (sent by the browser and
                 // folded from `vt_e` by the edge), is recorded once.
                 let key = match (&c.order, &c.event) {

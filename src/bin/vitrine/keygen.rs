@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use vitrine::state::seal::format_key;
+use vitrine::state::keyring::format_key;
 
 use crate::deployment::random_bytes;
 

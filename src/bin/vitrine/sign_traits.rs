@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use vitrine::signals::{seal_traits, Traits};
-use vitrine::state::seal::Keyring;
+use vitrine::state::keyring::Keyring;
 
 use crate::deployment::now_ms;
 

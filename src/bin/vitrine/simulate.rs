@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use vitrine::analyze::stats;
 use vitrine::config::{Config, DEMO_CONFIG};
-use vitrine::events::{read_record, Event};
+use vitrine::events::{read_record, Record};
 use vitrine::simulate::{self, Outcomes, Plant, Synthetic, Tally, Traffic};
 use vitrine::{Keys, Site};
 
@@ -231,7 +231,7 @@ pub fn run(args: Args) -> Result<(), String> {
                     continue;
                 }
                 match read_record(line.trim_end(), number) {
-                    Ok(Event::Page(p)) => pages.push(p),
+                    Ok(Record::Page(p)) => pages.push(p),
                     Ok(_) => {}
                     Err(e) => eprintln!("vitrine simulate: {}: {e}; skipped", path.display()),
                 }
