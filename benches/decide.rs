@@ -6,7 +6,6 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use vitrine::config::{Config, DEMO_CONFIG};
 use vitrine::events;
-use vitrine::signals::{Geo, RequestFacts};
 use vitrine::state::Keyring;
 use vitrine::{personalize, Keys, Mode, RequestInput};
 
@@ -32,39 +31,20 @@ fn bench(c: &mut Criterion) {
     .enumerate()
     {
         let cookie = format!("vt={token}");
-        let input = RequestInput {
-            facts: RequestFacts {
-                url,
-                user_agent: Some(UA),
-                now_ms: T0 + i as u64 * 60_000,
-                ..RequestFacts::default()
-            },
-            cookie_header: Some(&cookie),
-            fresh_id: [7; 16],
-            page_traits: None,
-        };
+        let input = RequestInput::new(url, T0 + i as u64 * 60_000, [7; 16])
+            .cookie(Some(&cookie))
+            .user_agent(Some(UA));
         token = personalize(&site, Mode::Edge(&keys), &input)
             .state_token
             .unwrap();
     }
     let cookie = format!("_ga=GA1.2.3; vt={token}; vt_e=pc:hiking-summit-pack:hiking:189|ac:hiking-summit-pack:hiking:189|se:trail%20boots");
     let url = "https://shop.example/p/hiking-trail-runner-gtx?utm_source=mail";
-    let input = RequestInput {
-        facts: RequestFacts {
-            url,
-            user_agent: Some(UA),
-            referrer: Some("https://www.google.com/"),
-            gpc: false,
-            geo: Geo {
-                country: Some("DE".into()),
-                ..Geo::default()
-            },
-            now_ms: T0 + 3_600_000,
-        },
-        cookie_header: Some(&cookie),
-        fresh_id: [9; 16],
-        page_traits: None,
-    };
+    let input = RequestInput::new(url, T0 + 3_600_000, [9; 16])
+        .cookie(Some(&cookie))
+        .user_agent(Some(UA))
+        .referrer(Some("https://www.google.com/"))
+        .country(Some("DE".into()));
     let check = personalize(&site, Mode::Edge(&keys), &input);
     assert!(!check.fresh, "the bench cookie must verify");
     assert!(check
@@ -76,10 +56,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("decide_path_demo", |b| {
         b.iter(|| personalize(black_box(&site), Mode::Edge(&keys), black_box(&input)))
     });
-    let fresh = RequestInput {
-        cookie_header: None,
-        ..input.clone()
-    };
+    let fresh = input.clone().cookie(None);
     c.bench_function("decide_path_new_visitor", |b| {
         b.iter(|| personalize(black_box(&site), Mode::Edge(&keys), black_box(&fresh)))
     });

@@ -7,7 +7,6 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use serde_json::{json, Value};
 use vitrine::config::Config;
 use vitrine::rewrite::{RewritePlan, Rewriter};
-use vitrine::signals::RequestFacts;
 use vitrine::{personalize, Keys, Mode, RequestInput};
 
 const PAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpora/pages");
@@ -56,15 +55,8 @@ fn bench(c: &mut Criterion) {
             "dimensions": {"hiking": {"half_life_hours": 72}, "camping": {"half_life_hours": 72}},
             "signals": [{"on": "page_view", "add": {"hiking": 40, "camping": 10}}], "slots": slots});
         let site = Config::from_json(&doc.to_string()).unwrap().sites.remove(0);
-        let input = RequestInput {
-            facts: RequestFacts {
-                url: "/",
-                user_agent: Some("Mozilla/5.0 Chrome"),
-                now_ms: 1_763_805_600_000,
-                ..RequestFacts::default()
-            },
-            ..RequestInput::default()
-        };
+        let input = RequestInput::new("/", 1_763_805_600_000, [0; 16])
+            .user_agent(Some("Mozilla/5.0 Chrome"));
         let outcome = personalize(&site, Mode::Edge(&keys), &input);
         let plan = RewritePlan::new(&site, &outcome.decisions, 7);
         // Check once that the page is really rewritten.

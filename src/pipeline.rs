@@ -7,7 +7,7 @@ use crate::config::Site;
 use crate::decide::{self, Arm, DecideInput, Decisions, Exposure, Reason, Trust};
 use crate::expr::render_num;
 use crate::scoring::{self, Provenance};
-use crate::signals::{self, RequestContext, RequestFacts};
+use crate::signals::{self, Geo, RequestContext, RequestFacts};
 use crate::state::{self, Keyring, Protection, VisitorState};
 
 /// Development state key (`id:base64url`): public, for local runs and tests only.
@@ -101,6 +101,63 @@ pub struct RequestInput<'a> {
     /// Browser mode only: traits the page supplied, unverified. They feed segments, but
     /// variants that require signed state are never shown from them.
     pub page_traits: Option<crate::signals::Traits>,
+}
+
+impl<'a> RequestInput<'a> {
+    /// A request for `url` (a path or an absolute URL) at `now_ms`, whose visitor gets
+    /// `fresh_id` if no state comes with it; nothing else known until a setter says.
+    pub fn new(url: &'a str, now_ms: u64, fresh_id: [u8; 16]) -> RequestInput<'a> {
+        RequestInput {
+            facts: RequestFacts {
+                url,
+                now_ms,
+                ..RequestFacts::default()
+            },
+            fresh_id,
+            ..RequestInput::default()
+        }
+    }
+
+    /// The raw `Cookie` header.
+    pub fn cookie(mut self, header: Option<&'a str>) -> Self {
+        self.cookie_header = header;
+        self
+    }
+
+    pub fn user_agent(mut self, user_agent: Option<&'a str>) -> Self {
+        self.facts.user_agent = user_agent;
+        self
+    }
+
+    pub fn referrer(mut self, referrer: Option<&'a str>) -> Self {
+        self.facts.referrer = referrer;
+        self
+    }
+
+    /// `Sec-GPC: 1` was sent.
+    pub fn gpc(mut self, gpc: bool) -> Self {
+        self.facts.gpc = gpc;
+        self
+    }
+
+    pub fn geo(mut self, geo: Geo) -> Self {
+        self.facts.geo = geo;
+        self
+    }
+
+    /// Only the country of the geo facts (what tools and tests know).
+    pub fn country(self, country: Option<String>) -> Self {
+        self.geo(Geo {
+            country,
+            ..Geo::default()
+        })
+    }
+
+    /// Browser mode: traits the page supplied.
+    pub fn page_traits(mut self, traits: Option<crate::signals::Traits>) -> Self {
+        self.page_traits = traits;
+        self
+    }
 }
 
 /// The result of personalizing one request.

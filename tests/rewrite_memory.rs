@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 use vitrine::config::Config;
 use vitrine::rewrite::{RewritePlan, Rewriter};
-use vitrine::signals::RequestFacts;
 use vitrine::{personalize, Keys, Mode, RequestInput};
 
 struct Counting;
@@ -84,15 +83,7 @@ fn peak_of(chunks: impl Iterator<Item = Vec<u8>>, reordered: u32) -> (usize, usi
     });
     let site = Config::from_json(&doc.to_string()).unwrap().sites.remove(0);
     let keys = Keys::development();
-    let input = RequestInput {
-        facts: RequestFacts {
-            url: "/",
-            user_agent: Some("Mozilla/5.0"),
-            now_ms: 1_763_805_600_000,
-            ..RequestFacts::default()
-        },
-        ..RequestInput::default()
-    };
+    let input = RequestInput::new("/", 1_763_805_600_000, [0; 16]).user_agent(Some("Mozilla/5.0"));
     let outcome = personalize(&site, Mode::Edge(&keys), &input);
     let plan = RewritePlan::new(&site, &outcome.decisions, 99);
     let mut written = 0usize;

@@ -2,17 +2,13 @@
 //! that loads decides a request.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use vitrine::signals::RequestFacts;
 use vitrine::{personalize, Config, Keys, Mode, RequestInput};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(config) = Config::from_compiled(data) {
         let keys = Keys::development();
         for site in &config.sites {
-            let input = RequestInput {
-                facts: RequestFacts { url: "/c/hiking?q=boots", now_ms: 1_764_000_000_000, ..RequestFacts::default() },
-                ..RequestInput::default()
-            };
+            let input = RequestInput::new("/c/hiking?q=boots", 1_764_000_000_000, [0; 16]);
             let _ = personalize(site, Mode::Edge(&keys), &input);
         }
     }

@@ -4,7 +4,6 @@
 use libfuzzer_sys::fuzz_target;
 use vitrine::config::{Config, DEMO_CONFIG};
 use vitrine::rewrite::{rewrite_str, RewritePlan};
-use vitrine::signals::RequestFacts;
 use vitrine::{personalize, Keys, Mode, RequestInput};
 
 /// The demo configuration, loaded once.
@@ -19,18 +18,14 @@ fuzz_target!(|data: &[u8]| {
     let site = &demo().sites[0];
     let keys = Keys::development();
     for mode in [Mode::Edge(&keys), Mode::Browser] {
-        let input = RequestInput {
-            facts: RequestFacts { url, user_agent: Some("Mozilla/5.0"), now_ms: 1_764_000_000_000, ..RequestFacts::default() },
-            cookie_header: Some(cookie),
-            fresh_id: [7; 16],
-            page_traits: None,
-        };
+        let input = RequestInput::new(url, 1_764_000_000_000, [7; 16]).cookie(Some(cookie)).user_agent(Some("Mozilla/5.0"));
         let outcome = personalize(site, mode, &input);
         let plan = RewritePlan::new(site, &outcome.decisions, 1);
         let _ = rewrite_str(&plan, "<section data-vt-slot=\"hero\"><h1>x</h1></section><ul data-vt-slot=\"grid\"><li data-vt-item data-vt-sku=\"a\" data-vt-category=\"hiking\">a</li></ul>");
         let token = outcome.state_token.expect("no GPC here: a state is written");
         assert!(token.len() <= 1024, "state cookie of {} bytes", token.len());
-        let again = RequestInput { cookie_header: Some(&format!("vt={token}")), ..input.clone() };
+        let cookie = format!("vt={token}");
+        let again = input.clone().cookie(Some(&cookie));
         let next = personalize(site, mode, &again);
         assert!(!next.fresh, "the state just written is not read back: {:?}", next.issues);
     }

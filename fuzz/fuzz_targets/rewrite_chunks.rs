@@ -4,7 +4,6 @@
 use libfuzzer_sys::fuzz_target;
 use vitrine::config::{Config, DEMO_CONFIG};
 use vitrine::rewrite::{RewritePlan, Rewriter};
-use vitrine::signals::RequestFacts;
 use vitrine::{personalize, Keys, Mode, RequestInput};
 
 fn rewrite(plan: &RewritePlan<'_>, html: &[u8], sizes: &[u8]) -> Vec<u8> {
@@ -34,10 +33,7 @@ fuzz_target!(|data: &[u8]| {
     let site = &demo().sites[0];
     let keys = Keys::development();
     // A hiker: every slot kind of the demo has something to do.
-    let input = RequestInput {
-        facts: RequestFacts { url: "/?utm_campaign=trail-fall&q=boots", now_ms: 1_764_000_000_000, ..RequestFacts::default() },
-        ..RequestInput::default()
-    };
+    let input = RequestInput::new("/?utm_campaign=trail-fall&q=boots", 1_764_000_000_000, [0; 16]);
     let outcome = personalize(site, Mode::Edge(&keys), &input);
     let plan = RewritePlan::new(site, &outcome.decisions, 0x5eed);
     assert_eq!(rewrite(&plan, html, &[255]), rewrite(&plan, html, sizes), "chunking changed the output");

@@ -287,10 +287,9 @@ fn parse(line: &str) -> Result<Line<'_>, LineError> {
 }
 
 fn visitor_key(hex: &str) -> Result<u128, LineError> {
-    if hex.len() != 32 {
-        return Err(LineError("visitor is not 32 hex digits".into()));
-    }
-    u128::from_str_radix(hex, 16).map_err(|_| LineError("visitor is not 32 hex digits".into()))
+    crate::state::id_from_hex(hex)
+        .map(u128::from_be_bytes)
+        .ok_or_else(|| LineError("visitor is not 32 hex digits".into()))
 }
 
 impl Aggregator {

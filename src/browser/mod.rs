@@ -17,7 +17,7 @@ use crate::pipeline::Keys;
 use crate::pipeline::{personalize, ExplainReport, Mode, RequestInput};
 #[cfg(feature = "rewrite")]
 use crate::rewrite::{rewrite_bytes, rewrite_str, RewritePlan};
-use crate::signals::{Geo, RequestFacts, Traits};
+use crate::signals::{RequestFacts, Traits};
 
 /// The one place errors become JS values.
 fn js_error(e: impl std::fmt::Display) -> JsError {
@@ -153,22 +153,14 @@ const SEPARATORS: [char; 2] = [ITEM_SEPARATOR, FIELD_SEPARATOR];
 impl PageRequest {
     /// The request as the core takes it: the one conversion `decide` and `rewrite` share.
     fn input(&self) -> RequestInput<'_> {
-        RequestInput {
-            facts: RequestFacts {
-                url: &self.url,
-                user_agent: self.user_agent.as_deref(),
-                referrer: self.referrer.as_deref(),
-                gpc: self.gpc,
-                geo: Geo {
-                    country: self.country.clone(),
-                    ..Geo::default()
-                },
-                now_ms: self.now_ms.max(0.0) as u64,
-            },
-            cookie_header: self.cookie.as_deref(),
-            fresh_id: hex_id(self.id.as_deref()),
-            page_traits: self.traits.clone(),
-        }
+        let now_ms = self.now_ms.max(0.0) as u64;
+        RequestInput::new(&self.url, now_ms, hex_id(self.id.as_deref()))
+            .cookie(self.cookie.as_deref())
+            .user_agent(self.user_agent.as_deref())
+            .referrer(self.referrer.as_deref())
+            .gpc(self.gpc)
+            .country(self.country.clone())
+            .page_traits(self.traits.clone())
     }
 
     fn slot_items(&mut self, slot: &str) -> &mut String {
@@ -263,16 +255,7 @@ pub struct Engine {
 }
 
 fn hex_id(hex: Option<&str>) -> [u8; 16] {
-    let mut id = [0u8; 16];
-    if let Some(h) = hex.filter(|h| h.len() == 32 && h.is_ascii()) {
-        for (i, b) in id.iter_mut().enumerate() {
-            *b = h
-                .get(2 * i..2 * i + 2)
-                .and_then(|x| u8::from_str_radix(x, 16).ok())
-                .unwrap_or(0);
-        }
-    }
-    id
+    hex.and_then(crate::state::id_from_hex).unwrap_or_default()
 }
 
 impl Engine {
@@ -458,17 +441,9 @@ impl Engine {
         id: &str,
     ) -> Option<String> {
         let site = self.site(url)?;
-        let input = RequestInput {
-            facts: RequestFacts {
-                url,
-                user_agent: Some(user_agent),
-                now_ms: now_ms.max(0.0) as u64,
-                ..RequestFacts::default()
-            },
-            cookie_header: Some(cookie),
-            fresh_id: hex_id(Some(id)),
-            page_traits: None,
-        };
+        let input = RequestInput::new(url, now_ms.max(0.0) as u64, hex_id(Some(id)))
+            .cookie(Some(cookie))
+            .user_agent(Some(user_agent));
         personalize(site, self.mode(), &input).state_token
     }
 

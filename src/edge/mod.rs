@@ -29,7 +29,6 @@ use worker::{
 
 use crate::pipeline::{personalize, Mode, RequestInput};
 use crate::rewrite::{Charset, RewritePlan};
-use crate::signals::RequestFacts;
 
 use headers::Explain;
 use request::Incoming;
@@ -92,19 +91,12 @@ async fn personalize_response(
     }
     let mut fresh_id = [0u8; 16];
     random_bytes(&mut fresh_id);
-    let input = RequestInput {
-        facts: RequestFacts {
-            url: &inc.url,
-            user_agent: inc.user_agent.as_deref(),
-            referrer: inc.referrer.as_deref(),
-            gpc: inc.gpc,
-            geo: inc.geo.clone(),
-            now_ms: Date::now().as_millis(),
-        },
-        cookie_header: inc.cookie.as_deref(),
-        fresh_id,
-        page_traits: None,
-    };
+    let input = RequestInput::new(&inc.url, Date::now().as_millis(), fresh_id)
+        .cookie(inc.cookie.as_deref())
+        .user_agent(inc.user_agent.as_deref())
+        .referrer(inc.referrer.as_deref())
+        .gpc(inc.gpc)
+        .geo(inc.geo.clone());
     // Without trusted keys the state is kept as the browser keeps it: unsigned, no traits.
     let outcome = personalize(site, keys.map_or(Mode::Browser, Mode::Edge), &input);
     if inc.panic {

@@ -188,15 +188,7 @@ impl PageEvent {
     }
 }
 
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
-    out
-}
+pub use crate::state::hex;
 
 /// `text` cut to [`MAX_TEXT`] bytes; pushes `truncated:<field>` when it was cut.
 pub fn bounded(text: &str, field: &str, issues: &mut Vec<String>) -> String {

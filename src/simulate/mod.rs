@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::config::{EventKind, Site};
 use crate::events::{self, Source, Stamp};
-use crate::signals::{self, Geo, RequestFacts};
+use crate::signals;
 use crate::{personalize, Keys, Mode, RequestInput};
 
 /// One page view of a journey.
@@ -75,13 +75,8 @@ pub fn journeys_from_pages(pages: Vec<events::PageView>) -> Vec<Journey> {
         .map(|mut views| {
             views.sort_by_key(|p| p.ts);
             let first = &views[0];
-            let mut id = [0u8; 16];
-            for (i, b) in id.iter_mut().enumerate() {
-                *b = u8::from_str_radix(first.visitor.get(2 * i..2 * i + 2).unwrap_or("00"), 16)
-                    .unwrap_or(0);
-            }
             Journey {
-                id,
+                id: crate::state::id_from_hex(&first.visitor).unwrap_or_default(),
                 user_agent: user_agent_of(&first.device),
                 country: first.country.clone(),
                 referrer: first.referrer.as_ref().map(|h| format!("https://{h}/")),
@@ -373,22 +368,11 @@ pub fn run<'s>(
             cookie.push_str("; vt_e=");
             cookie.push_str(&signals::encode_events(&view.events));
         }
-        let input = RequestInput {
-            facts: RequestFacts {
-                url: &view.url,
-                user_agent: Some(journey.user_agent),
-                referrer: journey.referrer.as_deref(),
-                gpc: false,
-                geo: Geo {
-                    country: journey.country.clone(),
-                    ..Geo::default()
-                },
-                now_ms: view.at_ms,
-            },
-            cookie_header: Some(&cookie),
-            fresh_id: journey.id,
-            page_traits: None,
-        };
+        let input = RequestInput::new(&view.url, view.at_ms, journey.id)
+            .cookie(Some(&cookie))
+            .user_agent(Some(journey.user_agent))
+            .referrer(journey.referrer.as_deref())
+            .country(journey.country.clone());
         let mut o = personalize(site, Mode::Edge(keys), &input);
         let mut labels = Vec::with_capacity(o.decisions.slots.len());
         for d in &o.decisions.slots {

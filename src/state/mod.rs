@@ -5,10 +5,12 @@
 
 pub mod b64;
 mod codec;
+mod id;
 pub mod keyring;
 
 use crate::config::Site;
 pub use codec::{decode, encode};
+pub use id::{hex, id_from_hex};
 pub use keyring::{Keyring, SealError};
 
 /// Longest state token Vitrine writes or reads, in bytes (the cookie stays within 1,024).

@@ -4,7 +4,6 @@
 use serde_json::{json, Value};
 use vitrine::config::{Config, DEMO_CONFIG};
 use vitrine::signals::{seal_traits, Traits};
-use vitrine::signals::{Geo, RequestFacts};
 use vitrine::state::b64;
 use vitrine::state::Keyring;
 use vitrine::{personalize, Keys, Mode, Outcome, RequestInput, Site};
@@ -71,22 +70,12 @@ impl Req {
         self
     }
     pub fn run<'s>(&self, site: &'s Site, mode: Mode<'_>) -> Outcome<'s> {
-        let input = RequestInput {
-            facts: RequestFacts {
-                url: &self.url,
-                user_agent: Some(&self.ua),
-                referrer: None,
-                gpc: self.gpc,
-                geo: Geo {
-                    country: self.country.clone(),
-                    ..Geo::default()
-                },
-                now_ms: self.now_ms,
-            },
-            cookie_header: Some(&self.cookie),
-            fresh_id: self.id,
-            page_traits: self.page_traits.clone(),
-        };
+        let input = RequestInput::new(&self.url, self.now_ms, self.id)
+            .cookie(Some(&self.cookie))
+            .user_agent(Some(&self.ua))
+            .gpc(self.gpc)
+            .country(self.country.clone())
+            .page_traits(self.page_traits.clone());
         personalize(site, mode, &input)
     }
 }

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use vitrine::signals::{Geo, RequestFacts};
 use vitrine::{personalize, Mode, RequestInput};
 
 use crate::deployment::{deployment_keys, load_config, now_ms, parse_id, random_bytes, site_for};
@@ -80,25 +79,16 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let input = RequestInput {
-            facts: RequestFacts {
-                url,
-                user_agent: Some(&args.ua),
-                referrer: args.referrer.as_deref(),
-                gpc: args.gpc,
-                geo: Geo {
-                    country: args.country.clone(),
-                    ..Geo::default()
-                },
-                now_ms: start + i as u64 * args.step * 1000,
-            },
-            cookie_header: Some(&header),
-            fresh_id: match fixed_id {
-                Some(id) => id,
-                None => random_bytes::<16>()?,
-            },
-            page_traits: None,
+        let fresh_id = match fixed_id {
+            Some(id) => id,
+            None => random_bytes::<16>()?,
         };
+        let input = RequestInput::new(url, start + i as u64 * args.step * 1000, fresh_id)
+            .cookie(Some(&header))
+            .user_agent(Some(&args.ua))
+            .referrer(args.referrer.as_deref())
+            .gpc(args.gpc)
+            .country(args.country.clone());
         let outcome = personalize(site, Mode::Edge(&keys), &input);
         jar.retain(|(k, _)| k != "vt_e" && k != "vt");
         if let Some(token) = &outcome.state_token {

@@ -50,15 +50,8 @@ pub fn visitor_id(hex: Option<&str>) -> Result<[u8; 16], String> {
 }
 
 pub fn parse_id(hex: &str) -> Result<[u8; 16], String> {
-    let bad = || format!("--visitor-id needs 32 hex digits, got '{hex}'");
-    if hex.len() != 32 || !hex.is_ascii() {
-        return Err(bad());
-    }
-    let mut id = [0u8; 16];
-    for (i, b) in id.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
-    Ok(id)
+    vitrine::state::id_from_hex(hex)
+        .ok_or_else(|| format!("--visitor-id needs 32 hex digits, got '{hex}'"))
 }
 
 pub fn now_ms() -> u64 {

@@ -4,7 +4,6 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use vitrine::rewrite::{RewritePlan, RewriteStats, Rewriter};
-use vitrine::signals::{Geo, RequestFacts};
 use vitrine::{personalize, Mode, RequestInput};
 
 use crate::deployment::{deployment_keys, load_config, now_ms, random_bytes, site_for, visitor_id};
@@ -50,22 +49,12 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let cfg = load_config(&args.config)?;
     let site = site_for(&cfg, &args.host)?;
     let keys = deployment_keys(args.explain)?;
-    let input = RequestInput {
-        facts: RequestFacts {
-            url: &args.url,
-            user_agent: Some(&args.ua),
-            referrer: None,
-            gpc: args.gpc,
-            geo: Geo {
-                country: args.country.clone(),
-                ..Geo::default()
-            },
-            now_ms: args.now.unwrap_or_else(now_ms),
-        },
-        cookie_header: args.cookie.as_deref(),
-        fresh_id: visitor_id(args.visitor_id.as_deref())?,
-        page_traits: None,
-    };
+    let now = args.now.unwrap_or_else(now_ms);
+    let input = RequestInput::new(&args.url, now, visitor_id(args.visitor_id.as_deref())?)
+        .cookie(args.cookie.as_deref())
+        .user_agent(Some(&args.ua))
+        .gpc(args.gpc)
+        .country(args.country.clone());
     let outcome = personalize(site, Mode::Edge(&keys), &input);
     let plan = RewritePlan::new(
         site,
