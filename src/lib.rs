@@ -37,6 +37,7 @@ pub mod decide;
 pub mod events;
 pub mod expr;
 pub mod facts;
+mod leb128;
 pub mod pipeline;
 #[cfg(feature = "rewrite")]
 pub mod rewrite;

@@ -22,6 +22,7 @@ use super::{
     Site, Slot, Variant,
 };
 use crate::expr::{Builtin, CmpOp, EventField, Expr, Literal, Operand, Var};
+use crate::leb128::Leb128Error;
 
 /// Deeper nesting than any compiled expression has (the compiler allows 64 levels).
 pub const MAX_NESTING: u32 = 128;
@@ -96,19 +97,20 @@ impl<'a> Reader<'a> {
     /// and the last of that many carries no bit beyond `bits`.
     #[inline(never)]
     fn varint(&mut self, bits: u32) -> Result<u64> {
-        let max_bytes = bits.div_ceil(7);
-        let mut out = 0u64;
-        for i in 0..max_bytes {
-            let b = self.byte()?;
-            out |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                if i == max_bytes - 1 && u32::from(b) >> (bits - 7 * i) != 0 {
-                    break;
-                }
-                return Ok(out);
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        match crate::leb128::read(rest, bits) {
+            Ok((v, n)) => {
+                self.pos += n;
+                Ok(v)
+            }
+            Err((e, n)) => {
+                self.pos += n;
+                self.fail(match e {
+                    Leb128Error::Truncated => "unexpected end",
+                    Leb128Error::Malformed => "bad varint",
+                })
             }
         }
-        self.fail("bad varint")
     }
 
     /// A length (of a list or a string): a `usize` varint of this platform's width.

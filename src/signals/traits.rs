@@ -64,26 +64,19 @@ pub fn open_traits(token: &str, keys: Option<&Keyring>, now: u32) -> Result<Trai
         return Err(TraitsIssue::Malformed);
     }
     let p = keys.open(token).map_err(TraitsIssue::Seal)?.payload;
-    let mut r = p.iter().copied();
-    if r.next() != Some(TRAITS_VERSION) {
+    let (&version, rest) = p.split_first().ok_or(TraitsIssue::Malformed)?;
+    if version != TRAITS_VERSION {
         return Err(TraitsIssue::Malformed);
     }
-    let mut u32le = [0u8; 4];
-    for b in &mut u32le {
-        *b = r.next().ok_or(TraitsIssue::Malformed)?;
-    }
-    let issued_at = u32::from_le_bytes(u32le);
-    let purchases_90d = read_leb(&mut r)?;
-    let aov = f64::from(read_leb(&mut r)?) / 100.0;
-    let len = usize::from(r.next().ok_or(TraitsIssue::Malformed)?);
-    if len > MAX_TIER {
+    let (issued, mut rest) = rest.split_at_checked(4).ok_or(TraitsIssue::Malformed)?;
+    let issued_at = u32::from_le_bytes([issued[0], issued[1], issued[2], issued[3]]);
+    let purchases_90d = read_leb(&mut rest)?;
+    let aov = f64::from(read_leb(&mut rest)?) / 100.0;
+    let (&len, tier) = rest.split_first().ok_or(TraitsIssue::Malformed)?;
+    if usize::from(len) > MAX_TIER || tier.len() != usize::from(len) {
         return Err(TraitsIssue::Malformed);
     }
-    let tier: Vec<u8> = r.by_ref().take(len).collect();
-    if tier.len() != len || r.next().is_some() {
-        return Err(TraitsIssue::Malformed);
-    }
-    let tier = String::from_utf8(tier).map_err(|_| TraitsIssue::Malformed)?;
+    let tier = String::from_utf8(tier.to_vec()).map_err(|_| TraitsIssue::Malformed)?;
     if now.saturating_sub(issued_at) > TRAITS_MAX_AGE_SECS || issued_at > now.saturating_add(300) {
         return Err(TraitsIssue::Expired);
     }
@@ -95,24 +88,15 @@ pub fn open_traits(token: &str, keys: Option<&Keyring>, now: u32) -> Result<Trai
     })
 }
 
-fn leb(out: &mut Vec<u8>, mut v: u32) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+fn leb(out: &mut Vec<u8>, v: u32) {
+    crate::leb128::write(out, u64::from(v));
 }
 
-fn read_leb(r: &mut impl Iterator<Item = u8>) -> Result<u32, TraitsIssue> {
-    let mut v: u64 = 0;
-    for shift in (0..35).step_by(7) {
-        let b = r.next().ok_or(TraitsIssue::Malformed)?;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return u32::try_from(v).map_err(|_| TraitsIssue::Malformed);
-        }
-    }
-    Err(TraitsIssue::Malformed)
+/// A u32 varint off the front of `rest`.
+fn read_leb(rest: &mut &[u8]) -> Result<u32, TraitsIssue> {
+    let (v, n) = crate::leb128::read(rest, 32).map_err(|_| TraitsIssue::Malformed)?;
+    *rest = &rest[n..];
+    Ok(v as u32)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 
 use super::{ItemKind, RecentItem, SlotCounter, StateIssue, VisitorState, VERSION};
 use crate::config::{Site, MAX_SKU_LEN};
+use crate::leb128::Leb128Error;
 
 const MAX_ENTRIES: usize = 64;
 const MAX_RECENT: usize = 16;
@@ -158,12 +159,8 @@ pub fn decode(bytes: &[u8], site: &Site) -> Result<VisitorState, StateIssue> {
     })
 }
 
-fn varint(out: &mut Vec<u8>, mut v: u32) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+fn varint(out: &mut Vec<u8>, v: u32) {
+    crate::leb128::write(out, u64::from(v));
 }
 
 struct Reader<'a> {
@@ -190,18 +187,12 @@ impl<'a> Reader<'a> {
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
     fn varint(&mut self) -> Result<u32, StateIssue> {
-        let mut v: u32 = 0;
-        for shift in (0..35).step_by(7) {
-            let b = self.u8()?;
-            let part = u32::from(b & 0x7f);
-            if shift == 28 && part > 0x0f {
-                return Err(StateIssue::Malformed);
-            }
-            v |= part << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(StateIssue::Malformed)
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let (v, n) = crate::leb128::read(rest, 32).map_err(|(e, _)| match e {
+            Leb128Error::Truncated => StateIssue::Truncated,
+            Leb128Error::Malformed => StateIssue::Malformed,
+        })?;
+        self.pos += n;
+        Ok(v as u32)
     }
 }
