@@ -2,7 +2,20 @@
 //!
 //! `str::find`, `contains` and `split_once` with a `&str` pattern use core's two-way searcher,
 //! whose panic path formats with Unicode tables: ≈ 8 KB gzip in the browser module. The needles
-//! on the request path are a few bytes, so a plain byte scan does, and never panics.
+//! on the request path are a few bytes, so a plain byte scan does, and never panics. And the
+//! one cut of a string to a length in bytes, at a character boundary.
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("")
+}
 
 /// The byte offset of the first `needle` in `hay`.
 pub fn find_sub(hay: &str, needle: &str) -> Option<usize> {

@@ -192,15 +192,11 @@ pub use crate::state::hex;
 
 /// `text` cut to [`MAX_TEXT`] bytes; pushes `truncated:<field>` when it was cut.
 pub fn bounded(text: &str, field: &str, issues: &mut Vec<String>) -> String {
-    if text.len() <= MAX_TEXT {
-        return text.to_string();
+    let kept = crate::text::cut(text, MAX_TEXT);
+    if kept.len() < text.len() {
+        issues.push(format!("truncated:{field}"));
     }
-    let mut end = MAX_TEXT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    issues.push(format!("truncated:{field}"));
-    text[..end].to_string()
+    kept.to_string()
 }
 
 /// Records as NDJSON: one JSON object a line, each line ending in `\n`.

@@ -1,6 +1,7 @@
 //! The request as typed facts: page type and parameters, query, referrer, device, time, geo.
 
 use crate::config::{EventKind, Site, OTHER_PAGE};
+use crate::text::cut;
 
 use super::events::{split_terms, Event};
 
@@ -192,17 +193,6 @@ fn referrer_host(r: &str) -> Option<String> {
     let host = host.rsplit('@').next()?;
     let host = host.split(':').next()?;
     (!host.is_empty() && host.len() <= 253).then(|| host.to_ascii_lowercase())
-}
-
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or("")
 }
 
 const BOT_MARKERS: [&str; 14] = [
