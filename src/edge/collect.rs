@@ -17,8 +17,9 @@ use crate::signals;
 use crate::state::{self, Protection};
 
 use super::json::ndjson;
-use super::request::{header, split_url};
+use super::request::header;
 use super::settings::{self, Settings};
+use crate::signals::split_url;
 
 /// The path the browser module beacons to.
 pub const PATH: &str = "/vitrine/collect";
@@ -53,7 +54,7 @@ pub async fn handle(mut req: Request, env: &Env, settings: &Settings, ctx: &Cont
     let gpc = header(&req, "sec-gpc").is_some_and(|v| v.trim() == "1");
     let host = {
         let url = req.inner().url();
-        split_url(&url).1.to_ascii_lowercase()
+        split_url(&url).host.to_ascii_lowercase()
     };
     let Ok(body) = req.text().await else {
         return answer(400, "body is not UTF-8 text");

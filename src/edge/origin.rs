@@ -11,8 +11,9 @@ use worker::{
 
 use crate::rewrite::Charset;
 
-use super::request::{split_url, DEBUG_COOKIE};
+use super::request::DEBUG_COOKIE;
 use super::settings::{Origin, Settings};
+use crate::signals::split_url;
 
 /// The origin's response header stating a conversion (`purchase; value=…; order=…`).
 pub const CONVERSION_HEADER: &str = "x-vitrine-conversion";
@@ -88,9 +89,7 @@ pub async fn fetch_origin(
     let url = req.inner().url();
     let target = match &settings.origin {
         Origin::Url(base) => {
-            let (_, _, path) = split_url(&url);
-            let path = path.split('#').next().unwrap_or(path);
-            format!("{}{path}", base.trim_end_matches('/'))
+            format!("{}{}", base.trim_end_matches('/'), split_url(&url).target)
         }
         Origin::Assets(_) => url.clone(),
     };

@@ -2,7 +2,7 @@
 
 use worker::Request;
 
-use crate::signals::{classify_device, cookie_values, Device, Geo};
+use crate::signals::{classify_device, cookie_values, split_url, Device, Geo};
 
 use super::settings::Settings;
 
@@ -47,24 +47,9 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// Scheme, host and path+query of an absolute URL, without a URL parser (keeps the `url`
-/// crate and its Unicode tables out of the bundle; the runtime has already validated it).
-pub fn split_url(url: &str) -> (&str, &str, &str) {
-    let (scheme, rest) = crate::text::split_once_sub(url, "://").unwrap_or(("", url));
-    let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(cut);
-    let host = authority.rsplit('@').next().unwrap_or(authority);
-    let host = if host.starts_with('[') {
-        host.split_inclusive(']').next().unwrap_or(host)
-    } else {
-        host.split(':').next().unwrap_or(host)
-    };
-    (scheme, host, if path.is_empty() { "/" } else { path })
-}
-
 pub fn read_incoming(req: &Request, settings: &Settings) -> Incoming {
     let url = req.inner().url();
-    let (scheme, host, _) = split_url(&url);
+    let parts = split_url(&url);
     let cookie = header(req, "cookie");
     // The token comes in a header (tools) or in a `vt_debug` cookie a developer sets once.
     let from_cookie = cookie.as_deref().and_then(|c| {
@@ -79,12 +64,8 @@ pub fn read_incoming(req: &Request, settings: &Settings) -> Incoming {
             .any(|given| constant_time_eq(t.as_bytes(), given.as_bytes())),
         None => false,
     };
-    let query = url
-        .split('#')
-        .next()
-        .and_then(|u| u.split_once('?'))
-        .map_or("", |(_, q)| q);
-    let overlay = query
+    let overlay = parts
+        .query
         .split('&')
         .any(|kv| kv == "vt-debug" || kv.starts_with("vt-debug="));
     let cf = req.cf();
@@ -100,8 +81,8 @@ pub fn read_incoming(req: &Request, settings: &Settings) -> Incoming {
         }
     }
     Incoming {
-        host: host.to_ascii_lowercase(),
-        https: scheme.eq_ignore_ascii_case("https"),
+        host: parts.host.to_ascii_lowercase(),
+        https: parts.scheme.eq_ignore_ascii_case("https"),
         url: url.clone(),
         cookie,
         user_agent: header(req, "user-agent"),

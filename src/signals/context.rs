@@ -4,6 +4,7 @@ use crate::config::{EventKind, Site, OTHER_PAGE};
 use crate::text::cut;
 
 use super::events::{split_terms, Event};
+use super::url::{split_url, UrlParts};
 
 /// Longest query value kept, in bytes; longer values are cut at a character boundary.
 const MAX_QUERY_VALUE: usize = 256;
@@ -91,7 +92,7 @@ pub struct RequestFacts<'a> {
 /// Not inlined: the browser module calls it from two exports.
 #[inline(never)]
 pub fn read_context(site: &Site, facts: &RequestFacts<'_>) -> RequestContext {
-    let (path, query) = split_url(facts.url);
+    let UrlParts { path, query, .. } = split_url(facts.url);
     let path = percent_encoding::percent_decode_str(path)
         .decode_utf8_lossy()
         .into_owned();
@@ -174,24 +175,8 @@ pub fn request_events(ctx: &RequestContext) -> Vec<Event> {
     out
 }
 
-fn split_url(url: &str) -> (&str, &str) {
-    let url = url.split('#').next().unwrap_or("");
-    let after_scheme = match crate::text::split_once_sub(url, "://") {
-        Some((scheme, rest)) if scheme.bytes().all(|b| b.is_ascii_alphabetic()) => rest
-            .find(['/', '?'])
-            .and_then(|j| rest.get(j..))
-            .unwrap_or(""),
-        _ => url,
-    };
-    let (path, query) = after_scheme.split_once('?').unwrap_or((after_scheme, ""));
-    (if path.is_empty() { "/" } else { path }, query)
-}
-
 fn referrer_host(r: &str) -> Option<String> {
-    let rest = crate::text::split_once_sub(r, "://")?.1;
-    let host = rest.split(['/', '?', '#']).next()?;
-    let host = host.rsplit('@').next()?;
-    let host = host.split(':').next()?;
+    let host = split_url(r).host;
     (!host.is_empty() && host.len() <= 253).then(|| host.to_ascii_lowercase())
 }
 
@@ -233,18 +218,6 @@ pub fn classify_device(ua: Option<&str>) -> Device {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_urls() {
-        assert_eq!(
-            split_url("https://shop.example/c/hiking?x=1#top"),
-            ("/c/hiking", "x=1")
-        );
-        assert_eq!(split_url("https://shop.example"), ("/", ""));
-        assert_eq!(split_url("https://shop.example?q=1"), ("/", "q=1"));
-        assert_eq!(split_url("/search?q=boots"), ("/search", "q=boots"));
-        assert_eq!(split_url(""), ("/", ""));
-    }
 
     #[test]
     fn referrers() {

@@ -6,12 +6,14 @@
 pub mod context;
 pub mod events;
 pub mod traits;
+pub mod url;
 
 pub use context::{
     classify_device, read_context, request_events, Device, Geo, RequestContext, RequestFacts,
 };
 pub use events::{decode_events, encode_events, Event, EventIssue};
 pub use traits::{open_traits, seal_traits, Traits, TraitsIssue};
+pub use url::{split_url, UrlParts};
 
 /// Name of the signed state cookie.
 pub const STATE_COOKIE: &str = "vt";
