@@ -291,3 +291,43 @@ fn the_explain_report_and_the_exposure_records_give_one_answer() {
         assert!(seen.contains(label), "the vectors cover {label}");
     }
 }
+
+#[test]
+fn the_workers_browser_record_fields_are_the_schemas() {
+    // The worker's field-by-field reader of browser records (src/edge/collect.rs) mirrors the
+    // schema; the fields it accepts must be exactly the schema's, record kind by kind.
+    let schema = serde_json::to_value(events::json_schema()).unwrap();
+    let kinds = schema["oneOf"]
+        .as_array()
+        .expect("one schema per record kind");
+    let fields_of = |kind: &str| -> std::collections::BTreeSet<String> {
+        let s = kinds
+            .iter()
+            .find(|k| k["properties"]["type"]["const"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in the schema"));
+        s["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let accepted = |own: &[&str]| -> std::collections::BTreeSet<String> {
+        let common = events::BROWSER_COMMON_FIELDS.iter();
+        // `country` and `issues` are common to the reader; each belongs to one record kind.
+        common.chain(own).map(|f| f.to_string()).collect()
+    };
+    let exposure = fields_of("exposure");
+    let conversion = fields_of("conversion");
+    let all: std::collections::BTreeSet<String> = exposure.union(&conversion).cloned().collect();
+    assert!(exposure.is_subset(&accepted(&events::BROWSER_EXPOSURE_FIELDS)));
+    assert!(conversion.is_subset(&accepted(&events::BROWSER_CONVERSION_FIELDS)));
+    let read: std::collections::BTreeSet<String> = accepted(&events::BROWSER_EXPOSURE_FIELDS)
+        .union(&accepted(&events::BROWSER_CONVERSION_FIELDS))
+        .cloned()
+        .collect();
+    assert_eq!(
+        read, all,
+        "the reader accepts a field no record has, or misses one"
+    );
+}

@@ -11,7 +11,10 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{Context, Date, Env, Headers, Request, Response};
 
 use crate::decide::Arm;
-use crate::events::{self, Conversion, Exposure, Record, RecordError, Source, Stamp};
+use crate::events::{
+    self, Conversion, Exposure, Record, RecordError, Source, Stamp, BROWSER_COMMON_FIELDS,
+    BROWSER_CONVERSION_FIELDS, BROWSER_EXPOSURE_FIELDS,
+};
 use crate::pipeline::Mode;
 use crate::signals;
 use crate::state::{self, Protection};
@@ -203,25 +206,6 @@ impl BrowserRecord {
     }
 }
 
-/// Fields every record may carry (the worker replaces them).
-const COMMON: [&str; 11] = [
-    "type", "v", "ts", "site", "visitor", "session", "request", "trust", "source", "issues",
-    "country",
-];
-const EXPOSURE: [&str; 8] = [
-    "slot",
-    "variant",
-    "experiment",
-    "arm",
-    "held_back",
-    "segments",
-    "page_type",
-    "device",
-];
-const CONVERSION: [&str; 7] = [
-    "kind", "value", "currency", "order", "event", "sku", "category",
-];
-
 /// One line of a beacon, read by the runtime's `JSON.parse` and checked field by field against
 /// the event schema's browser part (no JSON deserializer in the bundle: 21 KB gzip).
 #[allow(
@@ -263,8 +247,8 @@ fn read_browser_record(line: &str, number: usize) -> Result<BrowserRecord, Recor
     let required = |name: &str| text(name)?.ok_or_else(|| err(format!("missing field `{name}`")));
     let kind = required("type")?;
     let allowed: &[&str] = match kind.as_str() {
-        "exposure" => &EXPOSURE,
-        "conversion" => &CONVERSION,
+        "exposure" => &BROWSER_EXPOSURE_FIELDS,
+        "conversion" => &BROWSER_CONVERSION_FIELDS,
         other => {
             return Err(err(format!(
                 "unknown type `{other}` (a browser sends exposure or conversion)"
@@ -275,7 +259,7 @@ fn read_browser_record(line: &str, number: usize) -> Result<BrowserRecord, Recor
         .iter()
         .filter_map(|k| k.as_string())
     {
-        if !COMMON.contains(&key.as_str()) && !allowed.contains(&key.as_str()) {
+        if !BROWSER_COMMON_FIELDS.contains(&key.as_str()) && !allowed.contains(&key.as_str()) {
             return Err(err(format!("unknown field `{key}`")));
         }
     }

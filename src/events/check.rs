@@ -4,6 +4,30 @@
 use super::record::{EventTrust, Record, Source, MAX_TEXT, SCHEMA_VERSION};
 use super::request::Stamp;
 
+// NOTE: the worker reads browser records field by field with the runtime's `JSON.parse` (no
+// JSON deserializer in its bundle), a deliberate mirror of `read_record`; these lists are the
+// fields it accepts, and a test holds them equal to the schema's.
+/// Fields every record may carry (the worker replaces them with its own).
+pub const BROWSER_COMMON_FIELDS: [&str; 11] = [
+    "type", "v", "ts", "site", "visitor", "session", "request", "trust", "source", "issues",
+    "country",
+];
+/// The fields of an exposure besides the common ones.
+pub const BROWSER_EXPOSURE_FIELDS: [&str; 8] = [
+    "slot",
+    "variant",
+    "experiment",
+    "arm",
+    "held_back",
+    "segments",
+    "page_type",
+    "device",
+];
+/// The fields of a conversion besides the common ones.
+pub const BROWSER_CONVERSION_FIELDS: [&str; 7] = [
+    "kind", "value", "currency", "order", "event", "sku", "category",
+];
+
 /// Why a record from outside (a collector body line) was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordError {

@@ -19,7 +19,10 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-pub use check::{check_record, from_browser, read_record, RecordError};
+pub use check::{
+    check_record, from_browser, read_record, RecordError, BROWSER_COMMON_FIELDS,
+    BROWSER_CONVERSION_FIELDS, BROWSER_EXPOSURE_FIELDS,
+};
 pub use conversion::{parse_conversion, ConversionError};
 pub use record::*;
 pub use request::*;
