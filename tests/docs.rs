@@ -163,3 +163,47 @@ fn the_configuration_reference_names_every_built_in_name() {
         );
     }
 }
+
+#[test]
+fn every_default_is_written_in_its_doc_comment_and_in_the_configuration_reference() {
+    // The schema carries each field's default (serde's) and its doc comment: a scalar default
+    // must read "Default: `value`" there, and docs/configuration.md must give the value beside
+    // the field's name.
+    let schema = serde_json::to_value(vitrine::config::json_schema()).unwrap();
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
+    let mut checked = 0;
+    let defs = schema["$defs"].as_object().unwrap();
+    for (def, body) in defs {
+        let Some(props) = body["properties"].as_object() else {
+            continue;
+        };
+        for (name, prop) in props {
+            let value = match &prop["default"] {
+                serde_json::Value::Number(n) => match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 => format!("{}", f as i64),
+                    _ => n.to_string(),
+                },
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => continue, // lists and maps default to empty
+            };
+            let about = prop["description"].as_str().unwrap_or("");
+            assert!(
+                about.contains(&format!("Default: `{value}`")),
+                "{def}.{name}: its doc comment does not say Default: `{value}`"
+            );
+            let field = format!("`{name}`");
+            assert!(
+                page.lines()
+                    .any(|l| l.contains(&field) && l.contains(&value)),
+                "docs/configuration.md: no line gives {field} with its default {value}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 13, "{checked} defaults");
+}

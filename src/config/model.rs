@@ -68,7 +68,7 @@ pub struct SiteDoc {
 pub struct EventsDoc {
     /// Share of visitors (0–1) whose page views are recorded as `page` records, the click stream
     /// `vitrine simulate` replays. Sampled by visitor, so a sampled visitor's journey is whole.
-    /// 0 (the default) records none.
+    /// 0 records none. Default: `0`.
     #[serde(default)]
     pub page_sample: f64,
 }
@@ -83,7 +83,7 @@ fn default_hosts() -> Vec<String> {
 pub struct DimensionDoc {
     /// Time for the score to halve, in hours (> 0).
     pub half_life_hours: f64,
-    /// Highest value the score can reach (0 < cap ≤ 1000).
+    /// Highest value the score can reach (0 < cap ≤ 1000). Default: `100`.
     #[serde(default = "default_cap")]
     pub cap: f64,
 }
@@ -225,6 +225,7 @@ pub struct SlotDoc {
     /// CSS selector of the section (lol_html syntax), checked at load.
     pub selector: String,
     pub action: Action,
+    /// How a variant is picked. Default: `first_match`.
     #[serde(default)]
     pub pick: Pick,
     #[serde(default)]
@@ -308,12 +309,14 @@ pub enum Suppress {
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RankDoc {
-    /// Item attribute naming its dimension (e.g. `data-vt-category`).
+    /// Item attribute naming its dimension. Default: `data-vt-category`.
     #[serde(default = "default_by_attr")]
     pub by_attr: String,
-    /// Item attribute holding its SKU.
+    /// Item attribute holding its SKU. Default: `data-vt-sku`.
     #[serde(default = "default_sku_attr")]
     pub sku_attr: String,
+    /// Whether the visitor's scores rank the items (`none`: boosts, pins and buries only).
+    /// Default: `score`.
     #[serde(default)]
     pub affinity: Affinity,
     #[serde(default)]
@@ -378,10 +381,11 @@ pub struct PolicyDoc {
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyDoc {
-    /// With `Sec-GPC: 1`, read and write no behavioral state.
+    /// With `Sec-GPC: 1`, read and write no behavioral state. Default: `true`.
     #[serde(default = "yes")]
     pub honor_gpc: bool,
-    /// Lifetime of the state cookie, and the age beyond which a state is discarded.
+    /// Lifetime of the state cookie, and the age beyond which a state is discarded, in days.
+    /// Default: `30`.
     #[serde(default = "default_max_age")]
     pub state_max_age_days: u32,
 }
@@ -406,19 +410,20 @@ fn default_max_age() -> u32 {
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LimitsDoc {
-    /// Most click-stream events read from one request's events cookie (≤ 32).
+    /// Most click-stream events read from one request's events cookie (≤ 32). Default: `16`.
     #[serde(default = "default_max_events")]
     pub max_events: u8,
-    /// Most points click-stream events may add to one dimension in one request.
+    /// Most points click-stream events may add to one dimension in one request. Default: `60`.
     #[serde(default = "default_max_event_gain")]
     pub max_event_gain: f64,
-    /// Recently viewed / carted / purchased items kept in the state (≤ 16).
+    /// Recently viewed / carted / purchased items kept in the state (≤ 16). Default: `8`.
     #[serde(default = "default_recent_items")]
     pub recent_items: u8,
-    /// Idle minutes after which a new session starts.
+    /// Idle minutes after which a new session starts. Default: `30`.
     #[serde(default = "default_session_idle")]
     pub session_idle_minutes: u32,
-    /// Default buffer limit of `reorder` sections, in bytes.
+    /// Buffer limit of `reorder` sections (and of replaced slots), in bytes, unless a slot
+    /// sets its own. Default: `262144`.
     #[serde(default = "default_max_buffer")]
     pub max_buffer_bytes: u32,
 }
