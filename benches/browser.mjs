@@ -9,7 +9,7 @@
 // - Loaded machine (a busy loop per core): BENCH_LOADS more loads; any frame that would paint
 //   the generic hero counts, and so does the anti-flicker timeout firing.
 // - The script tag's download: every file it made the page load, gzip -9 (as `make size`).
-// Bars (issue 11): visible ≤ FCP without Vitrine + 50 ms (medians); 0 generic paints loaded;
+// Bars (SPEC §13, issue 24): visible ≤ FCP without Vitrine + 50 ms (medians); 0 generic paints loaded;
 // ≤ 90 KB gzip in total. Prints a table; exits 1 when a bar is missed. Not a test.
 import { execFileSync, spawn } from "node:child_process";
 import { statSync } from "node:fs";

@@ -1,5 +1,5 @@
 //! The whole decide path on the demo config: verify the cookie, decay, fold events, evaluate
-//! segments, decide every slot, seal the new cookie. SPEC §10 bar: ≤ 5 µs median native.
+//! segments, decide every slot, seal the new cookie. SPEC §13 bar: ≤ 5 µs median native.
 //!
 //! `cargo bench --bench decide` (criterion prints the median as the middle of `time: [..]`).
 

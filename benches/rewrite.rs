@@ -1,7 +1,7 @@
 //! Rewrite throughput on the real storefront pages of `../shared/corpora/pages`, with a hero
 //! replaced, an offer inserted and every grid container reordered (items are tagged with
 //! rotating categories beforehand, untimed, so the reorder really permutes them).
-//! SPEC §10 bar: ≥ 200 MB/s native. `cargo bench --bench rewrite`.
+//! SPEC §13 bar: ≥ 200 MB/s native. `cargo bench --bench rewrite`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};

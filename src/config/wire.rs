@@ -2,7 +2,7 @@
 //! wire format, which `vitrine compile` writes with serde's derived `Serialize`.
 //!
 //! Why not `postcard::from_bytes`: serde's derived visitors, instantiated for every field of the
-//! compiled model, were 13.8 KB of the edge bundle's gzip size (SPEC §10 bar: 350 KB) and most
+//! compiled model, were 13.8 KB of the edge bundle's gzip size (the edge cap was 350 KB then; SPEC §13) and most
 //! of the browser module's config code. The reader below is the same format read field by field
 //! through a handful of non-generic primitives. It accepts and rejects exactly what postcard's
 //! decoder does (a property test in this module checks both on valid, altered and random
