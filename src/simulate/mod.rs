@@ -332,10 +332,6 @@ pub struct Outcomes {
 }
 
 /// Runs one journey through the engine.
-#[allow(
-    clippy::too_many_lines,
-    reason = "FIXME(issue 22): replay and tally as functions of their own"
-)]
 pub fn run<'s>(
     site: &'s Site,
     keys: &Keys,
@@ -417,30 +413,42 @@ pub fn run<'s>(
         token = o.state_token;
     }
     if let (Some(outcomes), Some(stamp)) = (outcomes, last_stamp) {
-        let mut p = outcomes.purchase_rate;
-        for plant in &outcomes.plants {
-            if first.get(&plant.unit) == Some(&plant.variation) {
-                p *= 1.0 + plant.uplift;
-            }
-        }
-        if rng.random_bool(p.clamp(0.0, 1.0)) {
-            let value = f64::from(rng.random_range(2_000..40_000)) / 100.0;
-            let header = format!(
-                "purchase; value={value:.2}; currency=USD; order=SIM-{}",
-                &stamp.visitor[..12]
-            );
-            let stamp = Stamp {
-                ts: stamp.ts + 60_000,
-                source: Source::Origin,
-                ..stamp
-            };
-            if let Ok(c) = events::parse_conversion(&header, &stamp) {
-                out.events
-                    .push_str(&events::to_ndjson([&events::Record::Conversion(c)]));
-            }
-        }
+        planted_purchase(outcomes, &first, stamp, &mut rng, &mut out.events);
     }
     out
+}
+
+/// The journey's purchase, drawn at the configured rate raised by the planted uplifts of the
+/// arms the visitor was first exposed to; written as the origin's conversion record.
+fn planted_purchase(
+    outcomes: &Outcomes,
+    first: &BTreeMap<String, String>,
+    stamp: Stamp,
+    rng: &mut ChaCha8Rng,
+    out: &mut String,
+) {
+    let mut p = outcomes.purchase_rate;
+    for plant in &outcomes.plants {
+        if first.get(&plant.unit) == Some(&plant.variation) {
+            p *= 1.0 + plant.uplift;
+        }
+    }
+    if !rng.random_bool(p.clamp(0.0, 1.0)) {
+        return;
+    }
+    let value = f64::from(rng.random_range(2_000..40_000)) / 100.0;
+    let header = format!(
+        "purchase; value={value:.2}; currency=USD; order=SIM-{}",
+        &stamp.visitor[..12]
+    );
+    let stamp = Stamp {
+        ts: stamp.ts + 60_000,
+        source: Source::Origin,
+        ..stamp
+    };
+    if let Ok(c) = events::parse_conversion(&header, &stamp) {
+        out.push_str(&events::to_ndjson([&events::Record::Conversion(c)]));
+    }
 }
 
 /// Share counts of one configuration over the traffic.

@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use vitrine::analyze::stats;
 use vitrine::config::{Config, DEMO_CONFIG};
-use vitrine::events::{read_record, Record};
+use vitrine::events::{read_record, PageView, Record};
 use vitrine::simulate::{self, Outcomes, Plant, Synthetic, Tally, Traffic};
 use vitrine::{Keys, Site};
 
@@ -182,10 +182,73 @@ fn text(report: &Value) -> String {
     out
 }
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "FIXME(issue 22): input, replay and output as functions of their own"
-)]
+/// The `page` records of event files or directories (other records skipped, bad ones reported).
+fn recorded_pages(paths: &[PathBuf]) -> Result<Vec<PageView>, String> {
+    if paths.is_empty() {
+        return Err("name files or directories with page records (e.g. `vitrine simulate events/`), or --synthetic N".into());
+    }
+    let mut pages = Vec::new();
+    let mut line = String::new();
+    for path in files(paths)? {
+        let mut r = reader(&path)?;
+        let mut number = 0;
+        while {
+            line.clear();
+            r.read_line(&mut line)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                > 0
+        } {
+            number += 1;
+            if !line.contains("\"page\"") {
+                continue;
+            }
+            match read_record(line.trim_end(), number) {
+                Ok(Record::Page(p)) => pages.push(p),
+                Ok(_) => {}
+                Err(e) => eprintln!("vitrine simulate: {}: {e}; skipped", path.display()),
+            }
+        }
+    }
+    if pages.is_empty() {
+        return Err(
+            "no page records found (the configuration's events.page_sample records them)".into(),
+        );
+    }
+    Ok(pages)
+}
+
+/// What a changed configuration changes: shares of views and visitors, per slot the changes
+/// from old to new, and the new configuration's own summary.
+fn against_report(
+    tally: &Tally,
+    diff: &simulate::Diff,
+    config: Option<String>,
+    new: Value,
+) -> Value {
+    let views = tally.views.max(1) as f64;
+    let mut slots = serde_json::Map::new();
+    for (slot, changed) in &diff.slots_changed {
+        let mut changes: Vec<Value> = diff
+            .pairs
+            .iter()
+            .filter(|((s, _, _), _)| s == slot)
+            .map(|((_, from, to), n)| json!({"from": from, "to": to, "views": n, "share_of_views": *n as f64 / views}))
+            .collect();
+        changes.sort_by(|a, b| b["views"].as_u64().cmp(&a["views"].as_u64()));
+        slots.insert(
+            slot.clone(),
+            json!({"share_of_views_changed": *changed as f64 / views, "changes": changes}),
+        );
+    }
+    json!({
+        "config": config,
+        "share_of_views_changed": diff.views_changed as f64 / views,
+        "share_of_visitors_changed": diff.visitors_changed as f64 / tally.visitors.max(1) as f64,
+        "slots": slots,
+        "new": new,
+    })
+}
+
 pub fn run(args: Args) -> Result<(), String> {
     let (site, config_text) = load(args.config.as_ref())?;
     let against = args.against.as_ref().map(|p| load(Some(p))).transpose()?;
@@ -212,38 +275,7 @@ pub fn run(args: Args) -> Result<(), String> {
         };
         Traffic::Synthetic(&spec)
     } else {
-        if args.paths.is_empty() {
-            return Err("name files or directories with page records (e.g. `vitrine simulate events/`), or --synthetic N".into());
-        }
-        let mut pages = Vec::new();
-        let mut line = String::new();
-        for path in files(&args.paths)? {
-            let mut r = reader(&path)?;
-            let mut number = 0;
-            while {
-                line.clear();
-                r.read_line(&mut line)
-                    .map_err(|e| format!("{}: {e}", path.display()))?
-                    > 0
-            } {
-                number += 1;
-                if !line.contains("\"page\"") {
-                    continue;
-                }
-                match read_record(line.trim_end(), number) {
-                    Ok(Record::Page(p)) => pages.push(p),
-                    Ok(_) => {}
-                    Err(e) => eprintln!("vitrine simulate: {}: {e}; skipped", path.display()),
-                }
-            }
-        }
-        if pages.is_empty() {
-            return Err(
-                "no page records found (the configuration's events.page_sample records them)"
-                    .into(),
-            );
-        }
-        recorded = simulate::journeys_from_pages(pages);
+        recorded = simulate::journeys_from_pages(recorded_pages(&args.paths)?);
         Traffic::Recorded(&recorded)
     };
     let outcomes = args.events_out.as_ref().map(|_| Outcomes {
@@ -275,28 +307,8 @@ pub fn run(args: Args) -> Result<(), String> {
     report["requests_per_second"] = json!(requests as f64 / seconds.max(1e-9));
     report["threads"] = json!(rayon::current_num_threads());
     if let (Some((other, _)), Some((tally, diff))) = (&against, &result.against) {
-        let views = result.tally.views.max(1) as f64;
-        let mut slots = serde_json::Map::new();
-        for (slot, changed) in &diff.slots_changed {
-            let mut changes: Vec<Value> = diff
-                .pairs
-                .iter()
-                .filter(|((s, _, _), _)| s == slot)
-                .map(|((_, from, to), n)| json!({"from": from, "to": to, "views": n, "share_of_views": *n as f64 / views}))
-                .collect();
-            changes.sort_by(|a, b| b["views"].as_u64().cmp(&a["views"].as_u64()));
-            slots.insert(
-                slot.clone(),
-                json!({"share_of_views_changed": *changed as f64 / views, "changes": changes}),
-            );
-        }
-        report["against"] = json!({
-            "config": args.against.as_ref().map(|p| p.display().to_string()),
-            "share_of_views_changed": diff.views_changed as f64 / views,
-            "share_of_visitors_changed": diff.visitors_changed as f64 / result.tally.visitors.max(1) as f64,
-            "slots": slots,
-            "new": summary(other, tally),
-        });
+        let config = args.against.as_ref().map(|p| p.display().to_string());
+        report["against"] = against_report(&result.tally, diff, config, summary(other, tally));
     }
     if let Some(dir) = &args.events_out {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
