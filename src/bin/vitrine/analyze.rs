@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::input::{files, reader};
 
-use vitrine::analyze::aggregate::{Aggregator, By, Options};
+use vitrine::analyze::aggregate::{Aggregate, Aggregator, By, Options};
 use vitrine::analyze::report::{self, Correction, Report, Settings};
 use vitrine::analyze::{html, sql, sufficient};
 use vitrine::config::{Config, Pick, DEMO_CONFIG};
@@ -144,10 +144,56 @@ fn parse_weights(text: &str) -> Result<Vec<(String, f64)>, String> {
         .collect()
 }
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "FIXME(issue 22): input, statistics and output as functions of their own"
-)]
+/// `--sql`: the query that computes the statistics where the events are.
+fn warehouse_sql(args: &Args, dialect: &str, window_ms: Option<u64>) -> Result<String, String> {
+    let source = match args.paths.first() {
+        None => "events/**/*.ndjson*".to_string(),
+        Some(p) if p.is_dir() => format!(
+            "{}/**/*.ndjson*",
+            p.display().to_string().trim_end_matches('/')
+        ),
+        Some(p) => p.display().to_string(),
+    };
+    let metric = args.metric.first().map_or("purchase", String::as_str);
+    sql::query(&sql::Query {
+        dialect: sql::Dialect::parse(dialect).ok_or("unknown SQL dialect")?,
+        source: &source,
+        metric,
+        by: by(args),
+        window_ms,
+    })
+}
+
+/// The event files' records, aggregated per arm (bad lines skipped, the first three reported).
+fn aggregate(args: &Args, window_ms: Option<u64>) -> Result<Aggregate, String> {
+    let mut agg = Aggregator::new(Options {
+        by: by(args),
+        window_ms,
+    });
+    let mut bad = 0u64;
+    for path in files(&args.paths)? {
+        let mut r = reader(&path)?;
+        let (mut buf, mut first_line) = (Vec::new(), 1usize);
+        while read_block(&mut r, &mut buf).map_err(|e| format!("{}: {e}", path.display()))? {
+            for (n, e) in agg.push_block(text_of(&buf)) {
+                bad += 1;
+                if bad <= 3 {
+                    eprintln!(
+                        "vitrine analyze: {}:{}: {e}; skipped",
+                        path.display(),
+                        first_line + n - 1
+                    );
+                }
+            }
+            first_line += memchr::memchr_iter(b'\n', &buf).count();
+        }
+    }
+    if bad > 3 {
+        eprintln!("vitrine analyze: {bad} lines skipped in all");
+    }
+    Ok(agg.finish())
+}
+
 pub fn run(args: Args) -> Result<(), String> {
     let window_ms = match args.window_hours {
         Some(h) if !(h.is_finite() && h > 0.0) => {
@@ -162,23 +208,7 @@ pub fn run(args: Args) -> Result<(), String> {
         ));
     }
     if let Some(dialect) = &args.sql {
-        let source = match args.paths.first() {
-            None => "events/**/*.ndjson*".to_string(),
-            Some(p) if p.is_dir() => format!(
-                "{}/**/*.ndjson*",
-                p.display().to_string().trim_end_matches('/')
-            ),
-            Some(p) => p.display().to_string(),
-        };
-        let metric = args.metric.first().map_or("purchase", String::as_str);
-        let text = sql::query(&sql::Query {
-            dialect: sql::Dialect::parse(dialect).ok_or("unknown SQL dialect")?,
-            source: &source,
-            metric,
-            by: by(&args),
-            window_ms,
-        })?;
-        print!("{text}");
+        print!("{}", warehouse_sql(&args, dialect, window_ms)?);
         return Ok(());
     }
     let settings = Settings {
@@ -202,32 +232,7 @@ pub fn run(args: Args) -> Result<(), String> {
         if args.paths.is_empty() {
             return Err("name event files or directories (e.g. `vitrine analyze events/`), or --stats FILE.csv".into());
         }
-        let mut agg = Aggregator::new(Options {
-            by: by(&args),
-            window_ms,
-        });
-        let mut bad = 0u64;
-        for path in files(&args.paths)? {
-            let mut r = reader(&path)?;
-            let (mut buf, mut first_line) = (Vec::new(), 1usize);
-            while read_block(&mut r, &mut buf).map_err(|e| format!("{}: {e}", path.display()))? {
-                for (n, e) in agg.push_block(text_of(&buf)) {
-                    bad += 1;
-                    if bad <= 3 {
-                        eprintln!(
-                            "vitrine analyze: {}:{}: {e}; skipped",
-                            path.display(),
-                            first_line + n - 1
-                        );
-                    }
-                }
-                first_line += memchr::memchr_iter(b'\n', &buf).count();
-            }
-        }
-        if bad > 3 {
-            eprintln!("vitrine analyze: {bad} lines skipped in all");
-        }
-        let agg = agg.finish();
+        let agg = aggregate(&args, window_ms)?;
         if let Some(metric) = &args.emit_stats {
             print!("{}", sufficient::write(&agg, metric)?);
             return Ok(());
