@@ -199,10 +199,7 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
-    #[allow(
-        clippy::too_many_lines,
-        reason = "FIXME(issue 22): to be split with the expression module"
-    )]
+    /// `operand (cmp operand | "in" list | "has_any" list | "has" literal | "~" string)?`
     fn test(&mut self) -> Result<Expr, ExprError> {
         let (lhs, lcol) = self.operand()?;
         let op_col = self.col();
@@ -217,78 +214,13 @@ impl<'s> Parser<'s> {
         };
         if let Some(op) = cmp {
             self.pos += 1;
-            let (rhs, rcol) = self.operand()?;
-            let (lt, rt) = (lhs.ty(), rhs.ty());
-            if lt == Type::List || rt == Type::List {
-                return self.err(
-                    op_col,
-                    format!("cannot compare a list with '{}'; use has_any", op.symbol()),
-                );
-            }
-            if lt != rt {
-                return self.err(op_col, format!("cannot compare {lt} with {rt}"));
-            }
-            if lt != Type::Num && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
-                return self.err(
-                    op_col,
-                    format!("'{}' needs numbers, found {lt}", op.symbol()),
-                );
-            }
-            if let (Typed::Lit(_), Typed::Lit(_)) = (&lhs, &rhs) {
-                return self.err(lcol, "comparison of two literals");
-            }
-            // Normalize literal-on-the-left to variable-on-the-left.
-            let (lhs, op, rhs, lit_col) = match (lhs, rhs) {
-                (l @ Typed::Lit(_), r @ Typed::Var(..)) => (r, op.flip(), l, lcol),
-                (l, r) => (l, op, r, rcol),
-            };
-            if let (Typed::Var(v, _), Typed::Lit(l)) = (&lhs, &rhs) {
-                self.check_lit(v, l, lit_col)?;
-            }
-            return Ok(Expr::Cmp(lhs.into_operand(), op, rhs.into_operand()));
+            return self.comparison(lhs, lcol, op, op_col);
         }
         if self.eat_word("in") {
-            let Typed::Var(var, ty) = lhs else {
-                return self.err(lcol, "'in' needs a name on its left");
-            };
-            let items = self.list()?;
-            for (lit, col) in &items {
-                let lty = Typed::Lit(lit.clone()).ty();
-                if lty != ty {
-                    return self.err(
-                        *col,
-                        format!("list item is a {lty}, but the name is a {ty}"),
-                    );
-                }
-                self.check_lit(&var, lit, *col)?;
-            }
-            if !matches!(ty, Type::Num | Type::Str) {
-                return self.err(op_col, format!("'in' needs a number or string, found {ty}"));
-            }
-            return Ok(Expr::In(var, items.into_iter().map(|(l, _)| l).collect()));
+            return self.membership(lhs, lcol, op_col);
         }
         if self.eat_word("has_any") || self.eat_word("has") {
-            let single = matches!(&self.tokens[self.pos - 1].kind, Tok::Name(n) if n == "has");
-            let Typed::Var(var, Type::List) = lhs else {
-                return self.err(lcol, "'has'/'has_any' need a list on the left (e.g. terms)");
-            };
-            let items = if single {
-                let (t, col) = self.operand()?;
-                vec![match t {
-                    Typed::Lit(l) => (l, col),
-                    Typed::Var(..) => return self.err(col, "'has' needs a literal string"),
-                }]
-            } else {
-                self.list()?
-            };
-            let mut words = Vec::with_capacity(items.len());
-            for (lit, col) in items {
-                match lit {
-                    Literal::Str(s) => words.push(s),
-                    _ => return self.err(col, "list items of has_any must be strings"),
-                }
-            }
-            return Ok(Expr::HasAny(var, words));
+            return self.has_words(lhs, lcol);
         }
         if self.eat_op("~") {
             let Typed::Var(var, Type::Str) = lhs else {
@@ -318,5 +250,91 @@ impl<'s> Parser<'s> {
             },
             Typed::Lit(_) => self.err(lcol, "a value alone is not a condition"),
         }
+    }
+
+    /// `lhs op rhs`, types checked, a literal on the left moved to the right.
+    fn comparison(
+        &mut self,
+        lhs: Typed,
+        lcol: usize,
+        op: CmpOp,
+        op_col: usize,
+    ) -> Result<Expr, ExprError> {
+        let (rhs, rcol) = self.operand()?;
+        let (lt, rt) = (lhs.ty(), rhs.ty());
+        if lt == Type::List || rt == Type::List {
+            return self.err(
+                op_col,
+                format!("cannot compare a list with '{}'; use has_any", op.symbol()),
+            );
+        }
+        if lt != rt {
+            return self.err(op_col, format!("cannot compare {lt} with {rt}"));
+        }
+        if lt != Type::Num && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+            return self.err(
+                op_col,
+                format!("'{}' needs numbers, found {lt}", op.symbol()),
+            );
+        }
+        if let (Typed::Lit(_), Typed::Lit(_)) = (&lhs, &rhs) {
+            return self.err(lcol, "comparison of two literals");
+        }
+        // Normalize literal-on-the-left to variable-on-the-left.
+        let (lhs, op, rhs, lit_col) = match (lhs, rhs) {
+            (l @ Typed::Lit(_), r @ Typed::Var(..)) => (r, op.flip(), l, lcol),
+            (l, r) => (l, op, r, rcol),
+        };
+        if let (Typed::Var(v, _), Typed::Lit(l)) = (&lhs, &rhs) {
+            self.check_lit(v, l, lit_col)?;
+        }
+        Ok(Expr::Cmp(lhs.into_operand(), op, rhs.into_operand()))
+    }
+
+    /// `name in [literal, …]`.
+    fn membership(&mut self, lhs: Typed, lcol: usize, op_col: usize) -> Result<Expr, ExprError> {
+        let Typed::Var(var, ty) = lhs else {
+            return self.err(lcol, "'in' needs a name on its left");
+        };
+        let items = self.list()?;
+        for (lit, col) in &items {
+            let lty = Typed::Lit(lit.clone()).ty();
+            if lty != ty {
+                return self.err(
+                    *col,
+                    format!("list item is a {lty}, but the name is a {ty}"),
+                );
+            }
+            self.check_lit(&var, lit, *col)?;
+        }
+        if !matches!(ty, Type::Num | Type::Str) {
+            return self.err(op_col, format!("'in' needs a number or string, found {ty}"));
+        }
+        Ok(Expr::In(var, items.into_iter().map(|(l, _)| l).collect()))
+    }
+
+    /// `list has_any [string, …]` or `list has string` (the word just eaten says which).
+    fn has_words(&mut self, lhs: Typed, lcol: usize) -> Result<Expr, ExprError> {
+        let single = matches!(&self.tokens[self.pos - 1].kind, Tok::Name(n) if n == "has");
+        let Typed::Var(var, Type::List) = lhs else {
+            return self.err(lcol, "'has'/'has_any' need a list on the left (e.g. terms)");
+        };
+        let items = if single {
+            let (t, col) = self.operand()?;
+            vec![match t {
+                Typed::Lit(l) => (l, col),
+                Typed::Var(..) => return self.err(col, "'has' needs a literal string"),
+            }]
+        } else {
+            self.list()?
+        };
+        let mut words = Vec::with_capacity(items.len());
+        for (lit, col) in items {
+            match lit {
+                Literal::Str(s) => words.push(s),
+                _ => return self.err(col, "list items of has_any must be strings"),
+            }
+        }
+        Ok(Expr::HasAny(var, words))
     }
 }
