@@ -139,10 +139,6 @@ pub(super) fn compile_variant(
 }
 
 /// One slot: selector, action-specific fields, variants and their templates, rank, caps.
-#[allow(
-    clippy::too_many_lines,
-    reason = "FIXME(issue 22): one check after another, each short; to be grouped into functions"
-)]
 pub(super) fn compile_slot(cx: &Cx<'_>, name: &str, sd: &SlotDoc, errs: &mut Errors) -> Slot {
     let path = join(&join(cx.base, "slots"), name);
     if !valid_name(name) {
@@ -153,42 +149,7 @@ pub(super) fn compile_slot(cx: &Cx<'_>, name: &str, sd: &SlotDoc, errs: &mut Err
     }
     let selector = parse_selector(&sd.selector, &format!("{path}.selector"), errs);
     let reorder = sd.action == Action::Reorder;
-    let items = match (&sd.items, reorder) {
-        // Items are matched by `<container> <items>`, compiled once here.
-        (Some(_), true) if sd.selector.contains(',') => {
-            errs.push(
-                format!("{path}.selector"),
-                "a reorder container selector cannot be a list (',')",
-            );
-            None
-        }
-        (Some(src), true) if src.contains(',') => {
-            errs.push(
-                format!("{path}.items"),
-                "a reorder item selector cannot be a list (',')",
-            );
-            None
-        }
-        (Some(src), true) => parse_selector(src, &format!("{path}.items"), errs).and_then(|_| {
-            parse_selector(
-                &format!("{} {src}", sd.selector),
-                &format!("{path}.items"),
-                errs,
-            )
-        }),
-        (None, true) => {
-            errs.push(format!("{path}.items"), "reorder needs an item selector");
-            None
-        }
-        (Some(_), false) => {
-            errs.push(
-                format!("{path}.items"),
-                format!("only reorder slots take items, not {}", sd.action.name()),
-            );
-            None
-        }
-        (None, false) => None,
-    };
+    let items = item_selector(&path, sd, errs);
     if !reorder {
         for (field, present) in [
             ("rank", sd.rank.is_some()),
@@ -203,30 +164,7 @@ pub(super) fn compile_slot(cx: &Cx<'_>, name: &str, sd: &SlotDoc, errs: &mut Err
             }
         }
     }
-    match (sd.action, &sd.attribute) {
-        (Action::SetAttribute, None) => errs.push(
-            format!("{path}.attribute"),
-            "set_attribute needs an attribute name",
-        ),
-        (Action::SetAttribute, Some(a))
-            if a.is_empty()
-                || a.chars()
-                    .any(|c| c.is_whitespace() || "\"'<>/=".contains(c)) =>
-        {
-            errs.push(
-                format!("{path}.attribute"),
-                format!("'{a}' is not a valid attribute name"),
-            )
-        }
-        (a, Some(_)) if a != Action::SetAttribute => errs.push(
-            format!("{path}.attribute"),
-            format!(
-                "only set_attribute slots take an attribute, not {}",
-                a.name()
-            ),
-        ),
-        _ => {}
-    }
+    check_attribute(&path, sd, errs);
     if reorder && !sd.variants.is_empty() {
         errs.push(
             format!("{path}.variants"),
@@ -246,50 +184,8 @@ pub(super) fn compile_slot(cx: &Cx<'_>, name: &str, sd: &SlotDoc, errs: &mut Err
         let vpath = format!("{path}.variants[{vi}]");
         variants.push(compile_variant(cx, name, sd, vd, &vpath, &mut ids, errs));
     }
-    let rank = reorder.then(|| {
-        let rd = sd
-            .rank
-            .clone()
-            .unwrap_or_else(|| serde_json::from_str("{}").expect("empty rank object"));
-        let mut keys = Vec::new();
-        let mut key_sources = Vec::new();
-        if rd.affinity == Affinity::Score {
-            for (i, d) in cx.dims.iter().enumerate() {
-                keys.push(d.clone());
-                key_sources.push((Some(i), 0));
-            }
-        }
-        for (value, boost) in rd.boost.iter().filter(|(_, v)| finite(**v)) {
-            let centi = to_centi(boost.clamp(-1000.0, 1000.0)) as i32;
-            match keys.iter().position(|k| k == value) {
-                Some(k) => key_sources[k].1 += centi,
-                None => {
-                    keys.push(value.clone());
-                    key_sources.push((None, centi));
-                }
-            }
-        }
-        Rank {
-            by_attr: rd.by_attr,
-            sku_attr: rd.sku_attr,
-            affinity: rd.affinity,
-            suppress: rd.suppress,
-            pin: rd.pin,
-            bury: rd.bury,
-            keys,
-            key_sources,
-        }
-    });
-    if let Some(r) = &sd.rank {
-        for (k, v) in &r.boost {
-            if !(finite(*v) && v.abs() <= 1000.0) {
-                errs.push(
-                    join(&format!("{path}.rank.boost"), k),
-                    format!("boost must be within ±1000, got {v}"),
-                );
-            }
-        }
-    }
+    let rank = reorder.then(|| compile_rank(cx, sd));
+    check_boosts(&path, sd, errs);
     if let Some(cap) = &sd.frequency_cap {
         if cap.per_session.is_none() && cap.per_visitor.is_none() {
             errs.push(
@@ -327,5 +223,124 @@ pub(super) fn compile_slot(cx: &Cx<'_>, name: &str, sd: &SlotDoc, errs: &mut Err
         experiment: None,
         split_salt: format!("slot:{name}"),
         policies: cx.policies_for(name, REORDER_VARIANT),
+    }
+}
+
+/// A reorder slot's item selector, compiled as `<container> <items>`; `None` after an error.
+fn item_selector(path: &str, sd: &SlotDoc, errs: &mut Errors) -> Option<CompiledSelector> {
+    match (&sd.items, sd.action == Action::Reorder) {
+        // Items are matched by `<container> <items>`, compiled once here.
+        (Some(_), true) if sd.selector.contains(',') => {
+            errs.push(
+                format!("{path}.selector"),
+                "a reorder container selector cannot be a list (',')",
+            );
+            None
+        }
+        (Some(src), true) if src.contains(',') => {
+            errs.push(
+                format!("{path}.items"),
+                "a reorder item selector cannot be a list (',')",
+            );
+            None
+        }
+        (Some(src), true) => parse_selector(src, &format!("{path}.items"), errs).and_then(|_| {
+            parse_selector(
+                &format!("{} {src}", sd.selector),
+                &format!("{path}.items"),
+                errs,
+            )
+        }),
+        (None, true) => {
+            errs.push(format!("{path}.items"), "reorder needs an item selector");
+            None
+        }
+        (Some(_), false) => {
+            errs.push(
+                format!("{path}.items"),
+                format!("only reorder slots take items, not {}", sd.action.name()),
+            );
+            None
+        }
+        (None, false) => None,
+    }
+}
+
+/// `attribute`: only set_attribute slots take one, and they need a valid name.
+fn check_attribute(path: &str, sd: &SlotDoc, errs: &mut Errors) {
+    match (sd.action, &sd.attribute) {
+        (Action::SetAttribute, None) => errs.push(
+            format!("{path}.attribute"),
+            "set_attribute needs an attribute name",
+        ),
+        (Action::SetAttribute, Some(a))
+            if a.is_empty()
+                || a.chars()
+                    .any(|c| c.is_whitespace() || "\"'<>/=".contains(c)) =>
+        {
+            errs.push(
+                format!("{path}.attribute"),
+                format!("'{a}' is not a valid attribute name"),
+            )
+        }
+        (a, Some(_)) if a != Action::SetAttribute => errs.push(
+            format!("{path}.attribute"),
+            format!(
+                "only set_attribute slots take an attribute, not {}",
+                a.name()
+            ),
+        ),
+        _ => {}
+    }
+}
+
+/// A reorder slot's ranking: the visitor's dimensions (with `affinity: score`) and the boosted
+/// values as keys, each with its source dimension and boost in hundredths.
+fn compile_rank(cx: &Cx<'_>, sd: &SlotDoc) -> Rank {
+    let rd = sd
+        .rank
+        .clone()
+        .unwrap_or_else(|| serde_json::from_str("{}").expect("empty rank object"));
+    let mut keys = Vec::new();
+    let mut key_sources = Vec::new();
+    if rd.affinity == Affinity::Score {
+        for (i, d) in cx.dims.iter().enumerate() {
+            keys.push(d.clone());
+            key_sources.push((Some(i), 0));
+        }
+    }
+    for (value, boost) in rd.boost.iter().filter(|(_, v)| finite(**v)) {
+        let centi = to_centi(boost.clamp(-1000.0, 1000.0)) as i32;
+        match keys.iter().position(|k| k == value) {
+            Some(k) => key_sources[k].1 += centi,
+            None => {
+                keys.push(value.clone());
+                key_sources.push((None, centi));
+            }
+        }
+    }
+    Rank {
+        by_attr: rd.by_attr,
+        sku_attr: rd.sku_attr,
+        affinity: rd.affinity,
+        suppress: rd.suppress,
+        pin: rd.pin,
+        bury: rd.bury,
+        keys,
+        key_sources,
+    }
+}
+
+/// Boosts within ±1000 (out-of-range ones are clamped, and reported).
+fn check_boosts(path: &str, sd: &SlotDoc, errs: &mut Errors) {
+    if let Some(r) = &sd.rank {
+        for (k, v) in &r.boost {
+            if !(finite(*v) && v.abs() <= 1000.0) {
+                errs.push(
+                    join(&format!("{path}.rank.boost"), k),
+                    format!("boost must be within ±1000, got {v}"),
+                );
+            }
+        }
     }
 }
