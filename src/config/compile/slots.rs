@@ -3,10 +3,6 @@
 use super::*;
 
 /// One variant of a slot: condition, templates, pick-specific fields, policies that target it.
-#[allow(
-    clippy::too_many_lines,
-    reason = "FIXME(issue 22): one check after another, each short; to be grouped into functions"
-)]
 pub(super) fn compile_variant(
     cx: &Cx<'_>,
     name: &str,
@@ -60,7 +56,35 @@ pub(super) fn compile_variant(
         ),
         _ => {}
     }
-    let weight = match (sd.pick, vd.weight) {
+    let weight = variant_weight(sd, vd, vpath, errs);
+    let dimension = variant_dimension(cx, sd, vd, vpath, errs);
+    let mut template = |src: &Option<String>, field: &str| {
+        let src = src.as_deref()?;
+        match Template::parse(src, &cx.scope(None)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                errs.push(format!("{vpath}.{field}"), e);
+                None
+            }
+        }
+    };
+    let html = template(&vd.html, "html");
+    let value = template(&vd.value, "value");
+    Variant {
+        id: vd.id.clone(),
+        when: vwhen,
+        html,
+        value,
+        weight,
+        dimension,
+        requires_signed: vd.requires.is_some(),
+        policies: cx.policies_for(name, &vd.id),
+    }
+}
+
+/// A variant's weight: positive, and only with `pick: weighted` (0 otherwise).
+fn variant_weight(sd: &SlotDoc, vd: &VariantDoc, vpath: &str, errs: &mut Errors) -> f64 {
+    match (sd.pick, vd.weight) {
         (Pick::Weighted, Some(w)) if finite(w) && w > 0.0 => w,
         (Pick::Weighted, Some(w)) => {
             errs.push(
@@ -84,8 +108,18 @@ pub(super) fn compile_variant(
             0.0
         }
         (_, None) => 0.0,
-    };
-    let dimension = match (&vd.dimension, sd.pick) {
+    }
+}
+
+/// A variant's dimension: a declared one, on every variant of a `best_score` slot only.
+fn variant_dimension(
+    cx: &Cx<'_>,
+    sd: &SlotDoc,
+    vd: &VariantDoc,
+    vpath: &str,
+    errs: &mut Errors,
+) -> Option<usize> {
+    match (&vd.dimension, sd.pick) {
         (Some(d), _) => {
             let idx = cx.dims.iter().position(|n| n == d);
             if idx.is_none() {
@@ -113,28 +147,6 @@ pub(super) fn compile_variant(
             None
         }
         (None, _) => None,
-    };
-    let mut template = |src: &Option<String>, field: &str| {
-        let src = src.as_deref()?;
-        match Template::parse(src, &cx.scope(None)) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                errs.push(format!("{vpath}.{field}"), e);
-                None
-            }
-        }
-    };
-    let html = template(&vd.html, "html");
-    let value = template(&vd.value, "value");
-    Variant {
-        id: vd.id.clone(),
-        when: vwhen,
-        html,
-        value,
-        weight,
-        dimension,
-        requires_signed: vd.requires.is_some(),
-        policies: cx.policies_for(name, &vd.id),
     }
 }
 
