@@ -141,10 +141,6 @@ fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> Option<&'a T> {
 }
 
 /// The journey of synthetic visitor `index`: a function of the seed and the index alone.
-#[allow(
-    clippy::too_many_lines,
-    reason = "FIXME(issue 22): one function per documented journey kind"
-)]
 pub fn synthetic_journey(site: &Site, spec: &Synthetic, index: u64) -> Journey {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut id = [0u8; 16];
@@ -168,36 +164,8 @@ pub fn synthetic_journey(site: &Site, spec: &Synthetic, index: u64) -> Journey {
     let mut at = spec.start_ms + rng.random_range(0..span);
     let mut views = Vec::with_capacity(n_views);
     let mut pending: Vec<signals::Event> = Vec::new();
-    let search_params: Vec<&str> = site
-        .page_types
-        .iter()
-        .filter_map(|p| p.search_param.as_deref())
-        .collect();
     for v in 0..n_views {
-        let kinds: &[(&str, u32)] = if v == 0 {
-            &[
-                ("home", 50),
-                ("category", 25),
-                ("product", 15),
-                ("search", 10),
-            ]
-        } else {
-            &[
-                ("home", 10),
-                ("category", 30),
-                ("product", 45),
-                ("search", 15),
-            ]
-        };
-        let roll = rng.random_range(0..100);
-        let mut acc = 0;
-        let kind = kinds
-            .iter()
-            .find(|(_, w)| {
-                acc += w;
-                roll < acc
-            })
-            .map_or("home", |(k, _)| *k);
+        let kind = view_kind(&mut rng, v == 0);
         let category = if rng.random_bool(0.7) {
             favourite.to_string()
         } else {
@@ -212,28 +180,7 @@ pub fn synthetic_journey(site: &Site, spec: &Synthetic, index: u64) -> Journey {
             }),
             None => "/".to_string(),
         };
-        let mut query: Vec<(String, String)> = Vec::new();
-        if kind == "search" {
-            let term = if rng.random_bool(0.6) {
-                category.clone()
-            } else {
-                pick(&mut rng, &spec.words)
-                    .cloned()
-                    .unwrap_or_else(|| "gift".into())
-            };
-            query.push((
-                search_params.first().copied().unwrap_or("q").to_string(),
-                term,
-            ));
-        }
-        for param in &site.events.page_query {
-            if search_params.contains(&param.as_str()) || !rng.random_bool(0.1) {
-                continue;
-            }
-            if let Some(w) = pick(&mut rng, &spec.words) {
-                query.push((param.clone(), w.clone()));
-            }
-        }
+        let query = view_query(&mut rng, site, spec, kind == "search", &category);
         if !query.is_empty() {
             let q = form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(query.iter())
@@ -272,6 +219,73 @@ pub fn synthetic_journey(site: &Site, spec: &Synthetic, index: u64) -> Journey {
         referrer,
         views,
     }
+}
+
+/// The kind of a synthetic view: the first of a journey lands mostly home, later ones browse.
+fn view_kind(rng: &mut ChaCha8Rng, first: bool) -> &'static str {
+    let kinds: &[(&str, u32)] = if first {
+        &[
+            ("home", 50),
+            ("category", 25),
+            ("product", 15),
+            ("search", 10),
+        ]
+    } else {
+        &[
+            ("home", 10),
+            ("category", 30),
+            ("product", 45),
+            ("search", 15),
+        ]
+    };
+    let roll = rng.random_range(0..100);
+    let mut acc = 0;
+    kinds
+        .iter()
+        .find(|(_, w)| {
+            acc += w;
+            roll < acc
+        })
+        .map_or("home", |(k, _)| *k)
+}
+
+/// A synthetic view's query: the search term on a search page, and now and then a word for a
+/// parameter the configuration reads.
+fn view_query(
+    rng: &mut ChaCha8Rng,
+    site: &Site,
+    spec: &Synthetic,
+    search: bool,
+    category: &str,
+) -> Vec<(String, String)> {
+    let search_params: Vec<&str> = site
+        .page_types
+        .iter()
+        .filter_map(|p| p.search_param.as_deref())
+        .collect();
+    let mut query: Vec<(String, String)> = Vec::new();
+    if search {
+        let term = if rng.random_bool(0.6) {
+            category.to_string()
+        } else {
+            pick(rng, &spec.words)
+                .cloned()
+                .unwrap_or_else(|| "gift".into())
+        };
+        query.push((
+            search_params.first().copied().unwrap_or("q").to_string(),
+            term,
+        ));
+    }
+    for param in &site.events.page_query {
+        if search_params.contains(&param.as_str()) || !rng.random_bool(0.1) {
+            continue;
+        }
+        if let Some(w) = pick(rng, &spec.words) {
+            query.push((param.clone(), w.clone()));
+        }
+    }
+    query
 }
 
 /// What one view decided: per slot, its name and the variant label (`origin`, `control`, a
