@@ -208,125 +208,143 @@ impl BrowserRecord {
 
 /// One line of a beacon, read by the runtime's `JSON.parse` and checked field by field against
 /// the event schema's browser part (no JSON deserializer in the bundle: 21 KB gzip).
-#[allow(
-    clippy::too_many_lines,
-    reason = "FIXME(issue 22): a field table instead of one read per field"
-)]
 fn read_browser_record(line: &str, number: usize) -> Result<BrowserRecord, RecordError> {
-    let err = |message: String| RecordError {
-        line: number,
-        message,
-    };
     let obj = JSON::parse(line)
         .ok()
         .filter(|v| v.is_object() && !Array::is_array(v))
-        .ok_or_else(|| err("not a JSON object".into()))?;
-    let get = |name: &str| -> Option<JsValue> {
-        Reflect::get(&obj, &name.into())
-            .ok()
-            .filter(|v| !v.is_undefined() && !v.is_null())
-    };
-    let text = |name: &str| -> Result<Option<String>, RecordError> {
-        match get(name) {
-            None => Ok(None),
-            Some(v) => {
-                let s = v
-                    .as_string()
-                    .ok_or_else(|| err(format!("{name} is not a string")))?;
-                if s.len() > 4 * events::MAX_TEXT {
-                    return Err(err(format!(
-                        "{name} has {} bytes (at most {})",
-                        s.len(),
-                        4 * events::MAX_TEXT
-                    )));
-                }
-                Ok(Some(s))
-            }
-        }
-    };
-    let required = |name: &str| text(name)?.ok_or_else(|| err(format!("missing field `{name}`")));
-    let kind = required("type")?;
+        .ok_or_else(|| fail(number, "not a JSON object".into()))?;
+    let f = Fields { obj, number };
+    let kind = f.required("type")?;
     let allowed: &[&str] = match kind.as_str() {
         "exposure" => &BROWSER_EXPOSURE_FIELDS,
         "conversion" => &BROWSER_CONVERSION_FIELDS,
         other => {
-            return Err(err(format!(
+            return Err(f.err(format!(
                 "unknown type `{other}` (a browser sends exposure or conversion)"
             )))
         }
     };
-    for key in Object::keys(obj.unchecked_ref::<Object>())
+    for key in Object::keys(f.obj.unchecked_ref::<Object>())
         .iter()
         .filter_map(|k| k.as_string())
     {
         if !BROWSER_COMMON_FIELDS.contains(&key.as_str()) && !allowed.contains(&key.as_str()) {
-            return Err(err(format!("unknown field `{key}`")));
+            return Err(f.err(format!("unknown field `{key}`")));
         }
     }
-    if get("v").and_then(|v| v.as_f64()) != Some(f64::from(events::SCHEMA_VERSION)) {
-        return Err(err(format!(
-            "schema version is not {}",
-            events::SCHEMA_VERSION
-        )));
+    if f.get("v").and_then(|v| v.as_f64()) != Some(f64::from(events::SCHEMA_VERSION)) {
+        return Err(f.err(format!("schema version is not {}", events::SCHEMA_VERSION)));
     }
-    if kind == "conversion" {
-        let name = required("kind")?;
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return Err(err(format!("conversion kind '{name}' is not a name")));
-        }
-        let value = match get("value") {
-            None => None,
-            Some(v) => Some(
-                v.as_f64()
-                    .filter(|x| x.is_finite() && *x >= 0.0)
-                    .ok_or_else(|| err("value is not a non-negative number".into()))?,
-            ),
+    match kind.as_str() {
+        "conversion" => read_conversion(&f),
+        _ => read_exposure(&f),
+    }
+}
+
+fn fail(line: usize, message: String) -> RecordError {
+    RecordError { line, message }
+}
+
+/// A parsed line's fields, read one by one.
+struct Fields {
+    obj: JsValue,
+    number: usize,
+}
+
+impl Fields {
+    fn err(&self, message: String) -> RecordError {
+        fail(self.number, message)
+    }
+
+    /// A field that is present and not null.
+    fn get(&self, name: &str) -> Option<JsValue> {
+        Reflect::get(&self.obj, &name.into())
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    }
+
+    /// A string field, bounded.
+    fn text(&self, name: &str) -> Result<Option<String>, RecordError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
         };
-        return Ok(BrowserRecord::Conversion {
-            kind: name,
-            value,
-            currency: text("currency")?.map(|c| c.to_ascii_uppercase()),
-            order: text("order")?,
-            event: match text("event")? {
-                Some(id) if !crate::signals::events::is_event_id(&id) => {
-                    return Err(err(
-                        "event is not an event id (1–32 letters, digits, - or _)".into(),
-                    ))
-                }
-                id => id,
-            },
-            sku: text("sku")?,
-            category: text("category")?,
-        });
+        let s = v
+            .as_string()
+            .ok_or_else(|| self.err(format!("{name} is not a string")))?;
+        if s.len() > 4 * events::MAX_TEXT {
+            return Err(self.err(format!(
+                "{name} has {} bytes (at most {})",
+                s.len(),
+                4 * events::MAX_TEXT
+            )));
+        }
+        Ok(Some(s))
     }
-    let arm = match text("arm")?.as_deref() {
+
+    fn required(&self, name: &str) -> Result<String, RecordError> {
+        self.text(name)?
+            .ok_or_else(|| self.err(format!("missing field `{name}`")))
+    }
+}
+
+fn read_conversion(f: &Fields) -> Result<BrowserRecord, RecordError> {
+    let name = f.required("kind")?;
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(f.err(format!("conversion kind '{name}' is not a name")));
+    }
+    let value = match f.get("value") {
+        None => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| f.err("value is not a non-negative number".into()))?,
+        ),
+    };
+    Ok(BrowserRecord::Conversion {
+        kind: name,
+        value,
+        currency: f.text("currency")?.map(|c| c.to_ascii_uppercase()),
+        order: f.text("order")?,
+        event: match f.text("event")? {
+            Some(id) if !crate::signals::events::is_event_id(&id) => {
+                return Err(f.err("event is not an event id (1–32 letters, digits, - or _)".into()))
+            }
+            id => id,
+        },
+        sku: f.text("sku")?,
+        category: f.text("category")?,
+    })
+}
+
+fn read_exposure(f: &Fields) -> Result<BrowserRecord, RecordError> {
+    let arm = match f.text("arm")?.as_deref() {
         None => None,
         Some("treatment") => Some(Arm::Treatment),
         Some("control") => Some(Arm::Control),
-        Some(a) => return Err(err(format!("arm '{a}' is not treatment or control"))),
+        Some(a) => return Err(f.err(format!("arm '{a}' is not treatment or control"))),
     };
-    let segments = match get("segments") {
+    let segments = match f.get("segments") {
         None => Vec::new(),
         Some(v) if Array::is_array(&v) => Array::from(&v)
             .iter()
             .map(|s| s.as_string().filter(|s| s.len() <= events::MAX_TEXT))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| err("segments are not short strings".into()))?,
-        Some(_) => return Err(err("segments is not an array".into())),
+            .ok_or_else(|| f.err("segments are not short strings".into()))?,
+        Some(_) => return Err(f.err("segments is not an array".into())),
     };
     Ok(BrowserRecord::Exposure {
-        slot: required("slot")?,
-        variant: required("variant")?,
-        experiment: text("experiment")?,
+        slot: f.required("slot")?,
+        variant: f.required("variant")?,
+        experiment: f.text("experiment")?,
         arm,
-        held_back: text("held_back")?,
+        held_back: f.text("held_back")?,
         segments,
-        page_type: text("page_type")?.unwrap_or_else(|| "other".into()),
-        device: text("device")?.unwrap_or_else(|| "desktop".into()),
-        request: text("request")?.unwrap_or_default(),
+        page_type: f.text("page_type")?.unwrap_or_else(|| "other".into()),
+        device: f.text("device")?.unwrap_or_else(|| "desktop".into()),
+        request: f.text("request")?.unwrap_or_default(),
     })
 }
