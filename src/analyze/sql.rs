@@ -41,11 +41,46 @@ fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// The whole population (`all`) and the breakdown's values at the first exposure, as a list.
+fn breakdown(by: Option<By>, d: Dialect) -> String {
+    let scalar = |col: &str| format!("['all', coalesce({col}, 'unknown')]");
+    match by {
+        None => "['all']".to_string(),
+        Some(By::Device) => scalar("device"),
+        Some(By::Country) => scalar("country"),
+        Some(By::PageType) => scalar("page_type"),
+        Some(By::Segment) => match d {
+            Dialect::DuckDb => {
+                "list_prepend('all', CASE WHEN len(segments) = 0 THEN ['(none)'] ELSE segments END)"
+                    .into()
+            }
+            Dialect::BigQuery => {
+                "ARRAY_CONCAT(['all'], IF(ARRAY_LENGTH(segments) = 0, ['(none)'], segments))".into()
+            }
+            Dialect::ClickHouse => {
+                "arrayPushFront(if(length(segments) = 0, ['(none)'], segments), 'all')".into()
+            }
+        },
+    }
+}
+
+/// Where the records are read from, in the dialect's terms.
+fn source_table(d: Dialect, source: &str) -> String {
+    match d {
+        Dialect::DuckDb => format!(
+            "read_json({}, format = 'newline_delimited', ignore_errors = true, columns = {{\
+             type: 'VARCHAR', v: 'INTEGER', ts: 'UBIGINT', site: 'VARCHAR', visitor: 'VARCHAR', \
+             slot: 'VARCHAR', variant: 'VARCHAR', experiment: 'VARCHAR', arm: 'VARCHAR', \
+             segments: 'VARCHAR[]', page_type: 'VARCHAR', device: 'VARCHAR', country: 'VARCHAR', \
+             kind: 'VARCHAR', value: 'DOUBLE', \"order\": 'VARCHAR', event: 'VARCHAR'}})",
+            literal(source)
+        ),
+        Dialect::BigQuery => format!("`{}`", source.replace('`', "")),
+        Dialect::ClickHouse => source.replace([';', ' '], ""),
+    }
+}
+
 /// The query's text.
-#[allow(
-    clippy::too_many_lines,
-    reason = "one SQL text per warehouse flavour, written out in order; to be split by clause"
-)]
 pub fn query(q: &Query<'_>) -> Result<String, String> {
     let (kind, binomial) = match q.metric {
         "revenue" => ("purchase", false),
@@ -63,38 +98,8 @@ pub fn query(q: &Query<'_>) -> Result<String, String> {
         other => return Err(format!("'{other}' is not a metric name")),
     };
     let d = q.dialect;
-    // The whole population (`all`) and the breakdown's values at the first exposure.
-    let scalar = |col: &str| format!("['all', coalesce({col}, 'unknown')]");
-    let dims = match q.by {
-        None => "['all']".to_string(),
-        Some(By::Device) => scalar("device"),
-        Some(By::Country) => scalar("country"),
-        Some(By::PageType) => scalar("page_type"),
-        Some(By::Segment) => match d {
-            Dialect::DuckDb => {
-                "list_prepend('all', CASE WHEN len(segments) = 0 THEN ['(none)'] ELSE segments END)"
-                    .into()
-            }
-            Dialect::BigQuery => {
-                "ARRAY_CONCAT(['all'], IF(ARRAY_LENGTH(segments) = 0, ['(none)'], segments))".into()
-            }
-            Dialect::ClickHouse => {
-                "arrayPushFront(if(length(segments) = 0, ['(none)'], segments), 'all')".into()
-            }
-        },
-    };
-    let source = match d {
-        Dialect::DuckDb => format!(
-            "read_json({}, format = 'newline_delimited', ignore_errors = true, columns = {{\
-             type: 'VARCHAR', v: 'INTEGER', ts: 'UBIGINT', site: 'VARCHAR', visitor: 'VARCHAR', \
-             slot: 'VARCHAR', variant: 'VARCHAR', experiment: 'VARCHAR', arm: 'VARCHAR', \
-             segments: 'VARCHAR[]', page_type: 'VARCHAR', device: 'VARCHAR', country: 'VARCHAR', \
-             kind: 'VARCHAR', value: 'DOUBLE', \"order\": 'VARCHAR', event: 'VARCHAR'}})",
-            literal(q.source)
-        ),
-        Dialect::BigQuery => format!("`{}`", q.source.replace('`', "")),
-        Dialect::ClickHouse => q.source.replace([';', ' '], ""),
-    };
+    let dims = breakdown(q.by, d);
+    let source = source_table(d, q.source);
     let order = match d {
         Dialect::BigQuery => "`order`",
         Dialect::ClickHouse => "`order`",
