@@ -163,29 +163,17 @@ impl<'s> Exposures<'s> {
         })
     }
 
-    /// The records, owned.
+    /// The records, owned: the views read back as the schema's records, so that one place
+    /// ([`Exposures::views`]) writes the fields (tests and tools; the request path writes the
+    /// views).
     pub fn records(&self, stamp: &Stamp) -> Vec<Exposure> {
-        let segments: Vec<String> = self.segments.iter().map(|s| s.to_string()).collect();
-        self.slots
-            .iter()
-            .map(|f| Exposure {
-                v: SCHEMA_VERSION,
-                ts: stamp.ts,
-                site: stamp.site.clone(),
-                visitor: stamp.visitor.clone(),
-                session: stamp.session.clone(),
-                request: stamp.request.clone(),
-                slot: f.slot.to_string(),
-                variant: f.variant.to_string(),
-                experiment: f.experiment.map(String::from),
-                arm: f.arm,
-                held_back: f.held_back.map(String::from),
-                segments: segments.clone(),
-                page_type: self.page_type.clone(),
-                device: self.device.to_string(),
-                country: self.country.clone(),
-                trust: stamp.trust,
-                source: stamp.source,
+        self.views(stamp)
+            .filter_map(|v| {
+                let value = serde_json::to_value(RecordView::Exposure(v));
+                match value.and_then(serde_json::from_value) {
+                    Ok(Record::Exposure(e)) => Some(e),
+                    _ => None,
+                }
             })
             .collect()
     }
