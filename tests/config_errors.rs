@@ -413,3 +413,46 @@ fn host_selection() {
         Config::from_json(&with(base(), "/hosts", json!(["shop.example"])).to_string()).unwrap();
     assert!(only.site_for_host("other.example").is_none());
 }
+
+#[test]
+fn limits_and_privacy_out_of_range() {
+    for (pointer, value, expected) in [
+        (
+            "/limits",
+            json!({"max_events": 0}),
+            "limits.max_events: must be within 1–32, got 0",
+        ),
+        (
+            "/limits",
+            json!({"max_event_gain": 1000.5}),
+            "limits.max_event_gain: must be within 0–1000, got 1000.5",
+        ),
+        (
+            "/limits",
+            json!({"recent_items": 17}),
+            "limits.recent_items: must be within 0–16, got 17",
+        ),
+        (
+            "/limits",
+            json!({"session_idle_minutes": 1441}),
+            "limits.session_idle_minutes: must be within 1–1440, got 1441",
+        ),
+        (
+            "/limits",
+            json!({"max_buffer_bytes": 100}),
+            "limits.max_buffer_bytes: must be at least 1024, got 100",
+        ),
+        (
+            "/privacy",
+            json!({"state_max_age_days": 0}),
+            "privacy.state_max_age_days: must be within 1–400, got 0",
+        ),
+        (
+            "/events",
+            json!({"page_sample": -0.5}),
+            "events.page_sample: must be within 0–1, got -0.5",
+        ),
+    ] {
+        check(with(base(), pointer, value), expected);
+    }
+}

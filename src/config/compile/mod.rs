@@ -169,6 +169,26 @@ fn finite(x: f64) -> bool {
     x.is_finite()
 }
 
+/// A number checked against its range and clamped into it, in one place: outside `lo..=hi`
+/// (NaN included) it is reported at `path` as "must be within lo–hi, got value", and clamped
+/// (a document with errors is never used; the clamp keeps what is built from it sane).
+fn within<T: PartialOrd + Copy + std::fmt::Display>(
+    value: T,
+    (lo, hi): (T, T),
+    path: String,
+    errs: &mut Errors,
+) -> T {
+    if lo <= value && value <= hi {
+        return value;
+    }
+    errs.push(path, format!("must be within {lo}–{hi}, got {value}"));
+    if value > hi {
+        hi
+    } else {
+        lo
+    }
+}
+
 /// What every slot is compiled against: the names in scope, the compiled policies and defaults.
 struct Cx<'a> {
     base: &'a str,
@@ -279,8 +299,7 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
     }
 
     let experiments = compile_experiments(&doc, base, &mut slots, errs);
-    check_privacy_and_limits(&doc, base, errs);
-    let (l, pr) = (&doc.limits, &doc.privacy);
+    let (privacy, limits, events) = compile_limits(&doc, base, errs);
     let mut site = Site {
         name: doc.site.clone(),
         hosts: doc.hosts.clone(),
@@ -292,20 +311,9 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         slots,
         experiments,
         policies,
-        privacy: Privacy {
-            honor_gpc: pr.honor_gpc,
-            state_max_age_secs: pr.state_max_age_days.min(400) * 86_400,
-        },
-        limits: Limits {
-            max_events: usize::from(l.max_events.min(32)),
-            max_event_gain: to_centi(l.max_event_gain.clamp(0.0, 1000.0)) as u32,
-            recent_items: usize::from(l.recent_items.min(16)),
-            session_idle_secs: l.session_idle_minutes.clamp(1, 1440) * 60,
-        },
-        events: EventsConfig {
-            page_sample_ppm: (doc.events.page_sample.clamp(0.0, 1.0) * 1e6).round() as u32,
-            page_query: Vec::new(),
-        },
+        privacy,
+        limits,
+        events,
     };
     site.events.page_query = query_params_read(&site);
     site

@@ -260,12 +260,12 @@ pub(super) fn compile_experiments(
         if !valid_name(name) {
             errs.push(&path, format!("'{name}' is not a valid experiment name"));
         }
-        if !(finite(ed.control_percent) && (0.0..=100.0).contains(&ed.control_percent)) {
-            errs.push(
-                format!("{path}.control_percent"),
-                format!("must be within 0–100, got {}", ed.control_percent),
-            );
-        }
+        let control_percent = within(
+            ed.control_percent,
+            (0.0, 100.0),
+            format!("{path}.control_percent"),
+            errs,
+        );
         if ed.slots.is_empty() {
             errs.push(format!("{path}.slots"), "needs at least one slot");
         }
@@ -288,7 +288,7 @@ pub(super) fn compile_experiments(
                 None => errs.push(spath, format!("unknown slot '{s}'")),
             }
         }
-        let control_bp = libm::round(ed.control_percent.clamp(0.0, 100.0) * 100.0) as u32;
+        let control_bp = libm::round(control_percent * 100.0) as u32;
         experiments.push(Experiment {
             name: name.clone(),
             slots: idxs,
@@ -298,54 +298,61 @@ pub(super) fn compile_experiments(
     experiments
 }
 
-/// `privacy` and `limits`: range checks (the values are clamped where they are used).
-pub(super) fn check_privacy_and_limits(doc: &SiteDoc, base: &str, errs: &mut Errors) {
-    let p = |k: &str| join(base, k);
-    let l = &doc.limits;
-    if l.max_events == 0 || l.max_events > 32 {
-        errs.push(
-            format!("{}.max_events", p("limits")),
-            format!("must be within 1–32, got {}", l.max_events),
-        );
-    }
-    if !(finite(l.max_event_gain) && l.max_event_gain >= 0.0 && l.max_event_gain <= 1000.0) {
-        errs.push(
-            format!("{}.max_event_gain", p("limits")),
-            format!("must be within 0–1000, got {}", l.max_event_gain),
-        );
-    }
-    if l.recent_items > 16 {
-        errs.push(
-            format!("{}.recent_items", p("limits")),
-            format!("must be within 0–16, got {}", l.recent_items),
-        );
-    }
-    if l.session_idle_minutes == 0 || l.session_idle_minutes > 24 * 60 {
-        errs.push(
-            format!("{}.session_idle_minutes", p("limits")),
-            format!("must be within 1–1440, got {}", l.session_idle_minutes),
-        );
-    }
-    let rate = doc.events.page_sample;
-    if !(finite(rate) && (0.0..=1.0).contains(&rate)) {
-        errs.push(
-            format!("{}.page_sample", p("events")),
-            format!("must be within 0–1, got {rate}"),
-        );
-    }
+/// `privacy`, `limits` and `events`: each value checked against its range and clamped into it.
+pub(super) fn compile_limits(
+    doc: &SiteDoc,
+    base: &str,
+    errs: &mut Errors,
+) -> (Privacy, Limits, EventsConfig) {
+    let (l, pr) = (&doc.limits, &doc.privacy);
+    let at = |section: &str, field: &str| format!("{}.{field}", join(base, section));
+    let max_events = within(l.max_events, (1, 32), at("limits", "max_events"), errs);
+    let max_event_gain = within(
+        l.max_event_gain,
+        (0.0, 1000.0),
+        at("limits", "max_event_gain"),
+        errs,
+    );
+    let recent_items = within(l.recent_items, (0, 16), at("limits", "recent_items"), errs);
+    let idle = within(
+        l.session_idle_minutes,
+        (1, 1440),
+        at("limits", "session_idle_minutes"),
+        errs,
+    );
+    let page_sample = within(
+        doc.events.page_sample,
+        (0.0, 1.0),
+        at("events", "page_sample"),
+        errs,
+    );
     if l.max_buffer_bytes < 1024 {
         errs.push(
-            format!("{}.max_buffer_bytes", p("limits")),
+            at("limits", "max_buffer_bytes"),
             format!("must be at least 1024, got {}", l.max_buffer_bytes),
         );
     }
-    let pr = &doc.privacy;
-    if pr.state_max_age_days == 0 || pr.state_max_age_days > 400 {
-        errs.push(
-            format!("{}.state_max_age_days", p("privacy")),
-            format!("must be within 1–400, got {}", pr.state_max_age_days),
-        );
-    }
+    let max_age_days = within(
+        pr.state_max_age_days,
+        (1, 400),
+        at("privacy", "state_max_age_days"),
+        errs,
+    );
+    let privacy = Privacy {
+        honor_gpc: pr.honor_gpc,
+        state_max_age_secs: max_age_days * 86_400,
+    };
+    let limits = Limits {
+        max_events: usize::from(max_events),
+        max_event_gain: to_centi(max_event_gain) as u32,
+        recent_items: usize::from(recent_items),
+        session_idle_secs: idle * 60,
+    };
+    let events = EventsConfig {
+        page_sample_ppm: (page_sample * 1e6).round() as u32,
+        page_query: Vec::new(),
+    };
+    (privacy, limits, events)
 }
 
 /// Orders segments so each comes after the segments it reads; reports cycles.
