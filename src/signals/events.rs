@@ -267,7 +267,14 @@ pub fn split_terms(q: &str) -> Vec<String> {
             // Char by char: `str::to_lowercase` (final-sigma rule) slices with a panic path
             // that brings Unicode tables into the wasm bundles.
             let word = word.get(..end).unwrap_or(word);
-            terms.push(word.chars().flat_map(char::to_lowercase).collect());
+            // Only letters and digits stay: `İ` lowercases to `i` and a combining dot, which a
+            // second reading would split off (the terms of an encoded cookie must read back).
+            terms.push(
+                word.chars()
+                    .flat_map(char::to_lowercase)
+                    .filter(|c| c.is_alphanumeric())
+                    .collect(),
+            );
         }
     }
     terms
@@ -277,6 +284,14 @@ pub fn split_terms(q: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn terms_read_back_as_they_were_written() {
+        // Found by the events_cookie fuzz target: `İ` (U+0130) lowercases to two characters.
+        let terms = split_terms("UOO İ Straße");
+        assert_eq!(terms, ["uoo", "i", "straße"]);
+        assert_eq!(split_terms(&terms.join(" ")), terms);
+    }
 
     proptest! {
         #[test]
