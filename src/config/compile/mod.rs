@@ -321,24 +321,7 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
 
 /// The query parameters `site` reads: in expressions, templates and search pages.
 fn query_params_read(site: &Site) -> Vec<String> {
-    let mut vars = Vec::new();
-    let exprs = site
-        .segments
-        .iter()
-        .map(|s| Some(&s.expr))
-        .chain(site.signals.iter().map(|s| s.when.as_ref()))
-        .chain(site.policies.iter().map(|p| p.when.as_ref()))
-        .chain(site.slots.iter().flat_map(|s| {
-            std::iter::once(s.when.as_ref()).chain(s.variants.iter().map(|v| v.when.as_ref()))
-        }));
-    for e in exprs.flatten() {
-        e.vars(&mut vars);
-    }
-    for v in site.slots.iter().flat_map(|s| &s.variants) {
-        for t in [&v.html, &v.value].into_iter().flatten() {
-            t.vars(&mut vars);
-        }
-    }
+    let vars = relink::variables(site);
     let mut names: BTreeSet<String> = vars
         .into_iter()
         .filter_map(|v| match v {

@@ -94,8 +94,9 @@ fn invalid_references(site: &Site) -> Vec<&'static str> {
     bad
 }
 
-/// Every variable the site's expressions and templates read.
-fn variables(site: &Site) -> Vec<Var> {
+/// Every variable the site's expressions and templates read (also what tells the query
+/// parameters a page record keeps).
+pub(super) fn variables(site: &Site) -> Vec<Var> {
     let mut vars = Vec::new();
     let exprs = site
         .segments
