@@ -45,7 +45,12 @@ fn answer(status: u16, message: &str) -> Response {
         .fixed(body)
 }
 
-pub async fn handle(mut req: Request, env: &Env, settings: &Settings, ctx: &Context) -> Response {
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    settings: &Settings<'_>,
+    ctx: &Context,
+) -> Response {
     if req.method() != worker::Method::Post {
         return answer(405, "POST NDJSON event records");
     }
@@ -115,7 +120,7 @@ pub async fn handle(mut req: Request, env: &Env, settings: &Settings, ctx: &Cont
         .filter_map(|r| events::from_browser(r.into_record(), &stamp))
         .collect();
     if !owned.is_empty() {
-        settings.sinks.send(ctx, move || ndjson(&owned));
+        settings.sinks().send(ctx, move || ndjson(&owned));
     }
     answer(204, "")
 }

@@ -71,7 +71,7 @@ async fn personalize_response(
     inc: Incoming,
     charset: Charset,
     env: &Env,
-    settings: &Settings,
+    settings: &Settings<'_>,
     ctx: &Context,
     started: u64,
 ) -> Response {
@@ -102,7 +102,7 @@ async fn personalize_response(
     if inc.panic {
         panic!("vitrine: test panic requested");
     }
-    records::record(&settings.sinks, ctx, site, &outcome, &origin);
+    records::record(&settings.sinks(), ctx, site, &outcome, &origin);
 
     // The explain report, built and written once for the header and the overlay.
     let explain = inc.debug.then(|| json::ascii_json(&outcome.report(site)));

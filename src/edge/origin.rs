@@ -82,7 +82,7 @@ fn origin_headers(req: &Request, strip_conditional: bool) -> web_sys::Headers {
 /// Forwards the request; the timeout covers the response headers, the body then streams as
 /// long as it takes.
 pub async fn fetch_origin(
-    settings: &Settings,
+    settings: &Settings<'_>,
     req: Request,
     strip_conditional: bool,
 ) -> Result<Response, OriginFault> {

@@ -47,7 +47,7 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-pub fn read_incoming(req: &Request, settings: &Settings) -> Incoming {
+pub fn read_incoming(req: &Request, settings: &Settings<'_>) -> Incoming {
     let url = req.inner().url();
     let parts = split_url(&url);
     let cookie = header(req, "cookie");
@@ -57,7 +57,7 @@ pub fn read_incoming(req: &Request, settings: &Settings) -> Incoming {
             .first()
             .map(|v| v.to_string())
     });
-    let debug = match &settings.debug_token {
+    let debug = match &settings.debug_token() {
         Some(t) => [header(req, DEBUG_HEADER), from_cookie]
             .iter()
             .flatten()
@@ -92,7 +92,7 @@ pub fn read_incoming(req: &Request, settings: &Settings) -> Incoming {
         geo,
         debug,
         embed_explain: debug && overlay,
-        panic: debug && header(req, PANIC_HEADER).is_some() && settings.test_panic,
+        panic: debug && header(req, PANIC_HEADER).is_some() && settings.test_panic(),
     }
 }
 

@@ -41,21 +41,18 @@ pub enum Origin {
     Assets(Option<Fetcher>),
 }
 
-/// What a request needs to know of its deployment.
-pub struct Settings {
+/// What a request needs to know of its deployment: where the origin is, read for every
+/// request; the rest read only by the requests that use it (a static asset passing through
+/// reads nothing more).
+pub struct Settings<'e> {
     pub origin: Origin,
     /// `VITRINE_ORIGIN_TIMEOUT_MS`: the origin's time to send response headers.
     pub origin_timeout_ms: u64,
-    /// `VITRINE_DEBUG_TOKEN`: the token that turns explain mode on; `None`: explain mode off.
-    pub debug_token: Option<String>,
-    /// `VITRINE_TEST_PANIC=1`: a debug request may ask for a panic (the fail-open tests).
-    pub test_panic: bool,
-    /// `VITRINE_COLLECT_URL` and the `VITRINE_EVENTS` Queue.
-    pub sinks: Sinks,
+    env: &'e Env,
 }
 
-impl Settings {
-    pub fn read(env: &Env) -> Settings {
+impl<'e> Settings<'e> {
+    pub fn read(env: &'e Env) -> Settings<'e> {
         let origin = match secret(env, "ORIGIN_URL") {
             Some(url) => Origin::Url(url),
             None => Origin::Assets(env.assets("ASSETS").ok()),
@@ -66,20 +63,34 @@ impl Settings {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .filter(|ms| *ms > 0)
                 .unwrap_or(ORIGIN_TIMEOUT_MS),
-            debug_token: secret(env, "VITRINE_DEBUG_TOKEN"),
-            test_panic: secret(env, "VITRINE_TEST_PANIC").as_deref() == Some("1"),
-            sinks: Sinks::new(
-                env.var("VITRINE_COLLECT_URL")
-                    .map(|v| v.to_string())
-                    .ok()
-                    .filter(|u| !u.is_empty()),
-                // Called through JS: the worker crate's Queue wrapper needs its `queue` feature,
-                // and only `send` is used.
-                Reflect::get(env, &QUEUE_BINDING.into())
-                    .ok()
-                    .filter(|q| q.is_object()),
-            ),
+            env,
         }
+    }
+
+    /// `VITRINE_DEBUG_TOKEN`: the token that turns explain mode on; `None`: explain mode off.
+    pub fn debug_token(&self) -> Option<String> {
+        secret(self.env, "VITRINE_DEBUG_TOKEN")
+    }
+
+    /// `VITRINE_TEST_PANIC=1`: a debug request may ask for a panic (the fail-open tests).
+    pub fn test_panic(&self) -> bool {
+        secret(self.env, "VITRINE_TEST_PANIC").as_deref() == Some("1")
+    }
+
+    /// `VITRINE_COLLECT_URL` and the `VITRINE_EVENTS` Queue.
+    pub fn sinks(&self) -> Sinks {
+        Sinks::new(
+            self.env
+                .var("VITRINE_COLLECT_URL")
+                .map(|v| v.to_string())
+                .ok()
+                .filter(|u| !u.is_empty()),
+            // Called through JS: the worker crate's Queue wrapper needs its `queue` feature,
+            // and only `send` is used.
+            Reflect::get(self.env, &QUEUE_BINDING.into())
+                .ok()
+                .filter(|q| q.is_object()),
+        )
     }
 }
 
