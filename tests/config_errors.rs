@@ -456,3 +456,39 @@ fn limits_and_privacy_out_of_range() {
         check(with(base(), pointer, value), expected);
     }
 }
+
+#[test]
+fn item_keys_are_checked_where_they_are_written() {
+    let rank = |r: Value| with(base(), "/slots/grid/rank", r);
+    check(
+        rank(json!({"by_attr": "data-cat", "category": {"attr": "href"}})),
+        "slots.grid.rank.by_attr: give by_attr or category, not both (by_attr is category's attr on the item itself)",
+    );
+    check(
+        rank(json!({"category": {"attr": "href", "pattern": "/p/{slug}"}})),
+        "slots.grid.rank.category.pattern: '/p/{slug}' has no {category} capture: the key is that capture",
+    );
+    check(
+        rank(json!({"sku": {"attr": "href", "page_type": "product"}})),
+        "slots.grid.rank.sku.page_type: no page type 'product' (page_types: category)",
+    );
+    check(
+        rank(json!({"sku": {"attr": "href", "page_type": "category"}})),
+        "slots.grid.rank.sku.page_type: no path pattern of page type 'category' has a {sku} capture",
+    );
+    check(
+        rank(json!({"category": {"attr": "class", "prefix": "cat-", "pattern": "/c/{category}"}})),
+        "slots.grid.rank.category: give one of prefix, pattern and page_type: they are three ways to cut the key out of the value",
+    );
+    check(
+        rank(json!({"category": {"attr": "data x"}})),
+        "slots.grid.rank.category.attr: 'data x' is not a valid attribute name",
+    );
+    check(
+        rank(json!({"category": {"attr": "href", "selector": "a[", "page_type": "category"}})),
+        "slots.grid.rank.category.selector: invalid selector 'a[': unexpected end of selector",
+    );
+    // A page type's own patterns read a key: valid.
+    let ok = rank(json!({"category": {"selector": "a", "attr": "href", "page_type": "category"}}));
+    assert_eq!(errors(&ok), Vec::<String>::new());
+}

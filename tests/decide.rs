@@ -355,19 +355,19 @@ fn suppressed_items_sink_and_ties_stay_stable() {
     let items = [
         ItemKeys {
             sku: Some("camping-dome-2p"),
-            attr: Some("camping"),
+            category: Some("camping"),
         },
         ItemKeys {
             sku: Some("running-a"),
-            attr: Some("running"),
+            category: Some("running"),
         },
         ItemKeys {
             sku: Some("camping-b"),
-            attr: Some("camping"),
+            category: Some("camping"),
         },
         ItemKeys {
             sku: Some("running-c"),
-            attr: Some("running"),
+            category: Some("running"),
         },
     ];
     assert_eq!(plan.order(&items), vec![2, 1, 3, 0]);

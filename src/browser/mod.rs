@@ -10,7 +10,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::config::{Config, Site};
-use crate::decide::{Choice, ItemKeys};
+use crate::config::{ItemKey, Slot};
+use crate::decide::{Choice, ItemKeys, OnPage};
 use crate::events::RecordView;
 #[cfg(feature = "rewrite")]
 use crate::pipeline::Keys;
@@ -113,8 +114,9 @@ impl PageRequest {
         });
     }
 
-    /// One item of a reorder slot, in DOM order: its SKU and rank attribute (either may be
-    /// missing). A call per item: [`PageRequest::set_items`] sends a whole grid in one.
+    /// One item of a reorder slot, in DOM order: the values of its SKU and category
+    /// attributes, as `slots()` names them (either may be missing). A call per item:
+    /// [`PageRequest::set_items`] sends a whole grid in one.
     #[wasm_bindgen(js_name = addItem)]
     pub fn add_item(&mut self, slot: &str, sku: Option<String>, attr: Option<String>) {
         // The separators cannot be part of a value: they would split it.
@@ -129,8 +131,11 @@ impl PageRequest {
     }
 
     /// All items of a reorder slot in one call, in DOM order, after any added before:
-    /// `sku \x1f attr` per item, items separated by `\x1e` (an empty field is a missing
-    /// attribute). One string crosses into wasm, not one per item, and it is kept as it is.
+    /// `sku \x1f category` per item, items separated by `\x1e`, each field the values of the
+    /// attribute `slots()` names for it (of the item, or of its descendants matching the
+    /// selector named there) separated by `\x1d`: the first that yields a key is the key (an
+    /// empty field: none). One string crosses into wasm, not one per item, and it is kept as
+    /// it is.
     #[wasm_bindgen(js_name = setItems)]
     pub fn set_items(&mut self, slot: &str, packed: &str) {
         if packed.is_empty() {
@@ -148,7 +153,8 @@ impl PageRequest {
 /// attribute value a page means to rank by contains.
 const ITEM_SEPARATOR: char = '\u{1e}';
 const FIELD_SEPARATOR: char = '\u{1f}';
-const SEPARATORS: [char; 2] = [ITEM_SEPARATOR, FIELD_SEPARATOR];
+const VALUE_SEPARATOR: char = '\u{1d}';
+const SEPARATORS: [char; 3] = [ITEM_SEPARATOR, FIELD_SEPARATOR, VALUE_SEPARATOR];
 
 impl PageRequest {
     /// The request as the core takes it: the one conversion `decide` and `rewrite` share.
@@ -174,19 +180,20 @@ impl PageRequest {
         &mut self.items[at].1
     }
 
-    /// The items sent for a slot, as the ranking reads them (borrowed from the packed string).
-    fn items(&self, slot: &str) -> Vec<ItemKeys<'_>> {
-        let Some((_, packed)) = self.items.iter().find(|(s, _)| s == slot) else {
+    /// The keys of the items sent for a slot, read by its rank's [`ItemKey`]s.
+    fn items(&self, slot: &Slot) -> Vec<(Option<String>, Option<String>)> {
+        let (Some(rank), Some((_, packed))) =
+            (&slot.rank, self.items.iter().find(|(s, _)| *s == slot.name))
+        else {
             return Vec::new();
         };
+        let first =
+            |key: &ItemKey, values: &str| values.split(VALUE_SEPARATOR).find_map(|v| key.read(v));
         packed
             .split(ITEM_SEPARATOR)
             .map(|item| {
-                let (sku, attr) = item.split_once(FIELD_SEPARATOR).unwrap_or((item, ""));
-                ItemKeys {
-                    sku: (!sku.is_empty()).then_some(sku),
-                    attr: (!attr.is_empty()).then_some(attr),
-                }
+                let (sku, category) = item.split_once(FIELD_SEPARATOR).unwrap_or((item, ""));
+                (first(&rank.sku, sku), first(&rank.category, category))
             })
             .collect()
     }
@@ -209,8 +216,26 @@ struct SlotInfo<'a> {
     action: &'static str,
     attribute: Option<&'a str>,
     items: Option<&'a str>,
-    by_attr: Option<&'a str>,
-    sku_attr: Option<&'a str>,
+    /// For reorder: where each item's category and SKU are read.
+    category: Option<KeyInfo<'a>>,
+    sku: Option<KeyInfo<'a>>,
+}
+
+/// Where the DOM side reads the values of an item key: the attribute of the item, or of its
+/// descendants matching `selector`.
+#[derive(Serialize)]
+struct KeyInfo<'a> {
+    selector: Option<&'a str>,
+    attr: &'a str,
+}
+
+impl<'a> KeyInfo<'a> {
+    fn of(key: &'a ItemKey) -> KeyInfo<'a> {
+        KeyInfo {
+            selector: key.selector.as_deref(),
+            attr: &key.attr,
+        }
+    }
 }
 
 /// One slot's decision, ready to apply.
@@ -330,8 +355,8 @@ impl Engine {
                 action: s.action.name(),
                 attribute: s.attribute.as_deref(),
                 items: s.items.as_deref(),
-                by_attr: s.rank.as_ref().map(|r| r.by_attr.as_str()),
-                sku_attr: s.rank.as_ref().map(|r| r.sku_attr.as_str()),
+                category: s.rank.as_ref().map(|r| KeyInfo::of(&r.category)),
+                sku: s.rank.as_ref().map(|r| KeyInfo::of(&r.sku)),
             })
             .collect();
         to_js(&info)
@@ -363,23 +388,49 @@ impl Engine {
             return Ok(JsValue::NULL);
         };
         let input = req.input();
-        let outcome = personalize(site, self.mode(), &input);
+        let mut outcome = personalize(site, self.mode(), &input);
+        // Reorders first: a grid whose items yield no key is not reordered, and the decision
+        // settles to say so before anything reads it.
+        let mut page = vec![OnPage::default(); outcome.decisions.slots.len()];
+        let mut orders: Vec<Option<Vec<u32>>> = vec![None; page.len()];
+        for ((d, on), order) in outcome
+            .decisions
+            .slots
+            .iter()
+            .zip(&mut page)
+            .zip(&mut orders)
+        {
+            let Choice::Reorder(plan) = &d.choice else {
+                continue;
+            };
+            let owned = req.items(&site.slots[d.slot]);
+            let keys: Vec<ItemKeys<'_>> = owned
+                .iter()
+                .map(|(sku, category)| ItemKeys {
+                    sku: sku.as_deref(),
+                    category: category.as_deref(),
+                })
+                .collect();
+            let keyed = keys.iter().filter(|k| k.any()).count() as u32;
+            *on = OnPage {
+                found: u32::from(!keys.is_empty()),
+                items: keys.len() as u32,
+                keyed,
+                reordered: u32::from(keyed > 0),
+            };
+            if keyed > 0 {
+                *order = Some(plan.order(&keys).into_iter().map(|i| i as u32).collect());
+            }
+        }
+        outcome.decisions.settle(&page);
         let report = req.explain.then(|| outcome.report(site));
         let slots = outcome
             .decisions
             .slots
             .iter()
-            .map(|d| {
+            .zip(orders)
+            .map(|(d, order)| {
                 let slot = &site.slots[d.slot];
-                let order = match &d.choice {
-                    Choice::Reorder(plan) => Some(
-                        plan.order(&req.items(&slot.name))
-                            .into_iter()
-                            .map(|i| i as u32)
-                            .collect(),
-                    ),
-                    Choice::Variant(_) | Choice::Origin => None,
-                };
                 let variant = d.shown().changed();
                 SlotResult {
                     name: &slot.name,
@@ -388,7 +439,7 @@ impl Engine {
                     attribute: slot.attribute.as_deref(),
                     variant,
                     content: d.content.as_deref(),
-                    order,
+                    order: order.filter(|_| variant.is_some()),
                     reason: &d.reason.text,
                 }
             })

@@ -6,6 +6,7 @@
 //! expressions compiled here, once; nothing on the request path parses configuration text.
 
 mod compile;
+mod item_key;
 mod lint;
 pub mod model;
 mod pattern;
@@ -16,6 +17,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub use item_key::{ItemKey, MAX_KEY_BYTES};
 pub use lint::{lint, Finding, Severity};
 pub use model::{Action, Affinity, EventKind, Pick, SiteDoc, Suppress};
 pub use pattern::PathPattern;
@@ -112,7 +114,7 @@ impl Config {
     /// The compiled form of this configuration: validated, expressions compiled, ready to use
     /// without a JSON parser (the browser module loads this). Bound to this version of Vitrine.
     ///
-    /// Layout: `VTC2`, a length-prefixed crate version, then the sites in postcard encoding.
+    /// Layout: `VTC3`, a length-prefixed crate version, then the sites in postcard encoding.
     pub fn to_compiled(&self) -> Vec<u8> {
         let version = env!("CARGO_PKG_VERSION").as_bytes();
         let mut out = COMPILED_MAGIC.to_vec();
@@ -132,7 +134,7 @@ impl Config {
                 message,
             }])
         };
-        if bytes.starts_with(b"VTC1") {
+        if bytes.starts_with(b"VTC1") || bytes.starts_with(b"VTC2") {
             return Err(fail(
                 "compiled in an older format: compile it again (vitrine compile)".into(),
             ));
@@ -186,9 +188,10 @@ impl Config {
     }
 }
 
-/// The compiled form's magic and format: `VTC2` stores a built-in name as its place in
-/// `expr::names::BUILTINS` (`VTC1`, an index among all variables, is refused with a hint).
-const COMPILED_MAGIC: &[u8; 4] = b"VTC2";
+/// The compiled form's magic and format: `VTC3` reads a reorder slot's item keys from
+/// [`ItemKey`]s (`VTC2` had two attribute names; `VTC1` an index among all variables for a
+/// built-in name): older ones are refused with a hint.
+const COMPILED_MAGIC: &[u8; 4] = b"VTC3";
 
 // ---------------------------------------------------------------------------------------------
 // Compiled model
@@ -302,13 +305,15 @@ pub struct Variant {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Rank {
-    pub by_attr: String,
-    pub sku_attr: String,
+    /// Where an item's category is read (the value its score and boost are looked up by).
+    pub category: ItemKey,
+    /// Where an item's SKU is read (pins, buries, suppression).
+    pub sku: ItemKey,
     pub affinity: Affinity,
     pub suppress: Vec<Suppress>,
     pub pin: Vec<String>,
     pub bury: Vec<String>,
-    /// `by_attr` values that carry a score: every dimension (with `affinity: score`), then
+    /// Category values that carry a score: every dimension (with `affinity: score`), then
     /// boosted values that name no dimension.
     pub keys: Vec<String>,
     /// For each key: the dimension whose score it reads, and its boost in hundredths.

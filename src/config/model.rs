@@ -309,12 +309,22 @@ pub enum Suppress {
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RankDoc {
-    /// Item attribute naming its dimension. Default: `data-vt-category`.
-    #[serde(default = "default_by_attr")]
-    pub by_attr: String,
-    /// Item attribute holding its SKU. Default: `data-vt-sku`.
-    #[serde(default = "default_sku_attr")]
-    pub sku_attr: String,
+    /// Item attribute naming its dimension, on the item element itself (shorthand for
+    /// `category: {"attr": …}`). Default: `data-vt-category`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_attr: Option<String>,
+    /// Item attribute holding its SKU, on the item element itself (shorthand for
+    /// `sku: {"attr": …}`). Default: `data-vt-sku`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku_attr: Option<String>,
+    /// Where an item's category (the value ranked by the visitor's scores and the boosts) is
+    /// read from its markup. Default: `{"attr": "data-vt-category"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<ItemKeyDoc>,
+    /// Where an item's SKU (for pins, buries and suppression) is read from its markup.
+    /// Default: `{"attr": "data-vt-sku"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<ItemKeyDoc>,
     /// Whether the visitor's scores rank the items (`none`: boosts, pins and buries only).
     /// Default: `score`.
     #[serde(default)]
@@ -324,7 +334,7 @@ pub struct RankDoc {
     /// SKUs placed first, in this order.
     #[serde(default)]
     pub pin: Vec<String>,
-    /// Extra points per `by_attr` value.
+    /// Extra points per category value.
     #[serde(default)]
     pub boost: BTreeMap<String, f64>,
     /// SKUs placed last.
@@ -332,11 +342,31 @@ pub struct RankDoc {
     pub bury: Vec<String>,
 }
 
-fn default_by_attr() -> String {
-    "data-vt-category".into()
-}
-fn default_sku_attr() -> String {
-    "data-vt-sku".into()
+/// Where one key of a grid item (its category or its SKU) is read from the item's markup: an
+/// attribute of the item element or of its first descendant matching `selector`, taken whole,
+/// as the class-like token after `prefix`, or as the `{category}` / `{sku}` capture of a path
+/// pattern its URL matches.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ItemKeyDoc {
+    /// A descendant of the item (lol_html syntax); the first one whose attribute yields a key
+    /// is read. Absent: the item element itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// The attribute read (`href`, `class`, `data-product-id`, …).
+    pub attr: String,
+    /// The key is the first whitespace-separated token of the value starting with this text,
+    /// without it (`"prefix": "cat-"` reads `ps4` from `class="tile cat-ps4"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// The value is a URL whose path must match this pattern (`page_types` syntax); the key is
+    /// its `{category}` (or `{sku}`) capture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// As `pattern`, with the path patterns of this page type (`product`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

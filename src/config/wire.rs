@@ -18,8 +18,8 @@ use super::model::{Action, Affinity, EventKind, Pick, Suppress};
 use super::pattern::{Part as PatternPart, PathPattern};
 use super::template::{Part as TemplatePart, Template};
 use super::{
-    Dimension, EventsConfig, Experiment, Limits, PageType, Policy, Privacy, Rank, Segment, Signal,
-    Site, Slot, Variant,
+    Dimension, EventsConfig, Experiment, ItemKey, Limits, PageType, Policy, Privacy, Rank, Segment,
+    Signal, Site, Slot, Variant,
 };
 use crate::expr::{Builtin, CmpOp, EventField, Expr, Literal, Operand, Var};
 use crate::leb128::Leb128Error;
@@ -335,8 +335,8 @@ wire_struct!(Variant {
     policies,
 });
 wire_struct!(Rank {
-    by_attr,
-    sku_attr,
+    category,
+    sku,
     affinity,
     suppress,
     pin,
@@ -370,6 +370,14 @@ wire_struct!(EventsConfig {
     page_query
 });
 wire_struct!(PathPattern { segments });
+wire_struct!(ItemKey {
+    selector,
+    compiled = None,
+    attr,
+    prefix,
+    patterns,
+    capture,
+});
 wire_struct!(Template { source, parts });
 
 wire_enum!(PatternPart { Lit(String), Param(String) });

@@ -117,6 +117,11 @@ pub enum ReasonCode {
     Reordered,
     NoIntent,
     SlotCondition,
+    /// A reorder the page could not take: its items carry no key the ranking reads.
+    NoRankKey,
+    /// A reorder the page did not take otherwise: no container, the buffer limit, markup
+    /// that did not balance.
+    NotReordered,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -361,7 +366,7 @@ fn rank_choice<'s>(
             "no intent signal yet; origin order".into(),
         );
     }
-    let mut text = format!("reorder by {}:", rank.by_attr);
+    let mut text = format!("reorder by {}:", rank.category.describe());
     let mut ranked: Vec<rank::SortKey> = (0..plan.affinity.len())
         .filter(|&k| plan.affinity[k] != 0)
         .map(|k| ((plan.affinity[k].saturating_neg(), 0), k))
@@ -617,7 +622,70 @@ impl<'s> SlotDecision<'s> {
     }
 }
 
+/// What the page showed of one slot's decision, as the rewriter (or the browser module)
+/// found it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OnPage {
+    /// Elements the slot's selector matched.
+    pub found: u32,
+    /// For a reorder: items in its containers (where their keys could be read), items with a
+    /// key, and containers written in ranked order.
+    pub items: u32,
+    pub keyed: u32,
+    pub reordered: u32,
+}
+
+impl SlotDecision<'_> {
+    /// Whether the decision is an exposure to record: not when the page could not show it.
+    pub fn recorded(&self) -> bool {
+        !matches!(
+            self.reason.code,
+            ReasonCode::NoRankKey | ReasonCode::NotReordered
+        )
+    }
+}
+
 impl Decisions<'_> {
+    /// Settles the decisions with what the page showed (`page`: per slot, in order): a
+    /// reorder no container took is the origin content, with the reason — so the explain
+    /// report, the records and the page's marker say what the shopper saw.
+    pub fn settle(&mut self, page: &[OnPage]) {
+        for (d, on) in self.slots.iter_mut().zip(page) {
+            if !matches!(d.choice, Choice::Reorder(_)) || on.reordered > 0 {
+                continue;
+            }
+            let (code, text) = if on.items > 0 && on.keyed == 0 {
+                (
+                    ReasonCode::NoRankKey,
+                    format!(
+                        "not reordered: {} items, 0 with a key ({}); origin order",
+                        on.items,
+                        match &d.choice {
+                            Choice::Reorder(plan) => format!(
+                                "category: {}; sku: {}",
+                                plan.rank.category.describe(),
+                                plan.rank.sku.describe()
+                            ),
+                            _ => String::new(),
+                        }
+                    ),
+                )
+            } else if on.found == 0 {
+                (
+                    ReasonCode::NotReordered,
+                    "not reordered: the slot is not on this page".into(),
+                )
+            } else {
+                (
+                    ReasonCode::NotReordered,
+                    "not reordered: left in origin order (no items, the buffer limit, or markup that does not balance)".into(),
+                )
+            };
+            d.choice = Choice::Origin;
+            d.reason = Reason { code, text };
+        }
+    }
+
     /// The explain report's exposure rows (see [`Exposure`]).
     pub fn exposures(&self, site: &Site) -> Vec<Exposure> {
         self.slots

@@ -16,11 +16,18 @@ pub struct RankPlan<'s> {
     pub suppressed: Vec<String>,
 }
 
-/// One item's attributes as the rewriter read them.
+/// One item's keys as read from its markup ([`crate::config::ItemKey::read`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ItemKeys<'a> {
     pub sku: Option<&'a str>,
-    pub attr: Option<&'a str>,
+    pub category: Option<&'a str>,
+}
+
+impl ItemKeys<'_> {
+    /// Whether the item has a key the ranking can read.
+    pub fn any(&self) -> bool {
+        self.sku.is_some() || self.category.is_some()
+    }
 }
 
 impl RankPlan<'_> {
@@ -44,7 +51,7 @@ impl RankPlan<'_> {
             return (2, 0);
         }
         let score = item
-            .attr
+            .category
             .and_then(|a| {
                 self.rank
                     .keys
@@ -88,8 +95,8 @@ mod tests {
 
     fn rank(pin: &[&str], bury: &[&str]) -> Rank {
         Rank {
-            by_attr: "data-vt-category".into(),
-            sku_attr: "data-vt-sku".into(),
+            category: crate::config::ItemKey::attribute("data-vt-category", "category"),
+            sku: crate::config::ItemKey::attribute("data-vt-sku", "sku"),
             affinity: Affinity::Score,
             suppress: vec![],
             pin: pin.iter().map(|s| s.to_string()).collect(),
@@ -102,7 +109,7 @@ mod tests {
     fn item<'a>(sku: &'a str, attr: &'a str) -> ItemKeys<'a> {
         ItemKeys {
             sku: Some(sku),
-            attr: Some(attr),
+            category: Some(attr),
         }
     }
 

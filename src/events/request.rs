@@ -112,6 +112,7 @@ impl<'s> Exposures<'s> {
             .decisions
             .slots
             .iter()
+            .filter(|d| d.recorded())
             .map(|d| {
                 let shown = d.shown();
                 SlotFields {

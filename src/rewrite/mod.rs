@@ -29,10 +29,11 @@ use lol_html::{
     Settings,
 };
 
+use crate::config::ItemKey;
 use crate::config::{Action, Site, Slot};
-use crate::decide::{Choice, Decisions, RankPlan};
+use crate::decide::{Choice, Decisions, OnPage, RankPlan};
 use held::SlotPlan;
-use items::{Item, ItemLog};
+use items::{Item, ItemLog, Key};
 use sentinel::{sentinel, Mark};
 use stream::Stream;
 
@@ -117,6 +118,22 @@ pub struct RewriteStats {
     /// Replaced slots left as the origin sent them (never ended, over the buffer limit, or
     /// lol_html bailed out inside them).
     pub slot_fallbacks: u32,
+    /// Per decided slot, in the decisions' order: what the page held and got.
+    pub slots: Vec<OnPage>,
+}
+
+/// Elements each op's selector matched, counted by its handlers.
+type Found = Rc<RefCell<Vec<u32>>>;
+
+fn count(found: &Found, op: usize) {
+    if let Some(n) = found
+        .try_borrow_mut()
+        .ok()
+        .as_mut()
+        .and_then(|f| f.get_mut(op))
+    {
+        *n += 1;
+    }
 }
 
 type SharedStream<'s, O> = Rc<RefCell<Stream<'s, O>>>;
@@ -131,6 +148,9 @@ pub struct Rewriter<'s, O: FnMut(&[u8]) + 's> {
     inner: Option<HtmlRewriter<'s, Forward<'s>>>,
     stream: SharedStream<'s, O>,
     bailed_out: Option<String>,
+    found: Found,
+    /// Per op: its reorder plan's index.
+    reorder_of: Vec<Option<usize>>,
 }
 
 fn applied(el: &mut Element<'_, '_>, label: &str) {
@@ -234,44 +254,48 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
         )));
         let mut settings = parser_settings(encoding, meta_decides);
         let nonce = plan.nonce;
+        let found: Found = Rc::new(RefCell::new(vec![0; plan.ops.len()]));
+        let mut reorder_of = Vec::with_capacity(plan.ops.len());
         let (mut reorder_index, mut held_index) = (0u32, 0u32);
-        for op in &plan.ops {
+        for (at, op) in plan.ops.iter().enumerate() {
             let (Op::Variant { slot, .. } | Op::Mark { slot, .. } | Op::Reorder { slot, .. }) = op;
+            let held_slot = match op {
+                Op::Variant { slot, .. } if held_action(slot.action) => {
+                    held_index += 1;
+                    Some(held_index - 1)
+                }
+                _ => None,
+            };
+            let reorder = matches!(op, Op::Reorder { .. }).then(|| {
+                reorder_index += 1;
+                reorder_index - 1
+            });
+            reorder_of.push(reorder.map(|r| r as usize));
             // Compiled at load; absent only if a compiled config could not be relinked.
             let Some(selector) = slot.selector.as_ref() else {
-                if let Op::Variant { slot, .. } = op {
-                    held_index += u32::from(held_action(slot.action));
-                }
-                reorder_index += u32::from(matches!(op, Op::Reorder { .. }));
                 continue;
             };
             let on = |handler| (Cow::Borrowed(selector), handler);
+            let found = (found.clone(), at);
             match op {
                 Op::Variant {
                     slot,
                     label,
                     content,
                 } => {
-                    // The held slot's index, in the order of the stream's plans.
-                    let held_slot = held_action(slot.action).then(|| {
-                        held_index += 1;
-                        held_index - 1
-                    });
-                    let handler = variant_handler(slot, label, content.clone(), held_slot, nonce);
+                    let handler =
+                        variant_handler(slot, label, content.clone(), held_slot, nonce, found);
                     settings = settings.append_element_content_handler(on(handler));
                 }
                 Op::Mark { label, .. } => {
-                    settings = settings.append_element_content_handler(on(mark_handler(label)));
+                    settings =
+                        settings.append_element_content_handler(on(mark_handler(label, found)));
                 }
                 Op::Reorder { slot, plan: rank } => {
-                    let container = container_handler(slot, reorder_index, nonce, &log);
-                    reorder_index += 1;
+                    let index = reorder.unwrap_or_default();
+                    let container = container_handler(slot, index, nonce, &log, found);
                     settings = settings.append_element_content_handler(on(container));
-                    if let Some(items) = &slot.items_selector {
-                        let handler = item_handler(rank, nonce, &log);
-                        settings = settings
-                            .append_element_content_handler((Cow::Borrowed(items), handler));
-                    }
+                    settings = item_handlers(settings, slot, rank, index, nonce, &log);
                 }
             }
         }
@@ -296,6 +320,8 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
             inner: Some(HtmlRewriter::new(settings, output)),
             stream,
             bailed_out: None,
+            found,
+            reorder_of,
         }
     }
 
@@ -326,11 +352,32 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
             .try_borrow_mut()
             .map(|mut s| s.finish())
             .unwrap_or_default();
+        let found = self
+            .found
+            .try_borrow()
+            .map(|f| f.clone())
+            .unwrap_or_default();
+        let slots = self
+            .reorder_of
+            .iter()
+            .enumerate()
+            .map(|(op, reorder)| {
+                let plan = reorder.and_then(|r| stats.outcomes.get(r)).copied();
+                let plan = plan.unwrap_or_default();
+                OnPage {
+                    found: found.get(op).copied().unwrap_or_default(),
+                    items: plan.items,
+                    keyed: plan.keyed,
+                    reordered: plan.reordered,
+                }
+            })
+            .collect();
         RewriteStats {
             bailed_out: self.bailed_out.take(),
             reordered: stats.reordered,
             fallbacks: stats.fallbacks,
             slot_fallbacks: stats.slot_fallbacks,
+            slots,
         }
     }
 }
@@ -364,6 +411,7 @@ fn variant_handler<'s>(
     content: Cow<'s, str>,
     held_slot: Option<u32>,
     nonce: u64,
+    (found, op): (Found, usize),
 ) -> Handlers<'s> {
     let (action, attr) = (slot.action, slot.attribute.as_deref());
     let held = held_slot.map(|index| {
@@ -377,6 +425,7 @@ fn variant_handler<'s>(
         ]
     });
     ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+        count(&found, op);
         let content: &str = &content;
         let inner = el.can_have_content() && !el.is_self_closing();
         match (&held, action) {
@@ -425,33 +474,39 @@ fn variant_handler<'s>(
 }
 
 /// A slot left as the origin sent it: only its marker.
-fn mark_handler(label: &str) -> Handlers<'_> {
+fn mark_handler(label: &str, (found, op): (Found, usize)) -> Handlers<'_> {
     ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+        count(&found, op);
         applied(el, label);
         Ok(())
     })
 }
 
 /// A reorder container: opens its items' log (an outermost one starts a new log, numbered by
-/// its serial) and marks its start (with the plan) and end (with the serial); its end tag
-/// closes it in the log.
+/// its serial) and marks its start in its marker's value (the reorder stage writes `reorder`
+/// or `origin` there once it knows) and its end (with the serial); its end tag closes it in
+/// the log.
 fn container_handler<'s>(
     slot: &'s Slot,
     plan: u32,
     nonce: u64,
     log: &Rc<RefCell<ItemLog>>,
+    (found, op): (Found, usize),
 ) -> Handlers<'s> {
     let (log, limit) = (log.clone(), slot.max_buffer_bytes as usize);
     let start = sentinel(nonce, Mark::ContainerStart, plan);
     ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+        count(&found, op);
         if !el.can_have_content() || el.is_self_closing() {
             return Ok(());
         }
-        let Ok(serial) = log.try_borrow_mut().map(|mut l| l.open_container(limit)) else {
+        let Ok(serial) = log
+            .try_borrow_mut()
+            .map(|mut l| l.open_container(plan, limit))
+        else {
             return Ok(());
         };
-        applied(el, "reorder");
-        el.prepend(&start, ContentType::Html);
+        applied(el, &start);
         el.append(
             &sentinel(nonce, Mark::ContainerEnd, serial),
             ContentType::Html,
@@ -466,17 +521,26 @@ fn container_handler<'s>(
     })
 }
 
-/// An item of a reorder container: its keys into the log, its place in the log around it.
+/// An item's keys read from its own attributes (the keys read from a descendant are `None`
+/// here: [`descendant_handler`] fills them in).
+fn own_key(key: &ItemKey, el: &Element<'_, '_>) -> Option<String> {
+    if key.selector.is_some() {
+        return None;
+    }
+    key.read(&el.get_attribute(&key.attr)?)
+}
+
+/// An item of a reorder container: its own keys into the log, its place in the log around it.
 fn item_handler<'s>(rank: &RankPlan<'s>, nonce: u64, log: &Rc<RefCell<ItemLog>>) -> Handlers<'s> {
-    let (by_attr, sku_attr) = (rank.rank.by_attr.as_str(), rank.rank.sku_attr.as_str());
+    let rank = rank.rank;
     let log = log.clone();
     ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
         if el.is_self_closing() || !el.can_have_content() {
             return Ok(());
         }
         let item = Item {
-            sku: el.get_attribute(sku_attr),
-            attr: el.get_attribute(by_attr),
+            sku: own_key(&rank.sku, el),
+            category: own_key(&rank.category, el),
         };
         // Only an open container's items are recorded, within its limit (see `items`).
         let tag_bytes = el.source_location().bytes().len();
@@ -489,8 +553,60 @@ fn item_handler<'s>(rank: &RankPlan<'s>, nonce: u64, log: &Rc<RefCell<ItemLog>>)
         };
         el.before(&sentinel(nonce, Mark::ItemStart, index), ContentType::Html);
         el.after(&sentinel(nonce, Mark::ItemEnd, index), ContentType::Html);
+        let log = log.clone();
+        el.on_end_tag(Box::new(move |_| {
+            if let Ok(mut l) = log.try_borrow_mut() {
+                l.end_item(index);
+            }
+            Ok(())
+        }))
+    })
+}
+
+/// An element that may carry a key of the current item of a container of plan `plan` (the
+/// log keeps it if the item has none yet).
+fn descendant_handler<'s>(
+    key: &'s ItemKey,
+    which: Key,
+    plan: u32,
+    log: &Rc<RefCell<ItemLog>>,
+) -> Handlers<'s> {
+    let log = log.clone();
+    ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| -> HandlerResult {
+        let Some(value) = el.get_attribute(&key.attr).and_then(|v| key.read(&v)) else {
+            return Ok(());
+        };
+        let tag_bytes = el.source_location().bytes().len();
+        if let Ok(mut l) = log.try_borrow_mut() {
+            l.descendant_key(plan, which, value, tag_bytes);
+        }
         Ok(())
     })
+}
+
+/// A reorder slot's item handlers: the items', and the descendants' that carry their keys.
+fn item_handlers<'s>(
+    mut settings: Settings<'s, 's>,
+    slot: &'s Slot,
+    rank: &RankPlan<'s>,
+    plan: u32,
+    nonce: u64,
+    log: &Rc<RefCell<ItemLog>>,
+) -> Settings<'s, 's> {
+    if let Some(items) = &slot.items_selector {
+        let handler = item_handler(rank, nonce, log);
+        settings = settings.append_element_content_handler((Cow::Borrowed(items), handler));
+    }
+    for (key, which) in [
+        (&rank.rank.category, Key::Category),
+        (&rank.rank.sku, Key::Sku),
+    ] {
+        if let Some(sel) = &key.compiled {
+            let handler = descendant_handler(key, which, plan, log);
+            settings = settings.append_element_content_handler((Cow::Borrowed(sel), handler));
+        }
+    }
+    settings
 }
 
 /// Actions whose slot is held until it ends, so that it is replaced whole or not at all.

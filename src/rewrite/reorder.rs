@@ -1,17 +1,37 @@
 //! The reorder stage: a reorder container's items written in ranked order.
 //!
-//! Marks at a container's start and end (inside it) and around each item (outside it); inside
-//! one this stage keeps `gap item gap item … gap`, and at the end writes the gaps in place and
-//! the items in ranked order, by the keys the item handlers wrote to the [`ItemLog`]. Whatever
-//! goes wrong — the buffer limit, an item that never ends, a container that never closes, keys
-//! the log no longer holds — the buffered bytes go out in origin order.
+//! Marks at a container's start (in its start tag, where its `data-vt-applied` value goes) and
+//! end (inside it) and around each item (outside it); inside one this stage keeps
+//! `label gap item gap item … gap`, and at the end writes the gaps in place and the items in
+//! ranked order, by the keys the item handlers wrote to the [`ItemLog`], and the label
+//! `reorder`. Whatever goes wrong — no item with a key, the buffer limit, an item that never
+//! ends, a container that never closes, keys the log no longer holds — the buffered bytes go
+//! out in origin order, labelled `origin`: the page never claims a reorder it did not get.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::items::ItemLog;
 use super::sentinel::Mark;
-use crate::decide::RankPlan;
+use crate::decide::{RankPlan, Shown};
+
+/// The marker value of a container left in origin order.
+fn origin_label() -> &'static [u8] {
+    Shown::Origin.label().as_bytes()
+}
+
+/// What one reorder slot's containers held and got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct PlanOutcome {
+    /// Containers found on the page.
+    pub containers: u32,
+    /// Their items, counted where their keys could be read.
+    pub items: u32,
+    /// Of those, the items with a key (a SKU or a category).
+    pub keyed: u32,
+    /// Containers written in ranked order.
+    pub reordered: u32,
+}
 
 enum Mode {
     Pass,
@@ -33,6 +53,8 @@ enum Mode {
 }
 
 enum Part {
+    /// Where the container's marker value goes.
+    Label,
     Gap(Vec<u8>),
     Item(u32, Vec<u8>),
 }
@@ -47,11 +69,14 @@ pub(super) struct Reorder<'s> {
     pub reordered: u32,
     /// Containers left in origin order (buffer limit, imbalance, unknown keys).
     pub fallbacks: u32,
+    /// Per plan.
+    pub outcomes: Vec<PlanOutcome>,
 }
 
 impl<'s> Reorder<'s> {
     pub(super) fn new(plans: Vec<(RankPlan<'s>, usize)>, log: Rc<RefCell<ItemLog>>) -> Self {
         Reorder {
+            outcomes: vec![PlanOutcome::default(); plans.len()],
             plans,
             log,
             mode: Mode::Pass,
@@ -110,19 +135,26 @@ impl<'s> Reorder<'s> {
         match (&mut self.mode, mark) {
             (Mode::Pass, Mark::ContainerStart) => {
                 let plan = index as usize;
-                if plan < self.plans.len() {
-                    self.mode = Mode::Buffer {
-                        plan,
-                        parts: Vec::new(),
-                        open_item: None,
-                        depth: 1,
-                        bytes: 0,
-                        replayed,
-                    };
+                match self.outcomes.get_mut(plan) {
+                    Some(outcome) => {
+                        outcome.containers += 1;
+                        self.mode = Mode::Buffer {
+                            plan,
+                            parts: vec![Part::Label],
+                            open_item: None,
+                            depth: 1,
+                            bytes: 0,
+                            replayed,
+                        };
+                    }
+                    None => out(origin_label()),
                 }
             }
             (Mode::Pass, _) => {}
-            (Mode::Overflow { depth }, Mark::ContainerStart) => *depth += 1,
+            (Mode::Overflow { depth }, Mark::ContainerStart) => {
+                *depth += 1;
+                out(origin_label());
+            }
             (Mode::Overflow { depth }, Mark::ContainerEnd) => {
                 *depth -= 1;
                 if *depth == 0 {
@@ -130,7 +162,22 @@ impl<'s> Reorder<'s> {
                 }
             }
             (Mode::Overflow { .. }, _) => {}
-            (Mode::Buffer { depth, .. }, Mark::ContainerStart) => *depth += 1,
+            // A container inside a container is content: labelled as left in origin order.
+            (
+                Mode::Buffer {
+                    depth,
+                    parts,
+                    open_item,
+                    ..
+                },
+                Mark::ContainerStart,
+            ) => {
+                *depth += 1;
+                match open_item {
+                    Some((_, buf)) => buf.extend_from_slice(origin_label()),
+                    None => parts.push(Part::Gap(origin_label().to_vec())),
+                }
+            }
             (Mode::Buffer { depth, .. }, Mark::ContainerEnd) if *depth > 1 => *depth -= 1,
             (Mode::Buffer { .. }, Mark::ContainerEnd) => self.finish_container(index, out),
             // An item inside an item (or inside a nested container) is content: its marks are
@@ -182,17 +229,21 @@ impl<'s> Reorder<'s> {
             write_parts(&parts, open_item, out);
             return;
         };
+        if let Some(outcome) = self.outcomes.get_mut(plan) {
+            outcome.reordered += 1;
+        }
         self.reordered += 1;
         let items: Vec<&[u8]> = parts
             .iter()
             .filter_map(|p| match p {
                 Part::Item(_, b) => Some(&b[..]),
-                Part::Gap(_) => None,
+                Part::Label | Part::Gap(_) => None,
             })
             .collect();
         let mut next = order.into_iter();
         for p in &parts {
             match p {
+                Part::Label => out(Shown::Reorder.label().as_bytes()),
                 Part::Gap(g) => out(g),
                 Part::Item(..) => {
                     if let Some(k) = next.next() {
@@ -203,18 +254,23 @@ impl<'s> Reorder<'s> {
         }
     }
 
-    /// The ranked order of the container's items, or `None` when their keys are not known.
-    fn order(&self, plan: usize, serial: u32, parts: &[Part]) -> Option<Vec<usize>> {
+    /// The ranked order of the container's items (counted in the plan's outcome), or `None`
+    /// when their keys are not known or none has a key.
+    fn order(&mut self, plan: usize, serial: u32, parts: &[Part]) -> Option<Vec<usize>> {
         let indices: Vec<u32> = parts
             .iter()
             .filter_map(|p| match p {
                 Part::Item(i, _) => Some(*i),
-                Part::Gap(_) => None,
+                Part::Label | Part::Gap(_) => None,
             })
             .collect();
         let log = self.log.try_borrow().ok()?;
         let keys = log.keys(serial, &indices)?;
-        Some(self.plans[plan].0.order(&keys))
+        let keyed = keys.iter().filter(|k| k.any()).count();
+        let outcome = self.outcomes.get_mut(plan)?;
+        outcome.items += keys.len() as u32;
+        outcome.keyed += keyed as u32;
+        (keyed > 0).then(|| self.plans[plan].0.order(&keys))
     }
 
     /// Writes whatever a container has buffered, in origin order.
@@ -239,6 +295,7 @@ impl<'s> Reorder<'s> {
 fn write_parts(parts: &[Part], open_item: Option<(u32, Vec<u8>)>, out: &mut impl FnMut(&[u8])) {
     for p in parts {
         match p {
+            Part::Label => out(origin_label()),
             Part::Gap(b) | Part::Item(_, b) => out(b),
         }
     }

@@ -11,16 +11,18 @@ use std::rc::Rc;
 
 use super::held::{HeldSlots, SlotMark, SlotPlan};
 use super::items::ItemLog;
-use super::reorder::Reorder;
+use super::reorder::{PlanOutcome, Reorder};
 use super::sentinel::{Decoder, Mark, Piece};
 use crate::decide::RankPlan;
 
 /// What the stages counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct StreamStats {
     pub reordered: u32,
     pub fallbacks: u32,
     pub slot_fallbacks: u32,
+    /// Per reorder plan.
+    pub outcomes: Vec<PlanOutcome>,
 }
 
 pub(super) struct Stream<'s, O: FnMut(&[u8])> {
@@ -154,6 +156,7 @@ impl<'s, O: FnMut(&[u8])> Stream<'s, O> {
             reordered: self.reorder.reordered,
             fallbacks: self.reorder.fallbacks,
             slot_fallbacks: self.held.fallbacks,
+            outcomes: std::mem::take(&mut self.reorder.outcomes),
         }
     }
 }
@@ -181,7 +184,7 @@ mod tests {
 
     /// A marked grid of items keyed `keys`, as the handlers mark it for container `serial`.
     fn grid(keys: &[&str], serial: u32) -> String {
-        let mut s = format!("<ul>{}", m(Mark::ContainerStart, 0));
+        let mut s = format!("<ul l=\"{}\">", m(Mark::ContainerStart, 0));
         for (i, k) in keys.iter().enumerate() {
             let i = i as u32;
             s += &format!(
@@ -196,11 +199,11 @@ mod tests {
     /// The item log as the handlers leave it for a grid of `keys`; returns its serial.
     fn log_of(keys: &[&str]) -> (Rc<RefCell<ItemLog>>, u32) {
         let log = Rc::new(RefCell::new(ItemLog::default()));
-        let serial = log.borrow_mut().open_container(1 << 20);
+        let serial = log.borrow_mut().open_container(0, 1 << 20);
         for k in keys {
             let item = Item {
                 sku: None,
-                attr: Some(k.to_string()),
+                category: (!k.is_empty()).then(|| k.to_string()),
             };
             log.borrow_mut().record(item, 20);
         }
@@ -256,11 +259,26 @@ mod tests {
     fn a_grid_is_reordered_by_its_logged_keys_under_any_chunking() {
         let keys = ["a", "z", "b", "z"];
         let (log, serial) = log_of(&keys);
-        let want = "<ul> <li>z</li> <li>z</li> <li>a</li> <li>b</li> </ul>";
+        let want = r#"<ul l="reorder"> <li>z</li> <li>z</li> <li>a</li> <li>b</li> </ul>"#;
         for seed in 0..200 {
             let (out, stats) = run(&grid(&keys, serial), log.clone(), 1 << 20, Vec::new(), seed);
             assert_eq!(out, want, "seed {seed}");
             assert_eq!((stats.reordered, stats.fallbacks), (1, 0));
+            let o = stats.outcomes[0];
+            assert_eq!((o.containers, o.items, o.keyed, o.reordered), (1, 4, 4, 1));
+        }
+    }
+
+    #[test]
+    fn a_grid_without_keys_stays_in_origin_order_and_says_so() {
+        let keys = ["", ""];
+        let (log, serial) = log_of(&keys);
+        for seed in 0..50 {
+            let (out, stats) = run(&grid(&keys, serial), log.clone(), 1 << 20, Vec::new(), seed);
+            assert_eq!(out, r#"<ul l="origin"> <li></li> <li></li> </ul>"#);
+            assert_eq!((stats.reordered, stats.fallbacks), (0, 1));
+            let o = stats.outcomes[0];
+            assert_eq!((o.containers, o.items, o.keyed, o.reordered), (1, 2, 0, 0));
         }
     }
 
@@ -268,7 +286,7 @@ mod tests {
     fn a_grid_goes_out_in_origin_order_when_anything_is_off() {
         let keys = ["a", "z"];
         let (log, serial) = log_of(&keys);
-        let origin = "<ul> <li>a</li> <li>z</li> </ul>";
+        let origin = r#"<ul l="origin"> <li>a</li> <li>z</li> </ul>"#;
         // Over the buffer limit; keys of another container; an item that never ends.
         let unended = grid(&keys, serial).replace(&m(Mark::ItemEnd, 1), "");
         for (input, limit) in [
@@ -318,7 +336,7 @@ mod tests {
         // through the held slot, in origin order.
         let input = slot("NEW", &format!("{}{}", "x".repeat(40), grid(&keys, serial)));
         let want = format!(
-            "<div origin>{}<ul> <li>a</li> <li>z</li> </ul></div>",
+            "<div origin>{}<ul l=\"origin\"> <li>a</li> <li>z</li> </ul></div>",
             "x".repeat(40)
         );
         for seed in 0..50 {

@@ -225,8 +225,8 @@ export function decide({ explain = false } = {}) {
       if (s.action !== "reorder") continue;
       const container = document.querySelector(s.selector);
       if (!container) continue;
-      // The whole grid in one call (docs/browser.md: setItems).
-      const items = topLevelItems(container, s.items).map((el) => `${el.getAttribute(s.skuAttr) ?? ""}\x1f${el.getAttribute(s.byAttr) ?? ""}`);
+      // The whole grid in one call (docs/browser.md: setItems); the core reads the keys.
+      const items = topLevelItems(container, s.items).map((el) => `${keyValues(el, s.sku)}\x1f${keyValues(el, s.category)}`);
       req.setItems(s.name, items.join("\x1e"));
     }
     lastDecision = engine.decide(req);
@@ -234,6 +234,17 @@ export function decide({ explain = false } = {}) {
     req.free();
   }
   return lastDecision && withExposures(lastDecision);
+}
+
+/**
+ * The values an item key may be read from (`slots()`: the attribute of the item, or of its
+ * descendants matching a selector; at most 8), `\x1d`-separated: the first that yields a key is
+ * the key.
+ */
+function keyValues(item, key) {
+  if (!key) return "";
+  const els = key.selector ? [...item.querySelectorAll(key.selector)].slice(0, 8) : [item];
+  return els.map((el) => el.getAttribute(key.attr)).filter((v) => v != null).join("\x1d");
 }
 
 /** `exposures`: the core writes the records as NDJSON (`records`); parsed on first use only. */

@@ -16,6 +16,7 @@ use super::{
 use crate::expr::names::{self, BUILTINS};
 use crate::expr::{self, Builtin, EventField, Expr, Scope, Type, Var};
 
+mod rank;
 mod relink;
 mod rules;
 mod scope;
@@ -196,6 +197,8 @@ struct Cx<'a> {
     segments: &'a [String],
     page_params: &'a BTreeSet<String>,
     page_kinds: &'a BTreeSet<String>,
+    /// The page types, for item keys read by a page type's patterns.
+    page_types: &'a [PageType],
     policies: &'a [Policy],
     max_buffer_bytes: u32,
 }
@@ -265,6 +268,7 @@ fn compile_site(doc: SiteDoc, base: &str, errs: &mut Errors) -> Site {
         segments: &segment_names,
         page_params: &page_params,
         page_kinds: &page_kinds,
+        page_types: &page_types,
         policies: &[],
         max_buffer_bytes: doc.limits.max_buffer_bytes,
     };

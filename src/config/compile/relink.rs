@@ -24,6 +24,15 @@ pub(in crate::config) fn relink(site: &mut Site, path: &str, errs: &mut Errors) 
             ),
             None => None,
         };
+        if let Some(rank) = &mut slot.rank {
+            for key in [&mut rank.category, &mut rank.sku] {
+                let kpath = format!("{spath}.rank.{}.selector", key.capture);
+                key.compiled = key
+                    .selector
+                    .as_deref()
+                    .and_then(|s| parse_selector(s, &kpath, errs));
+            }
+        }
     }
 }
 

@@ -196,7 +196,7 @@ pub(super) fn compile_slot(cx: &Cx<'_>, name: &str, sd: &SlotDoc, errs: &mut Err
         let vpath = format!("{path}.variants[{vi}]");
         variants.push(compile_variant(cx, name, sd, vd, &vpath, &mut ids, errs));
     }
-    let rank = reorder.then(|| compile_rank(cx, sd));
+    let rank = reorder.then(|| super::rank::compile_rank(cx, &path, sd, errs));
     check_boosts(&path, sd, errs);
     if let Some(cap) = &sd.frequency_cap {
         if cap.per_session.is_none() && cap.per_visitor.is_none() {
@@ -285,15 +285,8 @@ fn check_attribute(path: &str, sd: &SlotDoc, errs: &mut Errors) {
             format!("{path}.attribute"),
             "set_attribute needs an attribute name",
         ),
-        (Action::SetAttribute, Some(a))
-            if a.is_empty()
-                || a.chars()
-                    .any(|c| c.is_whitespace() || "\"'<>/=".contains(c)) =>
-        {
-            errs.push(
-                format!("{path}.attribute"),
-                format!("'{a}' is not a valid attribute name"),
-            )
+        (Action::SetAttribute, Some(a)) => {
+            super::rank::check_attr(&format!("{path}.attribute"), a, errs);
         }
         (a, Some(_)) if a != Action::SetAttribute => errs.push(
             format!("{path}.attribute"),
@@ -303,43 +296,6 @@ fn check_attribute(path: &str, sd: &SlotDoc, errs: &mut Errors) {
             ),
         ),
         _ => {}
-    }
-}
-
-/// A reorder slot's ranking: the visitor's dimensions (with `affinity: score`) and the boosted
-/// values as keys, each with its source dimension and boost in hundredths.
-fn compile_rank(cx: &Cx<'_>, sd: &SlotDoc) -> Rank {
-    let rd = sd
-        .rank
-        .clone()
-        .unwrap_or_else(|| serde_json::from_str("{}").expect("empty rank object"));
-    let mut keys = Vec::new();
-    let mut key_sources = Vec::new();
-    if rd.affinity == Affinity::Score {
-        for (i, d) in cx.dims.iter().enumerate() {
-            keys.push(d.clone());
-            key_sources.push((Some(i), 0));
-        }
-    }
-    for (value, boost) in rd.boost.iter().filter(|(_, v)| finite(**v)) {
-        let centi = to_centi(boost.clamp(-1000.0, 1000.0)) as i32;
-        match keys.iter().position(|k| k == value) {
-            Some(k) => key_sources[k].1 += centi,
-            None => {
-                keys.push(value.clone());
-                key_sources.push((None, centi));
-            }
-        }
-    }
-    Rank {
-        by_attr: rd.by_attr,
-        sku_attr: rd.sku_attr,
-        affinity: rd.affinity,
-        suppress: rd.suppress,
-        pin: rd.pin,
-        bury: rd.bury,
-        keys,
-        key_sources,
     }
 }
 
