@@ -254,3 +254,43 @@ fn every_command_has_its_own_description() {
         assert_eq!(first.trim_end_matches('.'), about, "{name} --help");
     }
 }
+
+#[test]
+fn check_page_counts_what_each_slot_finds_on_a_real_page() {
+    let page = "../shared/corpora/pages/focalprice-home.html";
+    let grid = |rank: serde_json::Value| {
+        serde_json::json!({"selector": "ul.categoryBox_products", "action": "reorder",
+                           "items": "li.listProduct", "rank": rank})
+    };
+    let check = |slots: serde_json::Value| {
+        let config = std::env::temp_dir().join(format!(
+            "vitrine-check-page-{}-{}.json",
+            std::process::id(),
+            slots.as_object().unwrap().len()
+        ));
+        let doc = serde_json::json!({"version": 1, "site": "focal", "hosts": ["*"],
+            "dimensions": {"a": {"half_life_hours": 24}}, "slots": slots});
+        std::fs::write(&config, doc.to_string()).unwrap();
+        let (code, out) = vitrine(&["check", config.to_str().unwrap(), "--page", page]);
+        std::fs::remove_file(&config).ok();
+        assert_eq!(code, 0, "{out}");
+        out
+    };
+    let out = check(serde_json::json!({
+        "hero": {"selector": "div.ad_index", "action": "replace_inner", "variants": [{"id": "h", "html": "<b>h</b>"}]},
+        "nowhere": {"selector": "#no-such-thing", "action": "replace_inner", "variants": [{"id": "n", "html": "<b>n</b>"}]},
+        "marked": grid(serde_json::json!({}))
+    }));
+    for line in [
+        &format!("page {page} (site focal):"),
+        "  hero: 1 element",
+        "  nowhere: not on this page (no element matches `#no-such-thing`)",
+        "  marked: 18 elements, 174 items, 0 with a key (category: data-vt-category; sku: data-vt-sku): not reordered",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
+    }
+    let out = check(serde_json::json!({"linked": grid(serde_json::json!(
+        {"sku": {"selector": "p.listProduct_name a", "attr": "href", "pattern": "/{sku}/{slug}.html"}}))}));
+    let line = "  linked: 18 elements, 174 items, 171 with a key (category: data-vt-category; sku: href of p.listProduct_name a)";
+    assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
+}

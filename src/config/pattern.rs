@@ -40,6 +40,9 @@ impl PathPattern {
         let Some(rest) = src.strip_prefix('/') else {
             return Err(format!("path pattern '{src}' must start with '/'"));
         };
+        // Normalised as request paths are: a trailing `/` is optional on both
+        // (`/product/{slug}/` matches `/product/abc/` and `/product/abc`).
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
         let mut segments = Vec::new();
         let mut seen = Vec::<String>::new();
         for seg in rest.split('/') {
@@ -181,6 +184,16 @@ mod tests {
             Some(vec![("category".into(), "hiking".into())])
         );
         assert_eq!(m("/c/{category}", "/c/"), None);
+        // A pattern written with a trailing slash (WooCommerce, Magento) reads the same.
+        for path in ["/product/abc/", "/product/abc"] {
+            assert_eq!(
+                m("/product/{slug}/", path),
+                Some(vec![("slug".into(), "abc".into())]),
+                "{path}"
+            );
+        }
+        assert_eq!(m("/shop/", "/shop/"), Some(vec![]));
+        assert_eq!(m("/shop/", "/shop/x"), None);
         assert_eq!(m("/c/{category}", "/c/a/b"), None);
         assert_eq!(
             m("/p/{category}-{slug}", "/p/hiking-ridge-boot"),

@@ -5,7 +5,8 @@
 //! decisions, bit for bit, native and wasm; time and randomness arrive as inputs.
 
 pub mod bucket;
-pub mod rank;
+mod page;
+mod rank;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -19,6 +20,7 @@ use crate::signals::{RequestContext, Traits};
 use crate::state::{ItemKind, VisitorState};
 
 pub use bucket::{bucket, BUCKETS};
+pub use page::OnPage;
 pub use rank::{ItemKeys, RankPlan};
 
 /// How far the visitor state can be trusted.
@@ -622,70 +624,7 @@ impl<'s> SlotDecision<'s> {
     }
 }
 
-/// What the page showed of one slot's decision, as the rewriter (or the browser module)
-/// found it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OnPage {
-    /// Elements the slot's selector matched.
-    pub found: u32,
-    /// For a reorder: items in its containers (where their keys could be read), items with a
-    /// key, and containers written in ranked order.
-    pub items: u32,
-    pub keyed: u32,
-    pub reordered: u32,
-}
-
-impl SlotDecision<'_> {
-    /// Whether the decision is an exposure to record: not when the page could not show it.
-    pub fn recorded(&self) -> bool {
-        !matches!(
-            self.reason.code,
-            ReasonCode::NoRankKey | ReasonCode::NotReordered
-        )
-    }
-}
-
 impl Decisions<'_> {
-    /// Settles the decisions with what the page showed (`page`: per slot, in order): a
-    /// reorder no container took is the origin content, with the reason — so the explain
-    /// report, the records and the page's marker say what the shopper saw.
-    pub fn settle(&mut self, page: &[OnPage]) {
-        for (d, on) in self.slots.iter_mut().zip(page) {
-            if !matches!(d.choice, Choice::Reorder(_)) || on.reordered > 0 {
-                continue;
-            }
-            let (code, text) = if on.items > 0 && on.keyed == 0 {
-                (
-                    ReasonCode::NoRankKey,
-                    format!(
-                        "not reordered: {} items, 0 with a key ({}); origin order",
-                        on.items,
-                        match &d.choice {
-                            Choice::Reorder(plan) => format!(
-                                "category: {}; sku: {}",
-                                plan.rank.category.describe(),
-                                plan.rank.sku.describe()
-                            ),
-                            _ => String::new(),
-                        }
-                    ),
-                )
-            } else if on.found == 0 {
-                (
-                    ReasonCode::NotReordered,
-                    "not reordered: the slot is not on this page".into(),
-                )
-            } else {
-                (
-                    ReasonCode::NotReordered,
-                    "not reordered: left in origin order (no items, the buffer limit, or markup that does not balance)".into(),
-                )
-            };
-            d.choice = Choice::Origin;
-            d.reason = Reason { code, text };
-        }
-    }
-
     /// The explain report's exposure rows (see [`Exposure`]).
     pub fn exposures(&self, site: &Site) -> Vec<Exposure> {
         self.slots

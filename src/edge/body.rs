@@ -1,21 +1,27 @@
-//! The personalized page's body: the origin's stream through the rewriter, chunk by chunk. A
-//! body the origin cut is never delivered as a complete page.
+//! The personalized page's body: the origin's stream through the rewriter, chunk by chunk,
+//! telling at its end what the page showed. A body the origin cut is never delivered as a
+//! complete page. In explain mode the page is rewritten whole first ([`rewritten_whole`]), so
+//! that the report can say what the page got.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use futures_channel::oneshot;
 use futures_util::StreamExt;
 use worker::{console_error, Headers, Response, ResponseBody};
 
-use crate::rewrite::{Charset, RewritePlan, Rewriter};
+use crate::decide::OnPage;
+use crate::rewrite::{rewrite_whole, Charset, RewritePlan, RewriteStats, Rewriter};
 
 /// The origin's body rewritten by `plan`, as a 200 with `headers`; the origin response itself
-/// when its body cannot be read as a stream.
+/// when its body cannot be read as a stream. What the page showed goes to `shown` when the
+/// body ends whole (never when it was cut, or the shopper left: `shown` is dropped then).
 pub fn rewritten(
     origin: Response,
     plan: &RewritePlan<'static>,
     charset: Charset,
     headers: Headers,
+    shown: oneshot::Sender<Vec<OnPage>>,
 ) -> Response {
     let buffer = Rc::new(RefCell::new(Vec::<u8>::new()));
     let sink = buffer.clone();
@@ -50,8 +56,9 @@ pub fn rewritten(
             .unwrap_or_default()
     };
     let body = futures_util::stream::unfold(
-        (source, Some(rewriter), buffer, 0u64, false),
-        move |(mut src, mut rw, buf, mut read, done)| async move {
+        (source, Some(rewriter), buffer, 0u64, Some(shown)),
+        move |(mut src, mut rw, buf, mut read, shown)| async move {
+            let done = shown.is_none();
             if done {
                 return None;
             }
@@ -64,7 +71,7 @@ pub fn rewritten(
                         }
                         let out = take(&buf);
                         if !out.is_empty() {
-                            return Some((Ok(out), (src, rw, buf, read, false)));
+                            return Some((Ok(out), (src, rw, buf, read, shown)));
                         }
                     }
                     end => {
@@ -80,20 +87,17 @@ pub fn rewritten(
                             console_error!("vitrine: origin body failed mid-stream ({why}); aborting the response");
                             return Some((
                                 Err(worker::Error::RustError(format!("origin body cut: {why}"))),
-                                (src, None, buf, read, true),
+                                (src, None, buf, read, None),
                             ));
                         }
-                        if let Some(r) = rw.take() {
-                            let stats = r.end();
-                            if let Some(b) = stats.bailed_out {
-                                console_error!("vitrine: rewrite bailed out ({b}); the rest passed through unchanged");
-                            }
+                        if let (Some(r), Some(shown)) = (rw.take(), shown) {
+                            let _ = shown.send(ended(r.end()));
                         }
                         let out = take(&buf);
                         return if out.is_empty() {
                             None
                         } else {
-                            Some((Ok(out), (src, rw, buf, read, true)))
+                            Some((Ok(out), (src, rw, buf, read, None)))
                         };
                     }
                 }
@@ -109,6 +113,32 @@ pub fn rewritten(
             Response::builder().with_status(200).empty()
         }
     }
+}
+
+/// The end of a rewrite: its bail-out logged, what the page showed.
+fn ended(stats: RewriteStats) -> Vec<OnPage> {
+    if let Some(b) = stats.bailed_out {
+        console_error!("vitrine: rewrite bailed out ({b}); the rest passed through unchanged");
+    }
+    stats.slots
+}
+
+/// The origin's body rewritten whole by `plan` (explain mode: the report then says what the
+/// page got); `Err` when the body cannot be read whole.
+pub async fn rewritten_whole(
+    origin: &mut Response,
+    plan: &RewritePlan<'static>,
+    charset: Charset,
+) -> Result<(Vec<u8>, Vec<OnPage>), String> {
+    let expected_len = undecoded_length(origin);
+    let bytes = origin.bytes().await.map_err(|e| e.to_string())?;
+    if expected_len.is_some_and(|want| (bytes.len() as u64) < want) {
+        return Err(format!("{} of {:?} bytes", bytes.len(), expected_len));
+    }
+    // NOTE: unsupported charsets pass through before this point (`origin::rewritable`).
+    let (out, stats) =
+        rewrite_whole(plan, charset, &bytes).ok_or_else(|| "unsupported charset".to_string())?;
+    Ok((out, ended(stats)))
 }
 
 /// The length a body the runtime did not decode must reach: a shorter one was cut.

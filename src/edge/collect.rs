@@ -120,7 +120,7 @@ pub async fn handle(
         .filter_map(|r| events::from_browser(r.into_record(), &stamp))
         .collect();
     if !owned.is_empty() {
-        settings.sinks().send(ctx, move || ndjson(&owned));
+        settings.sinks().send(ctx, async move { ndjson(&owned) });
     }
     answer(204, "")
 }

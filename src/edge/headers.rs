@@ -95,6 +95,13 @@ pub fn personalized_headers(
     headers
 }
 
+/// A response with the explain header set to `json` (a page left as the origin sent it).
+pub fn with_explain(response: Response, json: &str) -> Response {
+    let headers = response.headers().clone();
+    let _ = headers.set(EXPLAIN_HEADER, json);
+    response.with_headers(headers)
+}
+
 fn merge_vary(existing: Option<String>) -> String {
     match existing {
         Some(v)

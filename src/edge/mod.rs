@@ -56,8 +56,12 @@ async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         Ok(r) => r,
         Err(fault) => return fault.response(),
     };
-    let (Some(incoming), Some(charset)) = (incoming, origin::rewritable(&origin)) else {
+    let Some(incoming) = incoming else {
         return origin::without_conversion(origin);
+    };
+    let Some(charset) = origin::rewritable(&origin) else {
+        let why = origin::not_rewritable(&origin);
+        return skipped(origin::without_conversion(origin), &incoming, &why);
     };
     // Its fail-open paths (bots, no site, config or key errors) return the origin response too.
     let page = personalize_response(origin, incoming, charset, &env, &settings, &ctx, started);
@@ -65,9 +69,18 @@ async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     origin::without_conversion(page)
 }
 
+/// The origin's page, unpersonalized; with a valid debug token, `x-vitrine-explain` says why.
+fn skipped(origin: Response, inc: &Incoming, why: &str) -> Response {
+    if !inc.debug {
+        return origin;
+    }
+    let report = serde_json::json!({ "personalized": false, "why": why });
+    headers::with_explain(origin, &json::ascii_json(&report))
+}
+
 /// Decide, record, plan, headers, body: the personalized page, or the origin's on any failure.
 async fn personalize_response(
-    origin: Response,
+    mut origin: Response,
     inc: Incoming,
     charset: Charset,
     env: &Env,
@@ -80,14 +93,18 @@ async fn personalize_response(
         (Ok(config), Ok(keys)) => (config, keys),
         (Err(e), _) | (_, Err(e)) => {
             console_error!("vitrine: {e}; serving the origin page");
-            return origin;
+            return skipped(origin, &inc, &e.to_string());
         }
     };
     let Some(site) = config.site_for_host(&inc.host) else {
-        return origin;
+        let why = format!(
+            "no site of the configuration serves the host '{}'",
+            inc.host
+        );
+        return skipped(origin, &inc, &why);
     };
     if inc.is_bot() {
-        return origin;
+        return skipped(origin, &inc, &request::bot_rule());
     }
     let mut fresh_id = [0u8; 16];
     random_bytes(&mut fresh_id);
@@ -98,33 +115,63 @@ async fn personalize_response(
         .gpc(inc.gpc)
         .geo(inc.geo.clone());
     // Without trusted keys the state is kept as the browser keeps it: unsigned, no traits.
-    let outcome = personalize(site, keys.map_or(Mode::Browser, Mode::Edge), &input);
+    let mut outcome = personalize(site, keys.map_or(Mode::Browser, Mode::Edge), &input);
     if inc.panic {
         panic!("vitrine: test panic requested");
     }
-    records::record(&settings.sinks(), ctx, site, &outcome, &origin);
-
-    // The explain report, built and written once for the header and the overlay.
-    let explain = inc.debug.then(|| json::ascii_json(&outcome.report(site)));
+    let conversion = origin
+        .headers()
+        .get(origin::CONVERSION_HEADER)
+        .ok()
+        .flatten();
     let mut nonce = [0u8; 8];
     random_bytes(&mut nonce);
-    let mut plan = RewritePlan::new(site, &outcome.decisions, u64::from_le_bytes(nonce));
-    if let (true, Some(json)) = (inc.embed_explain, &explain) {
+    let plan = RewritePlan::new(site, &outcome.decisions, u64::from_le_bytes(nonce));
+    let (shown, page) = futures_channel::oneshot::channel();
+    if !inc.debug {
+        let took_ms = Date::now().as_millis().saturating_sub(started);
+        let headers = headers::personalized_headers(&origin, site, &outcome, &inc, took_ms, None);
+        records::record(&settings.sinks(), ctx, site, outcome, conversion, page);
+        return body::rewritten(origin, &plan, charset, headers, shown);
+    }
+    // Explain mode: the page is rewritten whole first, so the report says what it got.
+    let (html, on_page) = match body::rewritten_whole(&mut origin, &plan, charset).await {
+        Ok(done) => done,
+        Err(e) => {
+            console_error!("vitrine: origin body failed ({e}); aborting the response");
+            return Response::error("origin body cut", 502)
+                .unwrap_or_else(|_| Response::empty().unwrap_or(origin));
+        }
+    };
+    outcome.decisions.settle(&on_page);
+    let _ = shown.send(on_page);
+    let explain = json::ascii_json(&outcome.report(site));
+    let html = match inc.embed_explain {
         // Inert JSON for the overlay (www/vitrine/vitrine.mjs); `<` `>` `&` escaped so that it
         // cannot end the script element.
-        let json = json
-            .replace('<', "\\u003c")
-            .replace('>', "\\u003e")
-            .replace('&', "\\u0026");
-        plan = plan.with_body_appendix(format!(
-            "<script type=\"application/json\" id=\"vt-explain\">{json}</script>"
-        ));
-    }
-    // Headers first: nothing after the body is taken may fail.
-    let explain = explain.as_deref().map(|json| Explain { json, memory });
+        true => {
+            let json = explain
+                .replace('<', "\\u003c")
+                .replace('>', "\\u003e")
+                .replace('&', "\\u0026");
+            let script =
+                format!("<script type=\"application/json\" id=\"vt-explain\">{json}</script>");
+            crate::rewrite::append_to_body(&html, charset, script)
+        }
+        false => html,
+    };
     let took_ms = Date::now().as_millis().saturating_sub(started);
-    let headers = headers::personalized_headers(&origin, site, &outcome, &inc, took_ms, explain);
-    body::rewritten(origin, &plan, charset, headers)
+    let explain = Explain {
+        json: &explain,
+        memory,
+    };
+    let headers =
+        headers::personalized_headers(&origin, site, &outcome, &inc, took_ms, Some(explain));
+    records::record(&settings.sinks(), ctx, site, outcome, conversion, page);
+    match Response::from_bytes(html) {
+        Ok(r) => r.with_status(200).with_headers(headers),
+        Err(_) => origin,
+    }
 }
 
 /// Chains a panic hook that tells the JS entry (`www/worker.mjs`) to serve the origin for the

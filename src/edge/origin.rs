@@ -150,6 +150,24 @@ pub fn rewritable(origin: &Response) -> Option<Charset> {
         .then_some(charset)
 }
 
+/// Why an origin response is not rewritten (the explain header says it).
+pub fn not_rewritable(origin: &Response) -> String {
+    let header_of = |name: &str| {
+        origin
+            .headers()
+            .get(name)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    format!(
+        "the origin answered {} with content-type '{}' and content-encoding '{}': only a 200 text/html page, not encoded or in gzip or br, in an ASCII-compatible charset is personalized",
+        origin.status_code(),
+        header_of("content-type"),
+        header_of("content-encoding")
+    )
+}
+
 /// The origin's conversion header is for the worker: it never reaches the shopper, even on a
 /// page that is not personalized (then nothing is recorded: no visitor was read).
 pub fn without_conversion(origin: Response) -> Response {

@@ -1,10 +1,12 @@
 //! The event records of a personalized request: its exposures, the conversions folded from the
-//! click stream and stated by the origin, its page record; built on the request path (names
-//! borrowed from the site), written and sent after the response.
+//! click stream and stated by the origin, its page record; sent after the response, once the
+//! rewrite has ended and said what the page showed.
 
-use worker::{console_error, Context, Date, Response};
+use futures_channel::oneshot;
+use worker::{console_error, Context, Date};
 
 use crate::config::Site;
+use crate::decide::OnPage;
 use crate::events::{self, RequestEvents, Source, Stamp};
 use crate::pipeline::Outcome;
 
@@ -13,14 +15,18 @@ use super::origin::CONVERSION_HEADER;
 use super::random_bytes;
 use super::sinks::Sinks;
 
-/// Records what `outcome` showed, and what the origin's response says was bought, to every
-/// sink, after the response.
+/// Records what the page showed, and what the origin's `conversion` header says was bought,
+/// to every sink, after the response. `page` gives what the rewrite found on the page when
+/// it ends: the decisions settle with it, so a slot the page could not show records no
+/// exposure; when the page was not delivered whole (the origin cut it, the shopper left),
+/// no exposure at all — the conversions and the page record still go.
 pub fn record(
     sinks: &Sinks,
     ctx: &Context,
     site: &'static Site,
-    outcome: &Outcome<'static>,
-    origin: &Response,
+    mut outcome: Outcome<'static>,
+    conversion: Option<String>,
+    page: oneshot::Receiver<Vec<OnPage>>,
 ) {
     if !sinks.any() {
         return;
@@ -28,21 +34,34 @@ pub fn record(
     let mut request_id = [0u8; 8];
     random_bytes(&mut request_id);
     let now = Date::now().as_millis();
-    let Some(stamp) = Stamp::of(site, outcome, now, request_id, Source::Edge) else {
-        return;
-    };
-    let mut records = RequestEvents::of(site, outcome, stamp);
-    if let Some(header) = origin.headers().get(CONVERSION_HEADER).ok().flatten() {
-        let stamp = Stamp {
-            source: Source::Origin,
-            ..records.stamp.clone()
-        };
-        match events::parse_conversion(&header, &stamp) {
-            Ok(c) => records.conversions.push(c),
-            Err(e) => console_error!("vitrine: {CONVERSION_HEADER}: {e}; no conversion recorded"),
+    sinks.send(ctx, async move {
+        let shown = page.await.ok();
+        if let Some(page) = &shown {
+            outcome.decisions.settle(page);
         }
-    }
-    if !records.is_empty() {
-        sinks.send(ctx, move || ndjson(records.views()));
-    }
+        let Some(stamp) = Stamp::of(site, &outcome, now, request_id, Source::Edge) else {
+            return String::new();
+        };
+        let mut records = RequestEvents::of(site, &outcome, stamp);
+        if shown.is_none() {
+            records.exposures.clear();
+        }
+        if let Some(header) = conversion {
+            let stamp = Stamp {
+                source: Source::Origin,
+                ..records.stamp.clone()
+            };
+            match events::parse_conversion(&header, &stamp) {
+                Ok(c) => records.conversions.push(c),
+                Err(e) => {
+                    console_error!("vitrine: {CONVERSION_HEADER}: {e}; no conversion recorded")
+                }
+            }
+        }
+        if records.is_empty() {
+            String::new()
+        } else {
+            ndjson(records.views())
+        }
+    });
 }

@@ -43,6 +43,15 @@ impl Incoming {
     }
 }
 
+/// Why a bot's request is not personalized (the explain header says it; docs/edge.md gives
+/// the rule).
+pub fn bot_rule() -> String {
+    format!(
+        "bot user agent (empty, or containing one of: {}): nothing personalized or recorded; test with a browser's, e.g. curl -A 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0'",
+        crate::signals::BOT_MARKERS.join(", ")
+    )
+}
+
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }

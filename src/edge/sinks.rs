@@ -6,6 +6,7 @@
 //! HTTP collector (`VITRINE_COLLECT_URL`: one NDJSON `POST` per request). A failure is logged
 //! with its cause (never the records: they name visitors).
 
+use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 
@@ -39,15 +40,16 @@ impl Sinks {
         self.collect_url.is_some() || self.queue.is_some()
     }
 
-    /// Sends records to every sink after the response: `ndjson` writes them there too, so the
-    /// shopper's response waits for neither.
-    pub fn send(&self, ctx: &Context, ndjson: impl FnOnce() -> String + 'static) {
+    /// Sends records to every sink after the response: `ndjson` writes them there too (and
+    /// may wait for the response's end), so the shopper's response waits for neither; empty:
+    /// nothing to send.
+    pub fn send(&self, ctx: &Context, ndjson: impl Future<Output = String> + 'static) {
         if !self.any() {
             return;
         }
         let (queue, url) = (self.queue.clone(), self.collect_url.clone());
         ctx.wait_until(async move {
-            let ndjson = ndjson();
+            let ndjson = ndjson.await;
             if ndjson.is_empty() {
                 return;
             }

@@ -137,6 +137,11 @@ impl<'s> Exposures<'s> {
         self.slots.len()
     }
 
+    /// No exposures after all: the page never reached the shopper whole.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }

@@ -97,13 +97,17 @@ impl<'s> RewritePlan<'s> {
             appendix: None,
         }
     }
+}
 
-    /// Also appends `html` to the document's `<body>` (debug tooling only: it changes the
-    /// page outside the slots).
-    pub fn with_body_appendix(mut self, html: String) -> RewritePlan<'s> {
-        self.appendix = Some(html);
-        self
-    }
+/// Appends `html` to the `<body>` of a (rewritten) document: debug tooling only, it changes
+/// the page outside the slots.
+pub fn append_to_body(page: &[u8], charset: Charset, html: String) -> Vec<u8> {
+    let plan = RewritePlan {
+        ops: Vec::new(),
+        nonce: 0,
+        appendix: Some(html),
+    };
+    rewrite_whole(&plan, charset, page).map_or_else(|| page.to_vec(), |(out, _)| out)
 }
 
 /// What happened during a rewrite.
@@ -630,11 +634,24 @@ pub fn rewrite_str(plan: &RewritePlan<'_>, html: &str) -> (String, RewriteStats)
 /// Rewrites a whole UTF-8 document held as bytes (no check that it is UTF-8: the rewriter
 /// passes what it does not touch through byte for byte).
 pub fn rewrite_bytes(plan: &RewritePlan<'_>, html: &[u8]) -> (Vec<u8>, RewriteStats) {
+    // NOTE: an undeclared charset is never refused.
+    rewrite_whole(plan, Charset::Undeclared, html)
+        .unwrap_or_else(|| (html.to_vec(), RewriteStats::default()))
+}
+
+/// Rewrites a whole document of the given charset; `None` for a charset lol_html cannot
+/// rewrite.
+pub fn rewrite_whole(
+    plan: &RewritePlan<'_>,
+    charset: Charset,
+    html: &[u8],
+) -> Option<(Vec<u8>, RewriteStats)> {
     let mut out = Vec::with_capacity(html.len() + 256);
     let stats = {
-        let mut rw = Rewriter::new(plan, |c: &[u8]| out.extend_from_slice(c));
+        let mut rw =
+            Rewriter::with_charset(plan, charset, |c: &[u8]| out.extend_from_slice(c)).ok()?;
         rw.write(html);
         rw.end()
     };
-    (out, stats)
+    Some((out, stats))
 }

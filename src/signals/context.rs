@@ -180,7 +180,8 @@ fn referrer_host(r: &str) -> Option<String> {
     (!host.is_empty() && host.len() <= 253).then(|| host.to_ascii_lowercase())
 }
 
-const BOT_MARKERS: [&str; 14] = [
+/// What makes a user agent a bot's (lowercased, anywhere in it); an empty one is a bot's too.
+pub const BOT_MARKERS: [&str; 14] = [
     "bot",
     "crawl",
     "spider",

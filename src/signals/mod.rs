@@ -10,6 +10,7 @@ pub mod url;
 
 pub use context::{
     classify_device, read_context, request_events, Device, Geo, RequestContext, RequestFacts,
+    BOT_MARKERS,
 };
 pub use events::{decode_events, encode_events, Event, EventIssue};
 pub use traits::{open_traits, seal_traits, Traits, TraitsIssue};

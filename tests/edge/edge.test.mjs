@@ -160,6 +160,28 @@ describe("demo store behind the worker", () => {
     assert.doesNotMatch((await get(w.base + "/c/hiking", { headers: { cookie: `vt_debug=${DEBUG_TOKEN}` } })).text, /vt-explain/, "only with ?vt-debug");
   });
 
+  it("with the debug token, a request left unpersonalized says why", async () => {
+    const curl = await get(w.base + "/c/hiking", { headers: { ...debug, "user-agent": "curl/8.5.0" } });
+    assert.equal(curl.status, 200);
+    assert.deepEqual(curl.headers.getSetCookie(), []);
+    assert.equal(explain(curl).personalized, false);
+    assert.match(explain(curl).why, /^bot user agent \(empty, or containing one of: bot, .*curl\/.*\): nothing personalized or recorded; test with a browser's/);
+    const json = await get(w.base + "/assets/products.json", { headers: debug });
+    assert.match(explain(json).why, /^the origin answered 200 with content-type 'application\/json/);
+    const missing = await get(w.base + "/no/such/page", { headers: debug });
+    assert.match(explain(missing).why, /^the origin answered 404/);
+    // A personalized page's report says what the page got.
+    const r = await get(w.base + "/c/hiking", { headers: debug });
+    assert.equal(decision(r, "grid").reason.code, "reordered");
+    // A reorder decided for a page without the grid: the report says the page did not get it.
+    const jar = visitor();
+    await get(w.base + "/c/hiking", { jar });
+    const thanks = await get(w.base + "/order/thanks", { jar, headers: debug });
+    assert.equal(thanks.status, 200);
+    assert.equal(decision(thanks, "grid").reason.code, "not_reordered");
+    assert.equal(decision(thanks, "grid").reason.text, "not reordered: the slot is not on this page");
+  });
+
   it("non-HTML and missing pages of the store pass through", async () => {
     const json = await get(w.base + "/assets/products.json");
     assert.equal(json.status, 200);

@@ -22,6 +22,10 @@ async function startOrigin() {
     const headers = { "content-type": "text/html; charset=utf-8" };
     if (p === "/order/thanks") headers["x-vitrine-conversion"] = "purchase; value=129.90; currency=EUR; order=A-1042";
     if (p === "/order/bad") headers["x-vitrine-conversion"] = "buy it now; value=-1";
+    if (p === "/bare") {
+      res.writeHead(200, headers);
+      return res.end(page.replaceAll(/ data-cat="[ab]"/g, ""));
+    }
     if (p === "/data.json") {
       res.writeHead(200, { "content-type": "application/json", "x-vitrine-conversion": "purchase; order=J-1" });
       return res.end("{}");
@@ -109,6 +113,20 @@ describe("events from the worker into the collector", () => {
       { type: "conversion", v: 1, ts: 0, site: "events-test", visitor: "", kind: "purchase", value: 129.9, currency: "EUR", order: "A-1042", source: "origin", trust: "signed" },
     );
     assert.ok(byVisitor.has(purchases[0].visitor), "the purchase is one of the visitors'");
+  });
+
+  it("a grid whose items carry no key is marked origin and records no reorder exposure", async () => {
+    const jar = new Jar();
+    const r = await get(w.base + "/bare", { jar });
+    assert.equal(r.status, 200);
+    assert.equal(applied(r.text, 'data-vt-test="grid"'), "origin");
+    assert.match(r.text, /B1<\/li><li data-vt-test-item>A1/, "origin order");
+    // The visitor id is in the sealed state: key id, version, consent, then 16 bytes.
+    const visitor = Buffer.from(jar.cookies.get("vt"), "base64url").subarray(3, 19).toString("hex");
+    const mine = (r) => r.type === "exposure" && r.visitor === visitor;
+    assert.equal((await awaitRecords(out, mine, 1)).length, 1);
+    await new Promise((done) => setTimeout(done, 500));
+    assert.deepEqual(records(out).filter(mine).map((e) => e.slot), ["hero"]);
   });
 
   it("a malformed conversion header, GPC and bots record nothing; the header never reaches the shopper", async () => {

@@ -55,13 +55,15 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         .user_agent(Some(&args.ua))
         .gpc(args.gpc)
         .country(args.country.clone());
-    let outcome = personalize(site, Mode::Edge(&keys), &input);
+    let mut outcome = personalize(site, Mode::Edge(&keys), &input);
     let plan = RewritePlan::new(
         site,
         &outcome.decisions,
         u64::from_le_bytes(random_bytes::<8>()?),
     );
     let stats = stream(&plan)?;
+    // What the page got: a reorder its items could not take is reported as not reordered.
+    outcome.decisions.settle(&stats.slots);
     if args.explain {
         eprint!("{}", outcome.report(site).summary());
         if let Some(t) = &outcome.state_token {
