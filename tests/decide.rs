@@ -295,7 +295,15 @@ fn signed_state_requirement() {
 fn frequency_cap_holds_per_session() {
     let site = demo();
     let k = keys();
-    let urls = ["/?sort=price-desc", "/?sort=price-desc", "/", "/", "/", "/"];
+    // Three premium views (30 points): the score stays over the segment's 20 while it decays.
+    let urls = [
+        "/?sort=price-desc",
+        "/?sort=price-desc",
+        "/?sort=price-desc",
+        "/",
+        "/",
+        "/",
+    ];
     let steps = journey(&site, &k, &urls, "");
     let offers: Vec<Option<String>> = steps.iter().map(|o| shown(&site, o, "offer")).collect();
     let shown_count = offers.iter().filter(|o| o.is_some()).count();

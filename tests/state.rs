@@ -37,6 +37,8 @@ fn arb_state(dims: usize, slots: usize) -> impl Strategy<Value = VisitorState> {
                     session_start: first + span - idle.min(span),
                     visits,
                     session_views: views,
+                    stored_scores: scores.clone(),
+                    scores_at: first + span,
                     scores,
                     recent: recent
                         .into_iter()
@@ -178,10 +180,10 @@ fn every_rejection_has_its_reason() {
         open(&[&stranger.seal(&state::encode(&s, &site))]).issue,
         Some(StateIssue::UnknownKey)
     );
-    let mut v2 = state::encode(&s, &site);
-    v2[0] = 2;
+    let mut v3 = state::encode(&s, &site);
+    v3[0] = 3;
     assert_eq!(
-        open(&[&k.state.seal(&v2)]).issue,
+        open(&[&k.state.seal(&v3)]).issue,
         Some(StateIssue::UnknownVersion)
     );
     let mut trailing = state::encode(&s, &site);
@@ -453,4 +455,89 @@ fn bucketing_is_stable_and_balanced() {
             pct(*count)
         );
     }
+}
+
+/// The score a closed form gives: each addition `(at, hundredths)` decayed to `now`.
+fn closed_form(additions: &[(u32, u32)], now: u32, half_life_secs: f64) -> f64 {
+    additions
+        .iter()
+        .map(|&(at, v)| f64::from(v) * 2f64.powf(-f64::from(now - at) / half_life_secs))
+        .sum()
+}
+
+/// One request through the cookie: decode, bring up to `now`, add `gain`, encode.
+fn request(bytes: &[u8], site: &vitrine::Site, now: u32, dim: usize, gain: u32) -> Vec<u8> {
+    let mut s = state::decode(bytes, site).unwrap();
+    state::touch(&mut s, site, now);
+    s.scores[dim] += gain;
+    state::encode(&s, site)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Scores decay over elapsed time, whatever the request rate: after any schedule of
+    /// requests (seconds to hours apart), the score is the closed form's within a hundredth
+    /// (rounding happens once per addition, not once per request).
+    #[test]
+    fn decay_is_exact_over_any_request_schedule(
+        gains in prop::collection::vec(100u32..3000, 1..4),
+        gaps in prop::collection::vec(prop_oneof![1u32..120, 60u32..3600, 3600u32..86_400], 1..400),
+        at_gain in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+    ) {
+        let site = demo();
+        let dim = site.dimension_index("hiking").unwrap();
+        let half_life = site.dimensions[dim].half_life_secs;
+        let t0 = (T0 / 1000) as u32;
+        let mut bytes = state::encode(&VisitorState::fresh(&site, [1; 16], t0), &site);
+        let mut additions = Vec::new();
+        let mut now = t0;
+        for g in &gains {
+            bytes = request(&bytes, &site, now, dim, *g);
+            additions.push((now, *g));
+        }
+        let gain_steps: Vec<usize> = at_gain.iter().map(|i| i.index(gaps.len())).collect();
+        for (step, gap) in gaps.iter().enumerate() {
+            now += gap;
+            let gain = if gain_steps.contains(&step) { 500 } else { 0 };
+            bytes = request(&bytes, &site, now, dim, gain);
+            if gain > 0 {
+                additions.push((now, gain));
+            }
+        }
+        let mut s = state::decode(&bytes, &site).unwrap();
+        state::touch(&mut s, &site, now);
+        let want = closed_form(&additions, now, half_life);
+        // Each addition rounds once (≤ half a hundredth), the final decay once more.
+        let tolerance = 0.5 * (additions.len() + 1) as f64;
+        prop_assert!(
+            (f64::from(s.scores[dim]) - want).abs() <= tolerance.max(1.0),
+            "score {} hundredths, closed form {want:.2}", s.scores[dim]
+        );
+    }
+}
+
+#[test]
+fn frequent_requests_still_decay_the_score() {
+    // Three category views, then 2,880 requests one minute apart (48 h): a 72-hour half-life
+    // leaves 30 × 2^(−48/72) ≈ 18.9 points.
+    let site = demo();
+    let k = keys();
+    let hiking = site.dimension_index("hiking").unwrap();
+    let mut urls = vec!["/c/hiking"; 3];
+    urls.extend(std::iter::repeat_n("/", 2880));
+    let steps = journey(&site, &k, &urls, "");
+    let last = steps.last().unwrap().state.as_ref().unwrap();
+    let t = |step: u32| step * 60;
+    let want = closed_form(
+        &[(t(0), 1000), (t(1), 1000), (t(2), 1000)],
+        t(2882),
+        site.dimensions[hiking].half_life_secs,
+    );
+    assert!(
+        (f64::from(last.scores[hiking]) - want).abs() <= 1.0,
+        "{} hundredths, want {want:.2}",
+        last.scores[hiking]
+    );
+    assert!((last.points(hiking) - 18.9).abs() < 0.05);
 }

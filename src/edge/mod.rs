@@ -5,7 +5,7 @@
 //! passes through untouched. One file a job: `settings` reads the deployment's environment,
 //! `request` the shopper's request, `origin` forwards it and answers its faults, `records`
 //! sends the event records (through `sinks`), `headers` and `body` build the personalized
-//! response; `collect` takes the browser's records.
+//! response; `collect` takes the browser's records, `module` serves the browser module's files.
 //!
 //! Architecture Invariant: the shopper always gets a page. Vitrine's own failures (config, keys,
 //! headers) return the origin response as it came; the request path has no `unwrap`, no
@@ -16,6 +16,7 @@ mod body;
 mod collect;
 mod headers;
 mod json;
+mod module;
 mod origin;
 mod records;
 mod request;
@@ -46,6 +47,9 @@ async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let settings = Settings::read(&env);
     if req.path() == collect::PATH {
         return collect::handle(req, &env, &settings, &ctx).await;
+    }
+    if req.path().starts_with(module::PREFIX) {
+        return module::serve(req, &env).await;
     }
     let eligible = req.method() == Method::Get && request::header(&req, "range").is_none();
     let incoming = eligible.then(|| request::read_incoming(&req, &settings));

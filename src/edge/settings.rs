@@ -158,6 +158,18 @@ pub async fn config(env: &Env) -> Result<&'static Config, String> {
     Ok(config)
 }
 
+/// The compiled configuration's bytes, as [`config`] read them (the browser module loads the
+/// same ones from `/vitrine/config.bin`).
+pub async fn config_bytes(env: &Env) -> Result<Vec<u8>, String> {
+    config(env).await?;
+    Ok(CONFIG.with(|c| {
+        c.try_borrow()
+            .ok()
+            .and_then(|c| c.as_ref().map(|l| l.bytes.clone()))
+            .unwrap_or_default()
+    }))
+}
+
 /// The keys this deployment trusts, read once per isolate: its secrets, or the public
 /// development keys only with `VITRINE_ALLOW_DEV_KEYS=1` (local demo and tests); `None` when
 /// neither: state is kept unsigned and nothing signed is trusted ([`Keys::for_deployment`]).

@@ -4,7 +4,8 @@
 //! u8 version (1) | u8 consent | [16] visitor id | u32 first_seen
 //! varint last_seen − first_seen | varint last_seen − session_start
 //! varint visits | varint session_views
-//! u8 n, n × (u16 dimension key, varint hundredths)       scores (non-zero only)
+//! varint last_seen − scores_at                            (version 2; version 1: 0)
+//! u8 n, n × (u16 dimension key, varint hundredths)       scores as of scores_at (non-zero only)
 //! u8 n, n × (u8 kind, u8 len, len × utf-8 sku)          recent items, newest first
 //! u8 n, n × (u16 slot key, u8 session, varint total)      slot counters (non-zero only)
 //! ```
@@ -30,11 +31,19 @@ pub fn encode(s: &VisitorState, site: &Site) -> Vec<u8> {
     varint(&mut out, last.saturating_sub(s.session_start));
     varint(&mut out, s.visits);
     varint(&mut out, s.session_views);
+    // The stored scores go back as they came while they still decay to the current ones
+    // (nothing added since); otherwise the current ones, as of now.
+    let kept = s.scores_at <= last && super::stored_decayed(s, site, last) == s.scores;
+    let (at, values) = match kept {
+        true => (s.scores_at, &s.stored_scores),
+        false => (last, &s.scores),
+    };
+    varint(&mut out, last - at);
 
     let scores: Vec<(u16, u32)> = site
         .dimensions
         .iter()
-        .zip(&s.scores)
+        .zip(values)
         .filter(|(_, v)| **v > 0)
         .map(|(d, v)| (d.key, *v))
         .collect();
@@ -76,7 +85,7 @@ pub fn encode(s: &VisitorState, site: &Site) -> Vec<u8> {
 pub fn decode(bytes: &[u8], site: &Site) -> Result<VisitorState, StateIssue> {
     let mut r = Reader { bytes, pos: 0 };
     let version = r.u8()?;
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(StateIssue::UnknownVersion);
     }
     let consent = r.u8()?;
@@ -91,6 +100,13 @@ pub fn decode(bytes: &[u8], site: &Site) -> Result<VisitorState, StateIssue> {
         .ok_or(StateIssue::Malformed)?;
     let visits = r.varint()?;
     let session_views = r.varint()?;
+    let scores_at = match version {
+        1 => last_seen,
+        _ => last_seen
+            .checked_sub(r.varint()?)
+            .filter(|at| *at >= first_seen)
+            .ok_or(StateIssue::Malformed)?,
+    };
 
     let mut scores = vec![0u32; site.dimensions.len()];
     let n = usize::from(r.u8()?);
@@ -145,18 +161,22 @@ pub fn decode(bytes: &[u8], site: &Site) -> Result<VisitorState, StateIssue> {
     if r.pos != bytes.len() {
         return Err(StateIssue::Malformed);
     }
-    Ok(VisitorState {
+    let mut state = VisitorState {
         id,
         first_seen,
         last_seen,
         session_start,
         visits,
         session_views,
+        stored_scores: scores.clone(),
+        scores_at,
         scores,
         recent,
         counters,
         consent,
-    })
+    };
+    state.scores = super::stored_decayed(&state, site, last_seen);
+    Ok(state)
 }
 
 fn varint(out: &mut Vec<u8>, v: u32) {

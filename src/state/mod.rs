@@ -15,11 +15,13 @@ pub use keyring::{Keyring, SealError};
 
 /// Longest state token Vitrine writes or reads, in bytes (the cookie stays within 1,024).
 pub const MAX_TOKEN_LEN: usize = 1000;
-/// Payload format version.
-pub const VERSION: u8 = 1;
+/// Payload format version: 2 stores when the scores were last rebased (`scores_at`); version 1
+/// payloads (scores as of `last_seen`) are still read.
+pub const VERSION: u8 = 2;
 
-/// A visitor's state, aligned with one site's dimensions and slots.
-#[derive(Debug, Clone, PartialEq)]
+/// A visitor's state, aligned with one site's dimensions and slots. Two states are equal when
+/// everything but the form the cookie stores the scores in (`stored_scores`, `scores_at`) is.
+#[derive(Debug, Clone)]
 pub struct VisitorState {
     /// Random id, used only for experiment bucketing.
     pub id: [u8; 16],
@@ -31,12 +33,38 @@ pub struct VisitorState {
     pub session_views: u32,
     /// Hundredths of a point, one per site dimension, as of `last_seen`.
     pub scores: Vec<u32>,
+    /// The scores as the cookie holds them, as of `scores_at` (unix seconds): `scores` is their
+    /// decay to `last_seen`, computed from them in one step. They are written back unchanged
+    /// until something adds to a score, so however often the visitor comes, rounding to
+    /// hundredths happens once per change, never once per request.
+    pub stored_scores: Vec<u32>,
+    pub scores_at: u32,
     /// Newest first.
     pub recent: Vec<RecentItem>,
     /// One per site slot.
     pub counters: Vec<SlotCounter>,
     /// Consent bits, reserved for the site's consent banner.
     pub consent: u8,
+}
+
+impl PartialEq for VisitorState {
+    fn eq(&self, other: &Self) -> bool {
+        let meaning = |s: &Self| {
+            (
+                s.id,
+                s.first_seen,
+                s.last_seen,
+                s.session_start,
+                s.visits,
+                s.session_views,
+                s.consent,
+            )
+        };
+        meaning(self) == meaning(other)
+            && self.scores == other.scores
+            && self.recent == other.recent
+            && self.counters == other.counters
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -150,6 +178,8 @@ impl VisitorState {
             visits: 1,
             session_views: 0,
             scores: vec![0; site.dimensions.len()],
+            stored_scores: vec![0; site.dimensions.len()],
+            scores_at: now,
             recent: Vec::new(),
             counters: vec![SlotCounter::default(); site.slots.len()],
             consent: 0,
@@ -280,14 +310,12 @@ pub fn decay(centi: u32, elapsed_secs: u32, half_life_secs: f64) -> u32 {
     libm::round(f64::from(centi) * factor) as u32
 }
 
-/// Brings a state up to `now`: decays scores, starts a new session after the idle time, and
-/// clamps scores to their caps.
+/// Brings a state up to `now`: decays scores (from the stored ones, in one step), starts a new
+/// session after the idle time, and clamps scores to their caps.
 pub fn touch(state: &mut VisitorState, site: &Site, now: u32) {
     // A clock that went backwards elapses nothing.
     let elapsed = now.saturating_sub(state.last_seen);
-    for (score, dim) in state.scores.iter_mut().zip(&site.dimensions) {
-        *score = decay(*score, elapsed, dim.half_life_secs).min(dim.cap);
-    }
+    state.scores = stored_decayed(state, site, now.max(state.last_seen));
     if elapsed > site.limits.session_idle_secs {
         state.visits = state.visits.saturating_add(1);
         state.session_views = 0;
@@ -297,6 +325,16 @@ pub fn touch(state: &mut VisitorState, site: &Site, now: u32) {
         }
     }
     state.last_seen = state.last_seen.max(now);
+}
+
+/// The stored scores decayed to `at`, clamped to their caps.
+pub fn stored_decayed(state: &VisitorState, site: &Site, at: u32) -> Vec<u32> {
+    let elapsed = at.saturating_sub(state.scores_at);
+    site.dimensions
+        .iter()
+        .zip(&state.stored_scores)
+        .map(|(dim, v)| decay(*v, elapsed, dim.half_life_secs).min(dim.cap))
+        .collect()
 }
 
 /// Whether the state is in the first request of its session.

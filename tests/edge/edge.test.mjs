@@ -4,7 +4,8 @@
 // Run by `make test-edge` (after `make worker store` and `cargo build --features cli`).
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { ROOT, UA, DEBUG_TOKEN, startOrigin, startWorker, freePort, mintCookie, Jar, get, applied, gridSkus } from "./harness.mjs";
@@ -182,6 +183,16 @@ describe("demo store behind the worker", () => {
     assert.equal(decision(thanks, "grid").reason.text, "not reordered: the slot is not on this page");
   });
 
+  it("serves the browser module from its assets and the config it runs as /vitrine/config.bin", async () => {
+    const js = await get(w.base + "/vitrine/vitrine.js");
+    assert.equal(js.status, 200);
+    assert.ok(js.body.equals(readFileSync(join(ROOT, "www/store/vitrine/vitrine.js"))));
+    const bin = await get(w.base + "/vitrine/config.bin");
+    assert.equal(bin.status, 200);
+    assert.equal(bin.headers.get("content-type"), "application/octet-stream");
+    assert.ok(bin.body.equals(readFileSync(join(ROOT, "build/config.bin"))), "the bundled config");
+  });
+
   it("non-HTML and missing pages of the store pass through", async () => {
     const json = await get(w.base + "/assets/products.json");
     assert.equal(json.status, 200);
@@ -209,6 +220,20 @@ describe("worker in front of a test origin", () => {
   after(async () => {
     w?.stop();
     await o?.close();
+  });
+
+  it("never proxies /vitrine/* to the origin: the config it runs from KV, and no assets without the binding", async () => {
+    const bin = await get(w.base + "/vitrine/config.bin");
+    assert.equal(bin.status, 200);
+    const file = join(tmpdir(), `vitrine-origin-config-${process.pid}.bin`);
+    execFileSync(join(ROOT, "target/debug/vitrine"), ["compile", "tests/edge/origin.config.json", "-o", file], { cwd: ROOT, stdio: "ignore" });
+    const compiled = readFileSync(file);
+    rmSync(file);
+    assert.ok(bin.body.equals(compiled), "the KV config");
+    const js = await get(w.base + "/vitrine/vitrine.js");
+    assert.equal(js.status, 404);
+    assert.equal(js.headers.get("x-origin"), null, "not the origin's answer");
+    assert.match(js.text, /served from the worker's static assets \(binding ASSETS/);
   });
 
   it("errors, non-HTML, HEAD, Range and redirects pass through byte-identical", async () => {
