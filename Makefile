@@ -40,12 +40,20 @@ browser:
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_PANIC=abort wasm-pack build --release --target web --out-dir target/wasm-web --out-name vitrine_core --no-typescript . -- --no-default-features --features browser
 
 ## The edge worker (build/index.js + wasm) with the compiled site config ($(VITRINE_CONFIG));
-## wrangler's [build] runs this too.
+## wrangler's [build] runs this too. Skipped when neither the sources nor the compiled config
+## changed since the last build: wrangler 4.86 runs [build] twice per `wrangler dev` start
+## (workers-sdk#7934), and the second run then costs a second, not a wasm build.
 VITRINE_CONFIG ?= src/config/demo.json
 worker:
 	cargo build --quiet --features cli
-	mkdir -p build && ./target/debug/vitrine compile $(VITRINE_CONFIG) -o build/config.bin
-	VITRINE_COMPILED_CONFIG=$(CURDIR)/build/config.bin $(WORKER_BUILD_ENV) worker-build --profile wasm --no-default-features --features edge
+	mkdir -p build && ./target/debug/vitrine compile $(VITRINE_CONFIG) -o build/config.next
+	@if cmp -s build/config.next build/config.bin && [ -f build/index.js ] && \
+	    [ -z "$$(find src www/worker.mjs Cargo.toml Cargo.lock build.rs -newer build/index.js | head -1)" ]; then \
+	  rm build/config.next; echo "worker: up to date (no source or config change since build/index.js)"; \
+	else \
+	  mv build/config.next build/config.bin && \
+	  VITRINE_COMPILED_CONFIG=$(CURDIR)/build/config.bin $(WORKER_BUILD_ENV) worker-build --profile wasm --no-default-features --features edge; \
+	fi
 
 ## Runs every test suite.
 test: bootstrap test-native test-wasm-core test-wasm test-edge test-e2e test-size test-fuzz

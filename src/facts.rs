@@ -20,10 +20,12 @@ pub struct Env<'a> {
     pub top: Option<usize>,
 }
 
-/// Index of the highest non-zero score; ties go to the earlier dimension.
-pub fn top_dimension(scores: &[u32]) -> Option<usize> {
+/// Index of the highest non-zero score among the dimensions that can be top (`top: true`);
+/// ties go to the earlier dimension.
+pub fn top_dimension(site: &Site, scores: &[u32]) -> Option<usize> {
     let mut best: Option<(usize, u32)> = None;
-    for (i, &s) in scores.iter().enumerate() {
+    let eligible = scores.iter().zip(&site.dimensions).enumerate();
+    for (i, (&s, _)) in eligible.filter(|(_, (_, d))| d.top) {
         if s > 0 && best.is_none_or(|(_, b)| s > b) {
             best = Some((i, s));
         }
@@ -93,11 +95,31 @@ impl Facts for Env<'_> {
 #[cfg(test)]
 mod tests {
     use super::top_dimension;
+    use crate::config::Config;
 
     #[test]
     fn top() {
-        assert_eq!(top_dimension(&[0, 0]), None);
-        assert_eq!(top_dimension(&[5, 7, 7]), Some(1));
-        assert_eq!(top_dimension(&[9, 7]), Some(0));
+        let site = |tops: [bool; 3]| {
+            let dims: serde_json::Map<String, serde_json::Value> = ["a", "b", "c"]
+                .iter()
+                .zip(tops)
+                .map(|(n, top)| {
+                    (
+                        n.to_string(),
+                        serde_json::json!({"half_life_hours": 1, "top": top}),
+                    )
+                })
+                .collect();
+            let doc = serde_json::json!({"version": 1, "site": "t", "dimensions": dims});
+            Config::from_json(&doc.to_string()).unwrap().sites.remove(0)
+        };
+        let all = site([true; 3]);
+        assert_eq!(top_dimension(&all, &[0, 0, 0]), None);
+        assert_eq!(top_dimension(&all, &[5, 7, 7]), Some(1));
+        assert_eq!(top_dimension(&all, &[9, 7, 0]), Some(0));
+        // A dimension that is not an interest never outranks one.
+        let need = site([true, false, true]);
+        assert_eq!(top_dimension(&need, &[5, 70, 7]), Some(2));
+        assert_eq!(top_dimension(&need, &[0, 70, 0]), None);
     }
 }

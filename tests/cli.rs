@@ -294,3 +294,37 @@ fn check_page_counts_what_each_slot_finds_on_a_real_page() {
     let line = "  linked: 18 elements, 174 items, 171 with a key (category: data-vt-category; sku: href of p.listProduct_name a)";
     assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
 }
+
+#[test]
+fn check_warns_when_a_need_dimension_can_be_top_dimension() {
+    let config = |premium_top: bool| {
+        serde_json::json!({"version": 1, "site": "t",
+            "dimensions": {"hiking": {"half_life_hours": 72},
+                           "premium": {"half_life_hours": 168, "top": premium_top}},
+            "page_types": [{"path": "/c/{category}", "type": "category"}],
+            "signals": [{"on": "category_view", "add_attr": "category", "amount": 10},
+                        {"on": "page_view", "where": "query.sort == 'price-desc'", "add": {"premium": 10}}],
+            "segments": {"hiker": "score.hiking >= 30 && top_dimension == 'hiking'"},
+            "slots": {"hero": {"selector": "h1", "action": "replace_inner",
+                               "variants": [{"id": "h", "when": "hiker", "html": "x"}]}}})
+    };
+    let run = |doc: serde_json::Value| {
+        let path = std::env::temp_dir().join(format!(
+            "vitrine-top-{}-{}.json",
+            std::process::id(),
+            doc["dimensions"]["premium"]["top"]
+        ));
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let (_, out) = vitrine(&["check", path.to_str().unwrap()]);
+        std::fs::remove_file(&path).ok();
+        out
+    };
+    let out = run(config(true));
+    assert!(
+        out.contains("warning: dimensions.premium: can be top_dimension, which conditions compare with other dimensions only: a visitor with a high premium score has top_dimension 'premium', turning those comparisons false; set \"top\": false if premium is not an interest"),
+        "{out}"
+    );
+    assert!(!out.contains("dimensions.hiking"), "{out}");
+    let out = run(config(false));
+    assert!(out.contains("0 error(s), 0 warning(s)"), "{out}");
+}

@@ -7,7 +7,7 @@ use std::fmt;
 
 use super::compile::join;
 use super::{Config, Pick, Site, Slot};
-use crate::expr::{CmpOp, Expr, Literal, Operand, Var};
+use crate::expr::{Builtin, CmpOp, Expr, Literal, Operand, Var};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -118,6 +118,7 @@ fn lint_site(site: &Site, base: &str, out: &mut Vec<Finding>) {
         }
     }
 
+    lint_top_dimension(site, &p("dimensions"), out);
     for slot in &site.slots {
         lint_slot(site, slot, &join(&p("slots"), &slot.name), out);
     }
@@ -196,6 +197,61 @@ fn lint_slot(site: &Site, slot: &Slot, path: &str, out: &mut Vec<Finding>) {
                 severity: Severity::Warning,
                 path: format!("{path}.when"),
                 message: "condition is never true; the slot is never reordered".into(),
+            });
+        }
+    }
+}
+
+/// The values `top_dimension` is compared with (`==`, `!=`, `in`) in `e`.
+fn top_names<'e>(e: &'e Expr, out: &mut Vec<&'e str>) {
+    let top = Var::Builtin(Builtin::TopDimension);
+    match e {
+        Expr::Not(a) => top_names(a, out),
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            top_names(a, out);
+            top_names(b, out);
+        }
+        Expr::Cmp(Operand::Var(v), _, Operand::Lit(Literal::Str(s)))
+        | Expr::Cmp(Operand::Lit(Literal::Str(s)), _, Operand::Var(v))
+            if *v == top =>
+        {
+            out.push(s)
+        }
+        Expr::In(v, lits) if *v == top => out.extend(lits.iter().filter_map(|l| match l {
+            Literal::Str(s) => Some(s.as_str()),
+            _ => None,
+        })),
+        _ => {}
+    }
+}
+
+/// A dimension fed by fixed signals (a need, a price sensitivity) that can be `top_dimension`
+/// while no condition names it there: a high score in it turns every `top_dimension == '…'`
+/// false for a shopper who also has that interest. A certainty, not a guess: say `top: false`
+/// or name it.
+fn lint_top_dimension(site: &Site, path: &str, out: &mut Vec<Finding>) {
+    let mut vars = Vec::new();
+    let mut named = Vec::new();
+    for e in site.conditions() {
+        e.vars(&mut vars);
+        top_names(e, &mut named);
+    }
+    if !vars.contains(&Var::Builtin(Builtin::TopDimension)) {
+        return;
+    }
+    for (d, dim) in site.dimensions.iter().enumerate() {
+        let fixed = site
+            .signals
+            .iter()
+            .any(|s| s.add.iter().any(|(i, a)| *i == d && *a > 0));
+        if dim.top && fixed && !named.contains(&dim.name.as_str()) {
+            out.push(Finding {
+                severity: Severity::Warning,
+                path: join(path, &dim.name),
+                message: format!(
+                    "can be top_dimension, which conditions compare with other dimensions only: a visitor with a high {0} score has top_dimension '{0}', turning those comparisons false; set \"top\": false if {0} is not an interest",
+                    dim.name
+                ),
             });
         }
     }

@@ -226,6 +226,8 @@ pub struct Dimension {
     pub half_life_secs: f64,
     /// Cap in hundredths of a point.
     pub cap: u32,
+    /// Whether it can be `top_dimension`.
+    pub top: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -395,6 +397,21 @@ pub fn to_centi(points: f64) -> i64 {
 }
 
 impl Site {
+    /// Every condition of the site: segments, signals, policies, slots, variants.
+    pub fn conditions(&self) -> impl Iterator<Item = &Expr> {
+        self.segments
+            .iter()
+            .map(|s| &s.expr)
+            .chain(self.signals.iter().filter_map(|s| s.when.as_ref()))
+            .chain(self.policies.iter().filter_map(|p| p.when.as_ref()))
+            .chain(self.slots.iter().filter_map(|s| s.when.as_ref()))
+            .chain(
+                self.slots
+                    .iter()
+                    .flat_map(|s| s.variants.iter().filter_map(|v| v.when.as_ref())),
+            )
+    }
+
     pub fn dimension_index(&self, name: &str) -> Option<usize> {
         self.dimensions.iter().position(|d| d.name == name)
     }

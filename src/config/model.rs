@@ -86,6 +86,15 @@ pub struct DimensionDoc {
     /// Highest value the score can reach (0 < cap ≤ 1000). Default: `100`.
     #[serde(default = "default_cap")]
     pub cap: f64,
+    /// Whether this dimension can be `top_dimension`: `false` for a need or a price
+    /// sensitivity (premium, bargain) that must never outrank the shopper's interests.
+    /// Default: `true`.
+    #[serde(default = "default_true")]
+    pub top: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_cap() -> f64 {

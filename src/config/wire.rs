@@ -290,7 +290,8 @@ wire_struct!(Dimension {
     name,
     key,
     half_life_secs,
-    cap
+    cap,
+    top
 });
 wire_struct!(PageType {
     pattern,

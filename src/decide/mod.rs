@@ -186,7 +186,9 @@ pub struct DecideInput<'s, 'a> {
 /// Evaluates segments, then decides every slot.
 pub fn decide<'s>(input: &DecideInput<'s, '_>) -> Decisions<'s> {
     let site = input.site;
-    let top = input.state.and_then(|s| top_dimension(&s.scores));
+    let top = input
+        .state
+        .and_then(|s| top_dimension(input.site, &s.scores));
     let mut segments = vec![false; site.segments.len()];
     for &i in &site.segment_order {
         let value = site.segments[i].expr.eval(&env(input, &segments, top));

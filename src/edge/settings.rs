@@ -190,7 +190,7 @@ pub fn keys(env: &Env) -> Result<Option<&'static Keys>, String> {
             Some(Box::leak(Box::new(keys)))
         }
         None => {
-            console_error!("vitrine: VITRINE_STATE_KEYS is not set: state is unsigned and no signed state or traits are trusted (set it with `wrangler secret put VITRINE_STATE_KEYS`)");
+            console_error!("vitrine: VITRINE_STATE_KEYS is not set: state is unsigned and no signed state or traits are trusted (set it with `wrangler secret put VITRINE_STATE_KEYS`; locally in `.dev.vars`, or VITRINE_ALLOW_DEV_KEYS=1 there for the public development keys: docs/edge.md)");
             None
         }
     };

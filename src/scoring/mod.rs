@@ -55,7 +55,7 @@ pub fn fold(
                     segments: &[],
                     signed: false,
                     event: Some(event),
-                    top: top_dimension(&state.scores),
+                    top: top_dimension(site, &state.scores),
                 };
                 if !when.eval(&env) {
                     continue;

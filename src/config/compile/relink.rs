@@ -107,19 +107,7 @@ fn invalid_references(site: &Site) -> Vec<&'static str> {
 /// parameters a page record keeps).
 pub(super) fn variables(site: &Site) -> Vec<Var> {
     let mut vars = Vec::new();
-    let exprs = site
-        .segments
-        .iter()
-        .map(|s| &s.expr)
-        .chain(site.signals.iter().filter_map(|s| s.when.as_ref()))
-        .chain(site.policies.iter().filter_map(|p| p.when.as_ref()))
-        .chain(site.slots.iter().filter_map(|s| s.when.as_ref()))
-        .chain(
-            site.slots
-                .iter()
-                .flat_map(|s| s.variants.iter().filter_map(|v| v.when.as_ref())),
-        );
-    for e in exprs {
+    for e in site.conditions() {
         e.vars(&mut vars);
     }
     for v in site

@@ -55,6 +55,7 @@ pub(super) fn compile_dimensions(doc: &SiteDoc, base: &str, errs: &mut Errors) -
             key,
             half_life_secs: d.half_life_hours * 3600.0,
             cap: to_centi(d.cap.clamp(0.0, 1000.0)) as u32,
+            top: d.top,
         });
     }
     dimensions
