@@ -7,7 +7,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync, rmSync, mkdtempSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, rmSync, mkdtempSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, UA, freePort, Jar, get, applied } from "./harness.mjs";
@@ -19,7 +19,12 @@ const product = (slug) => `<!doctype html><html><body><section class="hero-banne
 describe("docs/edge.md: try it locally in front of your own origin", () => {
   let origin, child, base, log = "", devVars = null, scratch;
   const devVarsPath = join(ROOT, ".dev.vars");
+  const build = join(ROOT, "build");
   before(async () => {
+    // The recipe's [build] compiles its config into build/: the demo's worker that the other
+    // suites of this `make` run use is put back afterwards.
+    scratch = mkdtempSync(join(tmpdir(), "vitrine-recipe-"));
+    if (existsSync(build)) cpSync(build, join(scratch, "build"), { recursive: true, preserveTimestamps: true });
     origin = createServer((req, res) => {
       const p = new URL(req.url, "http://o").pathname;
       if (p.startsWith("/c/")) {
@@ -38,7 +43,6 @@ describe("docs/edge.md: try it locally in front of your own origin", () => {
     if (existsSync(devVarsPath)) devVars = readFileSync(devVarsPath);
     writeFileSync(devVarsPath, `VITRINE_ALLOW_DEV_KEYS=1\nVITRINE_DEBUG_TOKEN=${TOKEN}\n`);
     const [port, inspector] = [await freePort(), await freePort()];
-    scratch = mkdtempSync(join(tmpdir(), "vitrine-recipe-"));
     child = spawn(join(ROOT, "node_modules/.bin/wrangler"), [
       "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
       "--var", `ORIGIN_URL:http://127.0.0.1:${origin.address().port}`,
@@ -70,6 +74,10 @@ describe("docs/edge.md: try it locally in front of your own origin", () => {
     if (devVars) writeFileSync(devVarsPath, devVars);
     else rmSync(devVarsPath, { force: true });
     await new Promise((r) => origin?.close(r));
+    if (scratch && existsSync(join(scratch, "build"))) {
+      rmSync(build, { recursive: true, force: true });
+      cpSync(join(scratch, "build"), build, { recursive: true, preserveTimestamps: true });
+    }
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
