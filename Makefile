@@ -48,7 +48,7 @@ worker:
 	cargo build --quiet --features cli
 	mkdir -p build && ./target/debug/vitrine compile $(VITRINE_CONFIG) -o build/config.next
 	@if cmp -s build/config.next build/config.bin && [ -f build/index.js ] && \
-	    [ -z "$$(find src www/worker.mjs Cargo.toml Cargo.lock build.rs -newer build/index.js | head -1)" ]; then \
+	    [ -z "$$(find src .cargo Cargo.toml Cargo.lock build.rs -newer build/index.js | head -1)" ]; then \
 	  rm build/config.next; echo "worker: up to date (no source or config change since build/index.js)"; \
 	else \
 	  mv build/config.next build/config.bin && \

@@ -6,7 +6,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_channel::oneshot;
 use futures_util::StreamExt;
 use worker::{console_error, Headers, Response, ResponseBody};
 
@@ -21,7 +20,7 @@ pub fn rewritten(
     plan: &RewritePlan<'static>,
     charset: Charset,
     headers: Headers,
-    shown: oneshot::Sender<Vec<OnPage>>,
+    shown: super::shown::Sender,
 ) -> Response {
     let buffer = Rc::new(RefCell::new(Vec::<u8>::new()));
     let sink = buffer.clone();
@@ -91,7 +90,7 @@ pub fn rewritten(
                             ));
                         }
                         if let (Some(r), Some(shown)) = (rw.take(), shown) {
-                            let _ = shown.send(ended(r.end()));
+                            shown.send(ended(r.end()));
                         }
                         let out = take(&buf);
                         return if out.is_empty() {
@@ -123,22 +122,39 @@ fn ended(stats: RewriteStats) -> Vec<OnPage> {
     stats.slots
 }
 
-/// The origin's body rewritten whole by `plan` (explain mode: the report then says what the
-/// page got); `Err` when the body cannot be read whole.
-pub async fn rewritten_whole(
-    origin: &mut Response,
+/// The origin's body, read whole (explain mode); `Err` when it cannot be, or was cut.
+pub async fn read_whole(origin: &mut Response) -> Result<Vec<u8>, String> {
+    let expected_len = undecoded_length(origin);
+    let bytes = origin.bytes().await.map_err(|e| e.to_string())?;
+    match expected_len {
+        Some(want) if (bytes.len() as u64) < want => {
+            Err(format!("{} of {want} bytes", bytes.len()))
+        }
+        _ => Ok(bytes),
+    }
+}
+
+/// A page read whole, rewritten by `plan` (explain mode: the report then says what the page
+/// got).
+pub fn rewritten_whole(
+    bytes: &[u8],
     plan: &RewritePlan<'static>,
     charset: Charset,
 ) -> Result<(Vec<u8>, Vec<OnPage>), String> {
-    let expected_len = undecoded_length(origin);
-    let bytes = origin.bytes().await.map_err(|e| e.to_string())?;
-    if expected_len.is_some_and(|want| (bytes.len() as u64) < want) {
-        return Err(format!("{} of {:?} bytes", bytes.len(), expected_len));
-    }
     // NOTE: unsupported charsets pass through before this point (`origin::rewritable`).
     let (out, stats) =
-        rewrite_whole(plan, charset, &bytes).ok_or_else(|| "unsupported charset".to_string())?;
+        rewrite_whole(plan, charset, bytes).ok_or_else(|| "unsupported charset".to_string())?;
     Ok((out, ended(stats)))
+}
+
+/// Inserts `html` before the page's last `</body` (any case), or at its end without one: the
+/// ASCII script of the debug overlay, after the rewrite (any ASCII-compatible charset).
+pub fn insert_before_body_end(page: &mut Vec<u8>, html: &[u8]) {
+    let at = page
+        .windows(6)
+        .rposition(|w| w.eq_ignore_ascii_case(b"</body"))
+        .unwrap_or(page.len());
+    page.splice(at..at, html.iter().copied());
 }
 
 /// The length a body the runtime did not decode must reach: a shorter one was cut.

@@ -12,7 +12,20 @@ pub fn js_json(value: &impl serde::Serialize) -> Option<String> {
 
 /// JSON with every non-ASCII character escaped, so it fits in a header.
 pub fn ascii_json(value: &impl serde::Serialize) -> String {
-    let json = js_json(value).unwrap_or_default();
+    ascii(&js_json(value).unwrap_or_default())
+}
+
+/// A JSON string of `text`, ASCII only (escaped by the runtime's `JSON.stringify`).
+pub fn ascii_json_string(text: &str) -> String {
+    let json = worker::js_sys::JSON::stringify(&text.into())
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_else(|| "\"\"".into());
+    ascii(&json)
+}
+
+/// `json` with every non-ASCII and control character escaped.
+fn ascii(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         if c.is_ascii() && !c.is_ascii_control() {

@@ -21,6 +21,7 @@ mod origin;
 mod records;
 mod request;
 mod settings;
+mod shown;
 mod sinks;
 
 use worker::{
@@ -28,10 +29,12 @@ use worker::{
     Result,
 };
 
-use crate::pipeline::{personalize, Mode, RequestInput};
+use crate::config::Site;
+use crate::pipeline::{personalize, Keys, Mode, RequestInput};
 use crate::rewrite::{Charset, RewritePlan};
 
 use headers::Explain;
+use origin::OriginFault;
 use request::Incoming;
 use settings::Settings;
 
@@ -78,8 +81,8 @@ fn skipped(origin: Response, inc: &Incoming, why: &str) -> Response {
     if !inc.debug {
         return origin;
     }
-    let report = serde_json::json!({ "personalized": false, "why": why });
-    headers::with_explain(origin, &json::ascii_json(&report))
+    let why = json::ascii_json_string(why);
+    headers::with_explain(origin, &format!("{{\"personalized\":false,\"why\":{why}}}"))
 }
 
 /// Decide, record, plan, headers, body: the personalized page, or the origin's on any failure.
@@ -110,6 +113,50 @@ async fn personalize_response(
     if inc.is_bot() {
         return skipped(origin, &inc, &request::bot_rule());
     }
+    // Explain mode reads the page whole first: the report then says what the page got.
+    let whole = match inc.debug {
+        true => Some(body::read_whole(&mut origin).await),
+        false => None,
+    };
+    let page = Page {
+        origin,
+        inc,
+        charset,
+        site,
+        keys,
+        started,
+        memory,
+    };
+    respond(page, whole, settings, ctx)
+}
+
+/// A page to personalize, its site found.
+struct Page {
+    origin: Response,
+    inc: Incoming,
+    charset: Charset,
+    site: &'static Site,
+    keys: Option<&'static Keys>,
+    started: u64,
+    memory: u64,
+}
+
+/// Decides, records, and answers: streaming, or (explain mode) from the page read whole.
+fn respond(
+    p: Page,
+    whole: Option<Result<Vec<u8>, String>>,
+    settings: &Settings<'_>,
+    ctx: &Context,
+) -> Response {
+    let Page {
+        origin,
+        inc,
+        charset,
+        site,
+        keys,
+        started,
+        memory,
+    } = p;
     let mut fresh_id = [0u8; 16];
     random_bytes(&mut fresh_id);
     let input = RequestInput::new(&inc.url, Date::now().as_millis(), fresh_id)
@@ -131,47 +178,41 @@ async fn personalize_response(
     let mut nonce = [0u8; 8];
     random_bytes(&mut nonce);
     let plan = RewritePlan::new(site, &outcome.decisions, u64::from_le_bytes(nonce));
-    let (shown, page) = futures_channel::oneshot::channel();
-    if !inc.debug {
-        let took_ms = Date::now().as_millis().saturating_sub(started);
-        let headers = headers::personalized_headers(&origin, site, &outcome, &inc, took_ms, None);
-        records::record(&settings.sinks(), ctx, site, outcome, conversion, page);
-        return body::rewritten(origin, &plan, charset, headers, shown);
+    let (shown, page) = shown::channel();
+    // Explain mode: the page read whole is rewritten now, and the report says what it got.
+    let mut explained = None;
+    if let Some(whole) = whole {
+        let rewritten = whole.and_then(|bytes| body::rewritten_whole(&bytes, &plan, charset));
+        let (html, on_page) = match rewritten {
+            Ok(done) => done,
+            Err(e) => {
+                console_error!("vitrine: origin body failed ({e}); aborting the response");
+                return OriginFault::Failed(e).response();
+            }
+        };
+        outcome.decisions.settle(&on_page);
+        explained = Some((html, json::ascii_json(&outcome.report(site)), on_page));
     }
-    // Explain mode: the page is rewritten whole first, so the report says what it got.
-    let (html, on_page) = match body::rewritten_whole(&mut origin, &plan, charset).await {
-        Ok(done) => done,
-        Err(e) => {
-            console_error!("vitrine: origin body failed ({e}); aborting the response");
-            return Response::error("origin body cut", 502)
-                .unwrap_or_else(|_| Response::empty().unwrap_or(origin));
-        }
+    let took_ms = Date::now().as_millis().saturating_sub(started);
+    let explain = explained
+        .as_ref()
+        .map(|(_, json, _)| Explain { json, memory });
+    let headers = headers::personalized_headers(&origin, site, &outcome, &inc, took_ms, explain);
+    records::record(&settings.sinks(), ctx, site, outcome, conversion, page);
+    let Some((mut html, explain, on_page)) = explained else {
+        return body::rewritten(origin, &plan, charset, headers, shown);
     };
-    outcome.decisions.settle(&on_page);
-    let _ = shown.send(on_page);
-    let explain = json::ascii_json(&outcome.report(site));
-    let html = match inc.embed_explain {
+    shown.send(on_page);
+    if inc.embed_explain {
         // Inert JSON for the overlay (www/vitrine/vitrine.mjs); `<` `>` `&` escaped so that it
         // cannot end the script element.
-        true => {
-            let json = explain
-                .replace('<', "\\u003c")
-                .replace('>', "\\u003e")
-                .replace('&', "\\u0026");
-            let script =
-                format!("<script type=\"application/json\" id=\"vt-explain\">{json}</script>");
-            crate::rewrite::append_to_body(&html, charset, script)
-        }
-        false => html,
-    };
-    let took_ms = Date::now().as_millis().saturating_sub(started);
-    let explain = Explain {
-        json: &explain,
-        memory,
-    };
-    let headers =
-        headers::personalized_headers(&origin, site, &outcome, &inc, took_ms, Some(explain));
-    records::record(&settings.sinks(), ctx, site, outcome, conversion, page);
+        let json = explain
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
+        let script = format!("<script type=\"application/json\" id=\"vt-explain\">{json}</script>");
+        body::insert_before_body_end(&mut html, script.as_bytes());
+    }
     match Response::from_bytes(html) {
         Ok(r) => r.with_status(200).with_headers(headers),
         Err(_) => origin,

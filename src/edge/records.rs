@@ -2,11 +2,9 @@
 //! click stream and stated by the origin, its page record; sent after the response, once the
 //! rewrite has ended and said what the page showed.
 
-use futures_channel::oneshot;
 use worker::{console_error, Context, Date};
 
 use crate::config::Site;
-use crate::decide::OnPage;
 use crate::events::{self, RequestEvents, Source, Stamp};
 use crate::pipeline::Outcome;
 
@@ -26,7 +24,7 @@ pub fn record(
     site: &'static Site,
     mut outcome: Outcome<'static>,
     conversion: Option<String>,
-    page: oneshot::Receiver<Vec<OnPage>>,
+    page: super::shown::Receiver,
 ) {
     if !sinks.any() {
         return;
@@ -35,7 +33,7 @@ pub fn record(
     random_bytes(&mut request_id);
     let now = Date::now().as_millis();
     sinks.send(ctx, async move {
-        let shown = page.await.ok();
+        let shown = page.await;
         if let Some(page) = &shown {
             outcome.decisions.settle(page);
         }

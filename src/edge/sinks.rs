@@ -7,7 +7,7 @@
 //! with its cause (never the records: they name visitors).
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
@@ -44,9 +44,14 @@ impl Sinks {
     /// may wait for the response's end), so the shopper's response waits for neither; empty:
     /// nothing to send.
     pub fn send(&self, ctx: &Context, ndjson: impl Future<Output = String> + 'static) {
-        if !self.any() {
-            return;
+        if self.any() {
+            self.send_boxed(ctx, Box::pin(ndjson));
         }
+    }
+
+    /// The one instantiation of the sending future (the queue, the collector, their
+    /// timeouts), whatever future writes the records.
+    fn send_boxed(&self, ctx: &Context, ndjson: Pin<Box<dyn Future<Output = String>>>) {
         let (queue, url) = (self.queue.clone(), self.collect_url.clone());
         ctx.wait_until(async move {
             let ndjson = ndjson.await;

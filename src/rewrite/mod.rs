@@ -47,8 +47,6 @@ const MAX_PARSER_MEMORY: usize = 4 * 1024 * 1024;
 pub struct RewritePlan<'s> {
     ops: Vec<Op<'s>>,
     nonce: u64,
-    /// HTML appended to `<body>` (the edge's debug report), outside any slot.
-    appendix: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,23 +89,8 @@ impl<'s> RewritePlan<'s> {
                 }
             })
             .collect();
-        RewritePlan {
-            ops,
-            nonce,
-            appendix: None,
-        }
+        RewritePlan { ops, nonce }
     }
-}
-
-/// Appends `html` to the `<body>` of a (rewritten) document: debug tooling only, it changes
-/// the page outside the slots.
-pub fn append_to_body(page: &[u8], charset: Charset, html: String) -> Vec<u8> {
-    let plan = RewritePlan {
-        ops: Vec::new(),
-        nonce: 0,
-        appendix: Some(html),
-    };
-    rewrite_whole(&plan, charset, page).map_or_else(|| page.to_vec(), |(out, _)| out)
 }
 
 /// What happened during a rewrite.
@@ -140,7 +123,7 @@ fn count(found: &Found, op: usize) {
     }
 }
 
-type SharedStream<'s, O> = Rc<RefCell<Stream<'s, O>>>;
+type SharedStream<'s> = Rc<RefCell<Stream<'s>>>;
 /// lol_html's output goes through this closure into the output stream.
 type Forward<'s> = Box<dyn FnMut(&[u8]) + 's>;
 
@@ -149,8 +132,15 @@ type Forward<'s> = Box<dyn FnMut(&[u8]) + 's>;
 /// It borrows only the site (`'s`): per-request content is copied into its handlers, so a
 /// rewriter can outlive the plan it was built from (the edge's response stream needs that).
 pub struct Rewriter<'s, O: FnMut(&[u8]) + 's> {
+    core: Core<'s>,
+    /// The output closure's type (boxed in the stream: the rewriter is compiled once).
+    output: std::marker::PhantomData<O>,
+}
+
+/// The rewriter without its output closure's type.
+struct Core<'s> {
     inner: Option<HtmlRewriter<'s, Forward<'s>>>,
-    stream: SharedStream<'s, O>,
+    stream: SharedStream<'s>,
     bailed_out: Option<String>,
     found: Found,
     /// Per op: its reorder plan's index.
@@ -228,6 +218,30 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
         meta_decides: bool,
         out: O,
     ) -> Rewriter<'s, O> {
+        Rewriter {
+            core: Core::build(plan, encoding, meta_decides, Box::new(out)),
+            output: std::marker::PhantomData,
+        }
+    }
+
+    /// Rewrites a chunk. Never fails: after a bail-out, input passes through unchanged.
+    pub fn write(&mut self, chunk: &[u8]) {
+        self.core.write(chunk);
+    }
+
+    /// Finishes the document.
+    pub fn end(self) -> RewriteStats {
+        self.core.end()
+    }
+}
+
+impl<'s> Core<'s> {
+    fn build(
+        plan: &RewritePlan<'s>,
+        encoding: AsciiCompatibleEncoding,
+        meta_decides: bool,
+        out: stream::Output<'s>,
+    ) -> Core<'s> {
         let log = Rc::new(RefCell::new(ItemLog::default()));
         let reorders: Vec<(RankPlan<'s>, usize)> = plan
             .ops
@@ -303,24 +317,13 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
                 }
             }
         }
-        if let (Some(html), Ok(body)) =
-            (plan.appendix.clone(), "body".parse::<lol_html::Selector>())
-        {
-            let handler = ElementContentHandlers::default().element(
-                move |el: &mut Element<'_, '_>| -> HandlerResult {
-                    el.append(&html, ContentType::Html);
-                    Ok(())
-                },
-            );
-            settings = settings.append_element_content_handler((Cow::Owned(body), handler));
-        }
         let forward = stream.clone();
         let output: Forward<'s> = Box::new(move |chunk: &[u8]| {
             if let Ok(mut s) = forward.try_borrow_mut() {
                 s.write(chunk);
             }
         });
-        Rewriter {
+        Core {
             inner: Some(HtmlRewriter::new(settings, output)),
             stream,
             bailed_out: None,
@@ -329,8 +332,7 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
         }
     }
 
-    /// Rewrites a chunk. Never fails: after a bail-out, input passes through unchanged.
-    pub fn write(&mut self, chunk: &[u8]) {
+    fn write(&mut self, chunk: &[u8]) {
         if let Some(inner) = &mut self.inner {
             if let Err(e) = inner.write(chunk) {
                 // lol_html flushed the unparsed input; it is poisoned from here on.
@@ -344,8 +346,7 @@ impl<'s, O: FnMut(&[u8]) + 's> Rewriter<'s, O> {
         }
     }
 
-    /// Finishes the document.
-    pub fn end(mut self) -> RewriteStats {
+    fn end(mut self) -> RewriteStats {
         if let Some(inner) = self.inner.take() {
             if let Err(e) = inner.end() {
                 self.bailed_out = Some(e.to_string());

@@ -25,8 +25,12 @@ pub(super) struct StreamStats {
     pub outcomes: Vec<PlanOutcome>,
 }
 
-pub(super) struct Stream<'s, O: FnMut(&[u8])> {
-    out: O,
+/// Where the rewritten page goes: type-erased, so that the stages are compiled once whatever
+/// closure a caller writes with (each instantiation costs kilobytes in the edge bundle).
+pub(super) type Output<'s> = Box<dyn FnMut(&[u8]) + 's>;
+
+pub(super) struct Stream<'s> {
+    out: Output<'s>,
     decoder: Decoder,
     held: HeldSlots,
     reorder: Reorder<'s>,
@@ -63,11 +67,11 @@ fn replay(
     }
 }
 
-impl<'s, O: FnMut(&[u8])> Stream<'s, O> {
+impl<'s> Stream<'s> {
     /// `plans`: per reorder slot, its plan and buffer limit in bytes; `slots`: per held slot;
     /// `log`: the item handlers' log, read here only.
     pub(super) fn new(
-        out: O,
+        out: Output<'s>,
         nonce: u64,
         plans: Vec<(RankPlan<'s>, usize)>,
         slots: Vec<SlotPlan>,
@@ -228,7 +232,7 @@ mod tests {
         let mut out = Vec::new();
         let stats = {
             let mut stream = Stream::new(
-                |b: &[u8]| out.extend_from_slice(b),
+                Box::new(|b: &[u8]| out.extend_from_slice(b)),
                 NONCE,
                 vec![(plan, limit)],
                 slots,

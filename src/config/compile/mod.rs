@@ -139,19 +139,29 @@ fn parse_selector(src: &str, path: &str, errs: &mut Errors) -> Option<CompiledSe
     match src.parse::<lol_html::Selector>() {
         Ok(s) => Some(s),
         Err(e) => {
-            let msg = e.to_string();
             errs.push(
                 path,
-                format!(
-                    "invalid selector '{src}': {}",
-                    // lol_html's messages are ASCII; `str::to_lowercase` would bring its
-                    // Unicode case tables into the edge bundle for this one line.
-                    msg.trim_end_matches('.').to_ascii_lowercase()
-                ),
+                format!("invalid selector '{src}': {}", selector_error(&e)),
             );
             None
         }
     }
+}
+
+/// lol_html's reason, lowercased (its messages are ASCII; `str::to_lowercase` would bring
+/// Unicode case tables into the edge bundle for this one line).
+#[cfg(all(feature = "rewrite", not(feature = "edge")))]
+fn selector_error(e: &lol_html::errors::SelectorError) -> String {
+    e.to_string().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// At the edge the configuration was compiled, and so checked, by `vitrine compile`: a
+/// selector it cannot read means a damaged file, and the reason stays generic (formatting
+/// lol_html's error brings the selector parser's token printing, float formatting included,
+/// into the bundle: kilobytes for a message no visitor's request can cause).
+#[cfg(feature = "edge")]
+fn selector_error(_: &lol_html::errors::SelectorError) -> String {
+    "not a selector this version reads (compile the configuration again)".into()
 }
 
 #[cfg(not(feature = "rewrite"))]
