@@ -245,3 +245,51 @@ fn a_grid_whose_items_yield_no_key_is_reported_marked_and_recorded_as_not_reorde
     assert!(on.keyed >= 170 && on.reordered >= 1, "{on:?}");
     assert_eq!(reason, ReasonCode::Reordered);
 }
+
+#[test]
+fn a_slot_not_on_the_page_is_no_exposure_whatever_was_decided() {
+    // A hiker (hero, grid and theme decided for them) on a page that has only the offer and
+    // the theme: the others are reported as not on this page and recorded as nothing.
+    let site = demo();
+    let steps = journey(
+        &site,
+        &keys(),
+        &["/c/hiking", "/c/hiking", "/c/hiking", "/"],
+        "",
+    );
+    let mut o = steps.into_iter().last().unwrap();
+    let decided = |o: &vitrine::Outcome, slot: &str| shown(&site, o, slot);
+    assert!(decided(&o, "hero").is_some() && decided(&o, "grid").is_some());
+    let page = r#"<html data-vt-slot="theme"><body><div data-vt-slot="offer">Free returns</div></body></html>"#;
+    let plan = RewritePlan::new(&site, &o.decisions, NONCE);
+    let (_, stats) = rewrite_str(&plan, page);
+    o.decisions.settle(&stats.slots);
+    let report = o.report(&site);
+    for d in &report.decisions {
+        let present = d.slot == "offer" || d.slot == "theme";
+        assert_eq!(
+            d.reason.code == ReasonCode::NotOnPage,
+            !present,
+            "{}: {:?}",
+            d.slot,
+            d.reason
+        );
+    }
+    let hero = report.decisions.iter().find(|d| d.slot == "hero").unwrap();
+    assert!(
+        hero.reason.text.starts_with("not on this page (decided: "),
+        "{}",
+        hero.reason.text
+    );
+    assert_eq!(hero.arm, None);
+    let recorded: Vec<String> = Exposures::of(&site, &o)
+        .records(&stamp(&site, &o))
+        .into_iter()
+        .map(|e| e.slot)
+        .collect();
+    assert_eq!(recorded, ["offer", "theme"]);
+}
+
+fn stamp(site: &Site, o: &vitrine::Outcome) -> vitrine::events::Stamp {
+    vitrine::events::Stamp::of(site, o, T0, [1; 8], vitrine::events::Source::Edge).unwrap()
+}

@@ -391,7 +391,13 @@ impl Engine {
         let mut outcome = personalize(site, self.mode(), &input);
         // Reorders first: a grid whose items yield no key is not reordered, and the decision
         // settles to say so before anything reads it.
-        let mut page = vec![OnPage::default(); outcome.decisions.slots.len()];
+        // Only the reorders' containers are looked up before deciding: the other slots count
+        // as present here (the DOM side applies them after).
+        let present = OnPage {
+            found: 1,
+            ..OnPage::default()
+        };
+        let mut page = vec![present; outcome.decisions.slots.len()];
         let mut orders: Vec<Option<Vec<u32>>> = vec![None; page.len()];
         for ((d, on), order) in outcome
             .decisions

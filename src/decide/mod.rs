@@ -121,9 +121,11 @@ pub enum ReasonCode {
     SlotCondition,
     /// A reorder the page could not take: its items carry no key the ranking reads.
     NoRankKey,
-    /// A reorder the page did not take otherwise: no container, the buffer limit, markup
-    /// that did not balance.
+    /// A reorder the page did not take otherwise: no items, the buffer limit, markup that did
+    /// not balance.
     NotReordered,
+    /// The slot's element is not on the page: nothing was shown, nothing is recorded.
+    NotOnPage,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

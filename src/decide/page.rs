@@ -1,6 +1,8 @@
 //! What the page showed of the decisions: the rewriter (or the browser module) reports, per
 //! slot, what it found ([`OnPage`]), and the decisions settle with it, so that the explain
-//! report, the records and the page's marker say what the shopper saw. A probe decides every
+//! report, the records and the page's marker say what the shopper saw: a slot whose element
+//! is not on the page is no exposure (nor is a control arm's there), a reorder its items could
+//! not take is none either. A probe decides every
 //! slot as if it applied, to count what a page holds (`vitrine check --page`).
 
 use super::*;
@@ -23,7 +25,7 @@ impl SlotDecision<'_> {
     pub fn recorded(&self) -> bool {
         !matches!(
             self.reason.code,
-            ReasonCode::NoRankKey | ReasonCode::NotReordered
+            ReasonCode::NoRankKey | ReasonCode::NotReordered | ReasonCode::NotOnPage
         )
     }
 }
@@ -34,6 +36,16 @@ impl Decisions<'_> {
     /// report, the records and the page's marker say what the shopper saw.
     pub fn settle(&mut self, page: &[OnPage]) {
         for (d, on) in self.slots.iter_mut().zip(page) {
+            if on.found == 0 {
+                // Nothing of it reached the shopper: no exposure, not even a control arm's.
+                d.reason = Reason {
+                    code: ReasonCode::NotOnPage,
+                    text: format!("not on this page (decided: {})", d.reason.text),
+                };
+                d.choice = Choice::Origin;
+                d.arm = None;
+                continue;
+            }
             if !matches!(d.choice, Choice::Reorder(_)) || on.reordered > 0 {
                 continue;
             }
@@ -52,11 +64,6 @@ impl Decisions<'_> {
                             _ => String::new(),
                         }
                     ),
-                )
-            } else if on.found == 0 {
-                (
-                    ReasonCode::NotReordered,
-                    "not reordered: the slot is not on this page".into(),
                 )
             } else {
                 (

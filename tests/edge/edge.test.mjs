@@ -174,13 +174,16 @@ describe("demo store behind the worker", () => {
     // A personalized page's report says what the page got.
     const r = await get(w.base + "/c/hiking", { headers: debug });
     assert.equal(decision(r, "grid").reason.code, "reordered");
-    // A reorder decided for a page without the grid: the report says the page did not get it.
+    // Slots decided for a page without them (the confirmation page has no grid, hero or cta):
+    // the report says the page did not get them.
     const jar = visitor();
     await get(w.base + "/c/hiking", { jar });
     const thanks = await get(w.base + "/order/thanks", { jar, headers: debug });
     assert.equal(thanks.status, 200);
-    assert.equal(decision(thanks, "grid").reason.code, "not_reordered");
-    assert.equal(decision(thanks, "grid").reason.text, "not reordered: the slot is not on this page");
+    assert.equal(decision(thanks, "grid").reason.code, "not_on_page");
+    assert.match(decision(thanks, "grid").reason.text, /^not on this page \(decided: reorder by data-vt-category: hiking=/);
+    assert.equal(decision(thanks, "hero").reason.code, "not_on_page");
+    assert.equal(decision(thanks, "offer").reason.code === "not_on_page", false, "the offer is on the page");
   });
 
   it("serves the browser module from its assets and the config it runs as /vitrine/config.bin", async () => {
