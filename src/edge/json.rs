@@ -1,5 +1,5 @@
 //! JSON written by the runtime's `JSON.stringify` (serde-wasm-bindgen builds the value): no JSON
-//! serializer and no float formatting code in the bundle.
+//! serializer in the bundle, and no float formatting of ours.
 
 /// JSON of `value`, as the runtime writes it.
 pub fn js_json(value: &impl serde::Serialize) -> Option<String> {
