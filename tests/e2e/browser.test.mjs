@@ -176,6 +176,9 @@ describe("a plain page with only the script tag (no worker)", () => {
     const ids = layer.map((e) => `${e.vitrine_slot}:${e.variation_id}`);
     assert.equal(new Set(ids).size, ids.length, `duplicates: ${ids}`);
     assert.ok(layer.some((e) => e.experiment_id === "hero-holdout" && e.variation_id === "hero-trail" && e.vitrine_arm === "treatment"), JSON.stringify(layer));
+    // Origin content outside any experiment is no experiment viewed.
+    assert.ok(!layer.some((e) => e.variation_id === "origin" && e.experiment_id.startsWith("vitrine:")), JSON.stringify(layer));
+    assert.ok(!layer.some((e) => e.vitrine_slot === "newsletter"), "not on this page");
     const shownSlots = await page.evaluate(() => [...document.querySelectorAll("[data-vt-slot][data-vt-applied]")].filter((el) => el.dataset.vtApplied !== "origin").map((el) => el.dataset.vtSlot));
     for (const slot of shownSlots) assert.ok(layer.some((e) => e.vitrine_slot === slot), `${slot} not in dataLayer`);
     await page.evaluate(async () => { const v = await import("/vitrine/vitrine.mjs"); v.track({ type: "purchase", sku: "hiking-summit-pack", value: 179, currency: "USD", order: "W-1" }); });
@@ -186,6 +189,9 @@ describe("a plain page with only the script tag (no worker)", () => {
     const records = s.beacons.slice(before).join("").split("\n").filter(Boolean).map((l) => JSON.parse(l));
     const exposures = records.filter((r) => r.type === "exposure");
     assert.equal(exposures.length, new Set(exposures.map((e) => e.slot)).size, "one exposure per slot");
+    // The plain page has no newsletter: its decision is no exposure.
+    assert.ok(!exposures.some((e) => e.slot === "newsletter"), JSON.stringify(exposures.map((e) => e.slot)));
+    assert.ok(exposures.length >= 4, "hero, grid, offer, cta and the body's theme are on the page");
     assert.ok(exposures.some((e) => e.slot === "hero" && e.variant === "hero-trail" && e.source === "browser" && e.trust === "unsigned"));
     assert.equal(new Set(exposures.map((e) => e.visitor)).size, 1);
     assert.equal(exposures[0].visitor, "07".repeat(16));

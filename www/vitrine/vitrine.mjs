@@ -77,13 +77,17 @@ function announce(e) {
   const key = `${e.slot}\u0000${e.variant}`;
   if (shown.has(key)) return false;
   shown.add(key);
-  (window.dataLayer = window.dataLayer || []).push({
-    event: "experiment_viewed",
-    experiment_id: e.experiment || `vitrine:${e.slot}`,
-    variation_id: e.variant,
-    vitrine_slot: e.slot,
-    vitrine_arm: e.arm,
-  });
+  // `experiment_viewed` (read as enrollment by GA4) only for what changed the page or belongs
+  // to an experiment: origin content outside any experiment is no experiment viewed.
+  if (e.variant !== "origin" || e.experiment) {
+    (window.dataLayer = window.dataLayer || []).push({
+      event: "experiment_viewed",
+      experiment_id: e.experiment || `vitrine:${e.slot}`,
+      variation_id: e.variant,
+      vitrine_slot: e.slot,
+      vitrine_arm: e.arm,
+    });
+  }
   document.dispatchEvent(new CustomEvent("vitrine:exposure", { detail: e }));
   return true;
 }
@@ -260,12 +264,18 @@ function decodeEntities(html) {
   return t.value;
 }
 
+/** The slots whose element the last `apply` found: an exposure means shown. */
+let onPage = new Set();
+
 /** Applies a decision to the slots the edge has not decided; returns the number of slots changed. */
 export function apply(decision = lastDecision) {
   if (!decision) return 0;
   let changed = 0;
+  onPage = new Set();
   for (const s of decision.slots) {
-    for (const el of document.querySelectorAll(s.selector)) {
+    const els = document.querySelectorAll(s.selector);
+    if (els.length) onPage.add(s.name);
+    for (const el of els) {
       if (el.hasAttribute("data-vt-applied")) continue;
       const label = s.variant || "origin";
       const html = s.content ?? "";
@@ -314,7 +324,8 @@ export function refresh() {
   // so that the frame showing the slots is not held for it.
   setTimeout(() => {
     const lines = decision.records.split("\n");
-    decision.exposures.forEach((e, i) => { if (announce(e)) sendLine(lines[i]); });
+    // A slot whose element is not on this page was shown to no one: nothing is recorded.
+    decision.exposures.forEach((e, i) => { if (onPage.has(e.slot) && announce(e)) sendLine(lines[i]); });
   });
   if (debug) overlay(decision, "browser-only mode");
   return decision;
