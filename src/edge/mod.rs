@@ -29,8 +29,7 @@ use worker::{
     Result,
 };
 
-use crate::config::Site;
-use crate::pipeline::{personalize, Keys, Mode, RequestInput};
+use crate::pipeline::{personalize, Mode, RequestInput};
 use crate::rewrite::{Charset, RewritePlan};
 
 use headers::Explain;
@@ -118,45 +117,6 @@ async fn personalize_response(
         true => Some(body::read_whole(&mut origin).await),
         false => None,
     };
-    let page = Page {
-        origin,
-        inc,
-        charset,
-        site,
-        keys,
-        started,
-        memory,
-    };
-    respond(page, whole, settings, ctx)
-}
-
-/// A page to personalize, its site found.
-struct Page {
-    origin: Response,
-    inc: Incoming,
-    charset: Charset,
-    site: &'static Site,
-    keys: Option<&'static Keys>,
-    started: u64,
-    memory: u64,
-}
-
-/// Decides, records, and answers: streaming, or (explain mode) from the page read whole.
-fn respond(
-    p: Page,
-    whole: Option<Result<Vec<u8>, String>>,
-    settings: &Settings<'_>,
-    ctx: &Context,
-) -> Response {
-    let Page {
-        origin,
-        inc,
-        charset,
-        site,
-        keys,
-        started,
-        memory,
-    } = p;
     let mut fresh_id = [0u8; 16];
     random_bytes(&mut fresh_id);
     let input = RequestInput::new(&inc.url, Date::now().as_millis(), fresh_id)
