@@ -35,9 +35,12 @@ store: browser
 	cargo build --quiet --features cli
 	node www/build-store.mjs
 
-## The browser module's wasm core (no rewriter, smallest code).
+## The browser module's shipping folder, target/browser: the wasm core (no rewriter, smallest
+## code) and the ES module, content-hashed; `vitrine compile SITE --browser target/browser` adds
+## the configuration and the loader (docs/browser.md).
 browser:
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_PANIC=abort wasm-pack build --release --target web --out-dir target/wasm-web --out-name vitrine_core --no-typescript . -- --no-default-features --features browser
+	node www/build-browser.mjs
 
 ## The edge worker (build/index.js + wasm) with the compiled site config ($(VITRINE_CONFIG));
 ## wrangler's [build] runs this too. Skipped when neither the sources nor the compiled config

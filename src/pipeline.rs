@@ -101,6 +101,9 @@ pub struct RequestInput<'a> {
     /// Browser mode only: traits the page supplied, unverified. They feed segments, but
     /// variants that require signed state are never shown from them.
     pub page_traits: Option<crate::signals::Traits>,
+    /// QA forcing (`?vt-force`) is allowed: the debug token at the edge, `?vt-debug` in
+    /// browser-only mode.
+    pub allow_force: bool,
 }
 
 impl<'a> RequestInput<'a> {
@@ -153,6 +156,12 @@ impl<'a> RequestInput<'a> {
         })
     }
 
+    /// QA forcing by `?vt-force` is allowed for this request.
+    pub fn allow_force(mut self, allow: bool) -> Self {
+        self.allow_force = allow;
+        self
+    }
+
     /// Browser mode: traits the page supplied.
     pub fn page_traits(mut self, traits: Option<crate::signals::Traits>) -> Self {
         self.page_traits = traits;
@@ -182,6 +191,14 @@ pub struct Outcome<'s> {
     pub issues: Vec<&'static str>,
 }
 
+/// `?vt-force`'s value, where forcing is allowed.
+fn force<'c>(input: &RequestInput<'_>, ctx: &'c RequestContext) -> Option<&'c str> {
+    input
+        .allow_force
+        .then(|| ctx.query_value(decide::FORCE_PARAM))
+        .flatten()
+}
+
 /// Personalizes one request. Total: never fails, never panics on shopper input.
 pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>) -> Outcome<'s> {
     let ctx = signals::read_context(site, &input.facts);
@@ -198,6 +215,7 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
             state: None,
             traits: None,
             trust: Trust::Anonymous,
+            force: force(input, &ctx),
         });
         let had_events = !signals::cookie_values(header, signals::EVENTS_COOKIE).is_empty();
         return Outcome {
@@ -266,6 +284,7 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
         state: Some(&st),
         traits: traits.as_ref(),
         trust,
+        force: force(input, &ctx),
     });
     decide::record(site, &mut st, &decisions);
     let token = state::seal(&st, protection, site);

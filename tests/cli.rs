@@ -206,6 +206,79 @@ fn compile_writes_what_the_browser_loads() {
 }
 
 #[test]
+fn compile_browser_writes_the_hashed_config_and_the_loader_naming_the_folders_files() {
+    let dir = std::env::temp_dir().join(format!("vitrine-ship-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.to_str().unwrap();
+    // An empty folder: the module is not built there.
+    let (code, text) = vitrine(&[
+        "compile",
+        "docs/examples/real-markup.json",
+        "--browser",
+        path,
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("has no vitrine.<hash>.mjs: build the browser module there first"),
+        "{text}"
+    );
+    std::fs::write(dir.join("vitrine.0123abcd.mjs"), "export {}").unwrap();
+    std::fs::write(dir.join("vitrine_core.4567ef.wasm"), [0u8, 97, 115, 109]).unwrap();
+    let (code, text) = vitrine(&[
+        "compile",
+        "docs/examples/real-markup.json",
+        "--browser",
+        path,
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let loader = std::fs::read_to_string(dir.join("vitrine.js")).unwrap();
+    let site: serde_json::Value =
+        serde_json::from_str(loader.split("/*vitrine:site*/").nth(1).unwrap()).unwrap();
+    assert_eq!(site["module"], "vitrine.0123abcd.mjs");
+    assert_eq!(site["wasm"], "vitrine_core.4567ef.wasm");
+    // Every slot's selector (the configuration's, on the page's own markup) is hidden until
+    // decided; the loader ships without its comment lines.
+    assert_eq!(
+        site["hide"],
+        serde_json::json!([
+            "ul.product-grid",
+            "section.hero-banner",
+            "#newsletter-signup",
+            "#promo-strip"
+        ])
+    );
+    assert!(
+        !loader.lines().any(|l| l.trim_start().starts_with("//")),
+        "{loader}"
+    );
+    let config = site["config"].as_str().unwrap();
+    assert!(
+        config.starts_with("config.") && config.ends_with(".bin") && config.len() == 21,
+        "{config}"
+    );
+    let bytes = std::fs::read(dir.join(config)).unwrap();
+    assert_eq!(
+        vitrine::Config::from_compiled(&bytes).unwrap().sites[0].name,
+        "my-shop"
+    );
+    // A second build in the same folder: which one the loader should name is not guessed.
+    std::fs::write(dir.join("vitrine.89ab.mjs"), "export {}").unwrap();
+    let (code, text) = vitrine(&[
+        "compile",
+        "docs/examples/real-markup.json",
+        "--browser",
+        path,
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("holds 2 builds (vitrine.0123abcd.mjs, vitrine.89ab.mjs)"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn schema_events_prints_the_record_schema() {
     let (code, out) = vitrine(&["schema", "--events"]);
     assert_eq!(code, 0, "{out}");

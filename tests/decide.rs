@@ -10,7 +10,7 @@ mod common;
 use serde_json::Value;
 use vitrine::config::EventKind;
 use vitrine::signals::{encode_events, seal_traits, Event, Traits};
-use vitrine::Mode;
+use vitrine::{personalize, Mode, RequestInput};
 
 use common::*;
 
@@ -409,5 +409,78 @@ fn decisions_are_deterministic() {
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.state_token, y.state_token);
         assert_eq!(x.report(&site), y.report(&site));
+    }
+}
+
+#[test]
+fn vt_force_shows_the_named_variant_only_where_allowed_and_records_nothing_for_it() {
+    let site = demo();
+    let url = "/c/running?vt-force=hero:hero-trail,grid:origin,cta:nope";
+    let run = |allow: bool| {
+        let input = RequestInput::new(url, T0, [7; 16])
+            .user_agent(Some(CHROME))
+            .allow_force(allow);
+        personalize(&site, Mode::Edge(&keys()), &input)
+    };
+    // Not allowed (no debug token): a parameter like any other.
+    let plain = run(false);
+    assert_eq!(shown(&site, &plain, "hero"), None);
+    let forced = run(true);
+    assert_eq!(shown(&site, &forced, "hero").as_deref(), Some("hero-trail"));
+    assert!(
+        reason(&site, &forced, "hero")
+            .starts_with("forced by ?vt-force=hero:hero-trail (QA; not recorded); decided: "),
+        "{}",
+        reason(&site, &forced, "hero")
+    );
+    assert_eq!(
+        shown(&site, &forced, "grid"),
+        None,
+        "origin forced on the grid"
+    );
+    assert!(
+        reason(&site, &forced, "cta").contains("which this slot does not have (it has: origin"),
+        "{}",
+        reason(&site, &forced, "cta")
+    );
+    // The forced variant's content is rendered as the rules would have rendered it.
+    let hero = forced
+        .decisions
+        .slots
+        .iter()
+        .find(|d| site.slots[d.slot].name == "hero")
+        .unwrap();
+    assert!(hero
+        .content
+        .as_deref()
+        .unwrap_or("")
+        .contains("Trail-ready boots"));
+    // Forced slots are no exposure, in the records and in the report alike.
+    let stamp =
+        vitrine::events::Stamp::of(&site, &forced, T0, [1; 8], vitrine::events::Source::Edge)
+            .unwrap();
+    let recorded: Vec<String> = vitrine::events::Exposures::of(&site, &forced)
+        .records(&stamp)
+        .into_iter()
+        .map(|e| e.slot)
+        .collect();
+    for slot in ["hero", "grid", "cta"] {
+        assert!(
+            !recorded.contains(&slot.to_string()),
+            "{slot}: {recorded:?}"
+        );
+    }
+    assert!(forced
+        .report(&site)
+        .exposures
+        .iter()
+        .all(|e| !["hero", "grid", "cta"].contains(&e.slot.as_str())));
+    // The other slots are decided as without the parameter.
+    for slot in ["offer", "newsletter", "theme"] {
+        assert_eq!(
+            shown(&site, &forced, slot),
+            shown(&site, &plain, slot),
+            "{slot}"
+        );
     }
 }

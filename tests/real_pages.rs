@@ -158,7 +158,8 @@ fn real_grids_are_reordered_by_keys_read_from_their_own_markup() {
                 found: case.containers,
                 items: case.items,
                 keyed: case.items,
-                reordered: case.containers
+                reordered: case.containers,
+                kept: 0
             },
             "{file}"
         );
@@ -292,4 +293,60 @@ fn a_slot_not_on_the_page_is_no_exposure_whatever_was_decided() {
 
 fn stamp(site: &Site, o: &vitrine::Outcome) -> vitrine::events::Stamp {
     vitrine::events::Stamp::of(site, o, T0, [1; 8], vitrine::events::Source::Edge).unwrap()
+}
+
+#[test]
+fn a_replaced_slot_kept_as_the_origin_sent_it_is_no_exposure() {
+    // The hiker's hero variant is decided, but the page's hero outgrows the slot's buffer
+    // limit: the origin content stays, the marker says `origin`, the report says why, and
+    // nothing is recorded for the hero.
+    let site = demo();
+    let steps = journey(
+        &site,
+        &keys(),
+        &["/c/hiking", "/c/hiking", "/c/hiking", "/"],
+        "",
+    );
+    let mut o = steps.into_iter().last().unwrap();
+    assert!(shown(&site, &o, "hero").is_some());
+    let limit = site
+        .slots
+        .iter()
+        .find(|s| s.name == "hero")
+        .unwrap()
+        .max_buffer_bytes;
+    let big = "x".repeat(limit as usize + 1);
+    let page = format!(
+        r#"<html data-vt-slot="theme"><body><section data-vt-slot="hero"><p>{big}</p></section><div data-vt-slot="offer">Free returns</div></body></html>"#
+    );
+    let plan = RewritePlan::new(&site, &o.decisions, NONCE);
+    let (out, stats) = rewrite_str(&plan, &page);
+    assert!(out.contains(&big), "the origin content stays");
+    assert!(
+        out.contains(r#"data-vt-slot="hero" data-vt-applied="origin""#),
+        "{}",
+        &out[..200]
+    );
+    o.decisions.settle(&stats.slots);
+    let report = o.report(&site);
+    let hero = report.decisions.iter().find(|d| d.slot == "hero").unwrap();
+    assert_eq!(
+        hero.reason.code,
+        ReasonCode::NotApplied,
+        "{:?}",
+        hero.reason
+    );
+    assert!(
+        hero.reason.text.starts_with("not applied: "),
+        "{}",
+        hero.reason.text
+    );
+    assert_eq!(hero.arm, None);
+    let recorded: Vec<String> = Exposures::of(&site, &o)
+        .records(&stamp(&site, &o))
+        .into_iter()
+        .map(|e| e.slot)
+        .collect();
+    assert!(!recorded.contains(&"hero".to_string()), "{recorded:?}");
+    assert!(recorded.contains(&"offer".to_string()), "{recorded:?}");
 }

@@ -3,10 +3,9 @@
 // feed and images.
 // Deterministic: the same input gives the same files. Run by `make store`.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "store");
 
@@ -216,33 +215,17 @@ for (const [path, content] of Object.entries(pages)) {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, content);
 }
-// The browser module, served at /vitrine/: the loader, the ES module, its types, the wasm core
-// (built by `make browser`) and the demo's configuration.
+// The browser module, served at /vitrine/: the shipping folder `make browser` built
+// (target/browser) and the demo's configuration compiled into it, with the loader naming it.
 const www = dirname(fileURLToPath(import.meta.url));
-const wasm = join(www, "../target/wasm-web");
+const shipped = join(www, "../target/browser");
 const vitrine = join(root, "vitrine");
+rmSync(vitrine, { recursive: true, force: true });
 mkdirSync(vitrine, { recursive: true });
-for (const f of ["vitrine.js", "vitrine.d.ts"]) copyFileSync(join(www, "vitrine", f), join(vitrine, f));
-// vitrine.mjs as the loader fetches it: one minified module with the wasm core's JS glue in it
-// (one file, not two in a chain), and a source map to the sources. vitrine_core.js is still
-// served on its own for pages that use the low-level API (docs/browser.md).
-if (existsSync(join(wasm, "vitrine_core.js"))) {
-  await build({
-    entryPoints: [join(www, "vitrine/vitrine.mjs")],
-    outfile: join(vitrine, "vitrine.mjs"),
-    bundle: true,
-    format: "esm",
-    minify: true,
-    sourcemap: "linked",
-    target: "es2020",
-    logLevel: "warning",
-    plugins: [{ name: "core", setup: (b) => b.onResolve({ filter: /^\.\/vitrine_core\.js$/ }, () => ({ path: join(wasm, "vitrine_core.js") })) }],
-  });
-}
-// The compiled demo configuration (the browser module carries no JSON parser).
-execFileSync(join(www, "../target/debug/vitrine"), ["compile", join(www, "../src/config/demo.json"), "-o", join(vitrine, "config.bin")], { stdio: "ignore" });
-for (const f of ["vitrine_core.js", "vitrine_core_bg.wasm"]) {
-  if (existsSync(join(wasm, f))) copyFileSync(join(wasm, f), join(vitrine, f));
-  else console.warn(`store: ${f} missing (run make browser)`);
+if (existsSync(shipped)) {
+  for (const f of readdirSync(shipped)) copyFileSync(join(shipped, f), join(vitrine, f));
+  execFileSync(join(www, "../target/debug/vitrine"), ["compile", join(www, "../src/config/demo.json"), "--browser", vitrine], { stdio: "ignore" });
+} else {
+  console.warn("store: target/browser missing (run make browser)");
 }
 console.log(`store: ${Object.keys(pages).length} files in ${root}, browser module in ${vitrine}`);

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::config::{Config, Site};
+use crate::config::{Config, EventKind, Site};
 use crate::config::{ItemKey, Slot};
 use crate::decide::{Choice, ItemKeys, OnPage};
 use crate::events::RecordView;
@@ -28,7 +28,10 @@ fn js_error(e: impl std::fmt::Display) -> JsError {
 /// A result as a JS value: written as JSON in wasm and parsed by the engine's `JSON.parse`, one
 /// crossing in all (building the objects field by field from wasm costs a crossing a value).
 fn to_js(value: &impl Serialize) -> Result<JsValue, JsError> {
-    let json = serde_json::to_string(value).map_err(js_error)?;
+    // Our own types always serialize (no maps with other than string keys); not formatting
+    // serde_json's error keeps its messages (and io::Error's) out of the bundle.
+    let json =
+        serde_json::to_string(value).map_err(|_| js_error("vitrine: cannot write the result"))?;
     js_sys::JSON::parse(&json).map_err(|_| js_error("vitrine: result is not JSON"))
 }
 
@@ -55,6 +58,8 @@ pub struct PageRequest {
     items: Vec<(String, String)>,
     /// Also return the full explain report (scores, segments, reasons) for the debug overlay.
     explain: bool,
+    /// `onPage`: the slots the page holds.
+    on_page: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -96,6 +101,13 @@ impl PageRequest {
     #[wasm_bindgen(setter)]
     pub fn set_id(&mut self, id: Option<String>) {
         self.id = id;
+    }
+
+    /// The slots whose element the page holds, `\x1e`-separated: the others are decided as
+    /// not on this page (no exposure; the report says so).
+    #[wasm_bindgen(setter = onPage)]
+    pub fn set_on_page(&mut self, names: Option<String>) {
+        self.on_page = names;
     }
 
     #[wasm_bindgen(setter)]
@@ -167,6 +179,16 @@ impl PageRequest {
             .gpc(self.gpc)
             .country(self.country.clone())
             .page_traits(self.traits.clone())
+            // QA forcing, in browser-only mode behind `?vt-debug` (which asks for the report).
+            .allow_force(self.explain)
+    }
+
+    /// Whether the page holds slot `name`'s element (everything counts as present until
+    /// `onPage` says).
+    fn on_page(&self, name: &str) -> bool {
+        self.on_page
+            .as_deref()
+            .is_none_or(|list| list.split(ITEM_SEPARATOR).any(|n| n == name))
     }
 
     fn slot_items(&mut self, slot: &str) -> &mut String {
@@ -205,6 +227,9 @@ struct PageInfo<'a> {
     kind: &'a str,
     #[serde(serialize_with = "crate::pipeline::as_map")]
     params: &'a [(String, String)],
+    sku: Option<&'a str>,
+    category: Option<&'a str>,
+    query: Option<&'a str>,
 }
 
 /// Static description of a slot, for the DOM side.
@@ -362,8 +387,11 @@ impl Engine {
         to_js(&info)
     }
 
-    /// The page type and parameters the site's patterns give `url`: the DOM side records views
-    /// from `data-vt-*`/`<meta name="vt:*">` only where the URL does not already stand for one.
+    /// The page type and parameters the site's patterns give `url`, and what a view of it
+    /// means — a product's `sku` and `category`, a search's `query` — read as the edge reads
+    /// a request: the DOM side records views from `data-vt-*`/`<meta name="vt:*">` only where
+    /// the URL does not already stand for one, and captures clicks on product links and
+    /// searches from forms by the URLs they lead to (docs/browser.md, the capture contract).
     pub fn page(&self, url: &str) -> Result<JsValue, JsError> {
         let Some(site) = self.site(url) else {
             return Ok(JsValue::NULL);
@@ -375,9 +403,16 @@ impl Engine {
                 ..RequestFacts::default()
             },
         );
+        let events = crate::signals::request_events(&ctx);
+        let product = events
+            .iter()
+            .find(|e| e.kind == Some(EventKind::ProductView));
         let page = PageInfo {
             kind: &ctx.page_type,
             params: &ctx.page_params,
+            sku: product.and_then(|e| e.sku.as_deref()),
+            category: product.and_then(|e| e.category.as_deref()),
+            query: ctx.search_param.as_deref().and_then(|p| ctx.query_value(p)),
         };
         to_js(&page)
     }
@@ -389,15 +424,17 @@ impl Engine {
         };
         let input = req.input();
         let mut outcome = personalize(site, self.mode(), &input);
-        // Reorders first: a grid whose items yield no key is not reordered, and the decision
-        // settles to say so before anything reads it.
-        // Only the reorders' containers are looked up before deciding: the other slots count
-        // as present here (the DOM side applies them after).
-        let present = OnPage {
-            found: 1,
-            ..OnPage::default()
-        };
-        let mut page = vec![present; outcome.decisions.slots.len()];
+        // What the page holds settles the decisions before anything reads them: a slot not on
+        // the page, a grid whose items yield no key.
+        let mut page: Vec<OnPage> = outcome
+            .decisions
+            .slots
+            .iter()
+            .map(|d| OnPage {
+                found: u32::from(req.on_page(&site.slots[d.slot].name)),
+                ..OnPage::default()
+            })
+            .collect();
         let mut orders: Vec<Option<Vec<u32>>> = vec![None; page.len()];
         for ((d, on), order) in outcome
             .decisions
@@ -419,10 +456,13 @@ impl Engine {
                 .collect();
             let keyed = keys.iter().filter(|k| k.any()).count() as u32;
             *on = OnPage {
-                found: u32::from(!keys.is_empty()),
+                found: on
+                    .found
+                    .min(u32::from(!keys.is_empty() || req.on_page.is_some())),
                 items: keys.len() as u32,
                 keyed,
                 reordered: u32::from(keyed > 0),
+                kept: 0,
             };
             if keyed > 0 {
                 *order = Some(plan.order(&keys).into_iter().map(|i| i as u32).collect());

@@ -5,6 +5,7 @@
 //! decisions, bit for bit, native and wasm; time and randomness arrive as inputs.
 
 pub mod bucket;
+mod force;
 mod page;
 mod rank;
 
@@ -20,6 +21,7 @@ use crate::signals::{RequestContext, Traits};
 use crate::state::{ItemKind, VisitorState};
 
 pub use bucket::{bucket, BUCKETS};
+pub use force::FORCE_PARAM;
 pub use page::OnPage;
 pub use rank::{ItemKeys, RankPlan};
 
@@ -126,6 +128,10 @@ pub enum ReasonCode {
     NotReordered,
     /// The slot's element is not on the page: nothing was shown, nothing is recorded.
     NotOnPage,
+    /// A replaced slot the page kept as the origin sent it (its buffer limit, never ended).
+    NotApplied,
+    /// Forced for QA (`?vt-force`): shown, never recorded.
+    Forced,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -183,6 +189,8 @@ pub struct DecideInput<'s, 'a> {
     pub state: Option<&'a VisitorState>,
     pub traits: Option<&'a Traits>,
     pub trust: Trust,
+    /// QA forcing (`?vt-force`'s value), where it is allowed.
+    pub force: Option<&'a str>,
 }
 
 /// Evaluates segments, then decides every slot.
@@ -206,7 +214,13 @@ pub fn decide<'s>(input: &DecideInput<'s, '_>) -> Decisions<'s> {
         .slots
         .iter()
         .enumerate()
-        .map(|(i, slot)| decide_slot(input, &env, &policies, i, slot))
+        .map(|(i, slot)| {
+            let decided = decide_slot(input, &env, &policies, i, slot);
+            match input.force {
+                Some(spec) => force::force(spec, &env, slot, decided),
+                None => decided,
+            }
+        })
         .collect();
     Decisions { segments, slots }
 }
@@ -600,7 +614,8 @@ fn rank_plan<'s>(state: Option<&VisitorState>, rank: &'s Rank) -> RankPlan<'s> {
 pub fn record(site: &Site, state: &mut VisitorState, decisions: &Decisions<'_>) {
     for d in &decisions.slots {
         let slot = &site.slots[d.slot];
-        let shown = !matches!(d.choice, Choice::Origin);
+        // A forced slot (QA) counts toward no cap.
+        let shown = !matches!(d.choice, Choice::Origin) && d.reason.code != ReasonCode::Forced;
         if shown && (slot.cap_per_session.is_some() || slot.cap_per_visitor.is_some()) {
             let c = &mut state.counters[d.slot];
             c.session = c.session.saturating_add(1);
@@ -633,6 +648,7 @@ impl Decisions<'_> {
     pub fn exposures(&self, site: &Site) -> Vec<Exposure> {
         self.slots
             .iter()
+            .filter(|d| d.recorded())
             .filter_map(|d| {
                 Some(Exposure {
                     slot: site.slots[d.slot].name.clone(),

@@ -18,6 +18,9 @@ pub struct OnPage {
     pub items: u32,
     pub keyed: u32,
     pub reordered: u32,
+    /// For a replaced slot: elements left as the origin sent them (over its buffer limit,
+    /// never ended, or inside markup the rewriter gave up on).
+    pub kept: u32,
 }
 
 impl SlotDecision<'_> {
@@ -25,7 +28,11 @@ impl SlotDecision<'_> {
     pub fn recorded(&self) -> bool {
         !matches!(
             self.reason.code,
-            ReasonCode::NoRankKey | ReasonCode::NotReordered | ReasonCode::NotOnPage
+            ReasonCode::NoRankKey
+                | ReasonCode::NotReordered
+                | ReasonCode::NotOnPage
+                | ReasonCode::NotApplied
+                | ReasonCode::Forced
         )
     }
 }
@@ -41,6 +48,19 @@ impl Decisions<'_> {
                 d.reason = Reason {
                     code: ReasonCode::NotOnPage,
                     text: format!("not on this page (decided: {})", d.reason.text),
+                };
+                d.choice = Choice::Origin;
+                d.arm = None;
+                continue;
+            }
+            if matches!(d.choice, Choice::Variant(_)) && on.kept >= on.found {
+                // Every element of it kept the origin content: the variant was not shown.
+                d.reason = Reason {
+                    code: ReasonCode::NotApplied,
+                    text: format!(
+                        "not applied: left as the origin sent it (over the slot's buffer limit, never ended, or markup the rewriter gave up on; decided: {})",
+                        d.reason.text
+                    ),
                 };
                 d.choice = Choice::Origin;
                 d.arm = None;

@@ -124,7 +124,8 @@ async fn personalize_response(
         .user_agent(inc.user_agent.as_deref())
         .referrer(inc.referrer.as_deref())
         .gpc(inc.gpc)
-        .geo(inc.geo.clone());
+        .geo(inc.geo.clone())
+        .allow_force(inc.debug);
     // Without trusted keys the state is kept as the browser keeps it: unsigned, no traits.
     let mut outcome = personalize(site, keys.map_or(Mode::Browser, Mode::Edge), &input);
     if inc.panic {

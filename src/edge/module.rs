@@ -1,7 +1,7 @@
 //! The browser module's files under `/vitrine/`, served by the worker itself, never proxied to
 //! the origin: the script tag works behind the worker with an origin that knows nothing of
-//! Vitrine. `/vitrine/config.bin` is the compiled configuration this worker runs (from KV or
-//! the bundle), so the browser and the edge always read the same one; the loader, the module
+//! Vitrine. `/vitrine/config.bin` (and `config.<hash>.bin`) is the compiled configuration this
+//! worker runs (from KV or the bundle), so the browser and the edge always read the same one; the loader, the module
 //! and the wasm come from the worker's static assets (`ASSETS`, built by `make store`).
 
 use worker::{Env, Headers, Request, Response};
@@ -13,7 +13,7 @@ pub const PREFIX: &str = "/vitrine/";
 
 /// Answers a request under [`PREFIX`] (the collector's path excepted).
 pub async fn serve(req: Request, env: &Env) -> Response {
-    if req.path() == format!("{PREFIX}config.bin") {
+    if is_config(&req.path()) {
         return match settings::config_bytes(env).await {
             Ok(bytes) => with_type(Response::from_bytes(bytes), "application/octet-stream"),
             Err(e) => text(500, &format!("vitrine: {e}")),
@@ -29,6 +29,16 @@ pub async fn serve(req: Request, env: &Env) -> Response {
         Ok(r) => r,
         Err(e) => text(502, &format!("vitrine: static assets failed ({e})")),
     }
+}
+
+/// `/vitrine/config.bin`, or a content-hashed name for it (`config.3f9a….bin`, as
+/// `vitrine compile --browser` names it): the worker answers with the configuration it runs
+/// whichever name the loader was built with.
+fn is_config(path: &str) -> bool {
+    path.strip_prefix(PREFIX)
+        .and_then(|name| name.strip_prefix("config"))
+        .and_then(|rest| rest.strip_suffix(".bin"))
+        .is_some_and(|hash| hash.is_empty() || (hash.starts_with('.') && !hash.contains('/')))
 }
 
 fn with_type(response: worker::Result<Response>, content_type: &str) -> Response {

@@ -2,7 +2,9 @@
 
 use worker::Request;
 
-use crate::signals::{classify_device, cookie_values, split_url, Device, Geo};
+use crate::signals::{
+    classify_device, cookie_values, has_param, split_url, Device, Geo, DEBUG_PARAM,
+};
 
 use super::settings::Settings;
 
@@ -73,10 +75,7 @@ pub fn read_incoming(req: &Request, settings: &Settings<'_>) -> Incoming {
             .any(|given| constant_time_eq(t.as_bytes(), given.as_bytes())),
         None => false,
     };
-    let overlay = parts
-        .query
-        .split('&')
-        .any(|kv| kv == "vt-debug" || kv.starts_with("vt-debug="));
+    let overlay = has_param(parts.query, DEBUG_PARAM);
     let cf = req.cf();
     let mut geo = Geo {
         country: cf.and_then(|c| c.country()),

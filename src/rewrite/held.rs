@@ -64,14 +64,25 @@ pub(super) struct HeldSlots {
     held: Vec<Held>,
     /// Replaced slots left as the origin sent them (limit, depth, unended, bail-out).
     pub fallbacks: u32,
+    /// The same, per held slot (plan index): the decision of such a slot did not take effect.
+    pub kept: Vec<u32>,
 }
 
 impl HeldSlots {
     pub(super) fn new(plans: Vec<SlotPlan>) -> HeldSlots {
         HeldSlots {
+            kept: vec![0; plans.len()],
             plans,
             held: Vec::new(),
             fallbacks: 0,
+        }
+    }
+
+    /// Slot `slot` (plan index) keeps the origin content.
+    fn fell_back(&mut self, slot: u32) {
+        self.fallbacks += 1;
+        if let Some(n) = self.kept.get_mut(slot as usize) {
+            *n += 1;
         }
     }
 
@@ -122,7 +133,8 @@ impl HeldSlots {
         let label_at = h.label_at;
         let origin = std::mem::take(&mut h.origin);
         h.variant = Vec::new();
-        self.fallbacks += 1;
+        let slot = h.slot;
+        self.fell_back(slot);
         self.write_head(level - 1, &head, label_at, "origin", below);
         self.deliver(level - 1, &origin, below);
     }
@@ -151,7 +163,7 @@ impl HeldSlots {
         if mark == SlotMark::Open {
             let holding = self.held.len() < MAX_HELD_SLOTS;
             if !holding {
-                self.fallbacks += 1;
+                self.fell_back(index);
             }
             self.held.push(Held {
                 slot: index,
@@ -194,7 +206,7 @@ impl HeldSlots {
         while let Some(h) = self.held.pop() {
             let level = self.held.len();
             if h.holding {
-                self.fallbacks += 1;
+                self.fell_back(h.slot);
                 self.write_head(level, &h.head, h.label_at, "origin", below);
                 self.deliver(level, &h.origin, below);
             }

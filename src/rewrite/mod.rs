@@ -143,8 +143,9 @@ struct Core<'s> {
     stream: SharedStream<'s>,
     bailed_out: Option<String>,
     found: Found,
-    /// Per op: its reorder plan's index.
+    /// Per op: its reorder plan's index, and its held slot's.
     reorder_of: Vec<Option<usize>>,
+    held_of: Vec<Option<usize>>,
 }
 
 fn applied(el: &mut Element<'_, '_>, label: &str) {
@@ -274,6 +275,7 @@ impl<'s> Core<'s> {
         let nonce = plan.nonce;
         let found: Found = Rc::new(RefCell::new(vec![0; plan.ops.len()]));
         let mut reorder_of = Vec::with_capacity(plan.ops.len());
+        let mut held_of = Vec::with_capacity(plan.ops.len());
         let (mut reorder_index, mut held_index) = (0u32, 0u32);
         for (at, op) in plan.ops.iter().enumerate() {
             let (Op::Variant { slot, .. } | Op::Mark { slot, .. } | Op::Reorder { slot, .. }) = op;
@@ -289,6 +291,7 @@ impl<'s> Core<'s> {
                 reorder_index - 1
             });
             reorder_of.push(reorder.map(|r| r as usize));
+            held_of.push(held_slot.map(|h| h as usize));
             // Compiled at load; absent only if a compiled config could not be relinked.
             let Some(selector) = slot.selector.as_ref() else {
                 continue;
@@ -329,6 +332,7 @@ impl<'s> Core<'s> {
             bailed_out: None,
             found,
             reorder_of,
+            held_of,
         }
     }
 
@@ -365,8 +369,9 @@ impl<'s> Core<'s> {
         let slots = self
             .reorder_of
             .iter()
+            .zip(&self.held_of)
             .enumerate()
-            .map(|(op, reorder)| {
+            .map(|(op, (reorder, held))| {
                 let plan = reorder.and_then(|r| stats.outcomes.get(r)).copied();
                 let plan = plan.unwrap_or_default();
                 OnPage {
@@ -374,6 +379,10 @@ impl<'s> Core<'s> {
                     items: plan.items,
                     keyed: plan.keyed,
                     reordered: plan.reordered,
+                    kept: held
+                        .and_then(|h| stats.kept.get(h))
+                        .copied()
+                        .unwrap_or_default(),
                 }
             })
             .collect();

@@ -23,6 +23,8 @@ pub(super) struct StreamStats {
     pub slot_fallbacks: u32,
     /// Per reorder plan.
     pub outcomes: Vec<PlanOutcome>,
+    /// Per held slot: elements left as the origin sent them.
+    pub kept: Vec<u32>,
 }
 
 /// Where the rewritten page goes: type-erased, so that the stages are compiled once whatever
@@ -161,6 +163,7 @@ impl<'s> Stream<'s> {
             fallbacks: self.reorder.fallbacks,
             slot_fallbacks: self.held.fallbacks,
             outcomes: std::mem::take(&mut self.reorder.outcomes),
+            kept: std::mem::take(&mut self.held.kept),
         }
     }
 }

@@ -14,7 +14,7 @@ pub use context::{
 };
 pub use events::{decode_events, encode_events, Event, EventIssue};
 pub use traits::{open_traits, seal_traits, Traits, TraitsIssue};
-pub use url::{split_url, UrlParts};
+pub use url::{has_param, split_url, UrlParts, DEBUG_PARAM};
 
 /// Name of the signed state cookie.
 pub const STATE_COOKIE: &str = "vt";

@@ -50,6 +50,18 @@ pub fn split_url(url: &str) -> UrlParts<'_> {
     }
 }
 
+/// The query parameter that asks for the debug overlay (and, in browser-only mode, allows
+/// QA forcing).
+pub const DEBUG_PARAM: &str = "vt-debug";
+
+/// Whether a query (without its `?`) carries parameter `name`, with a value or without:
+/// `vt-debug`, `vt-debug=1`.
+pub fn has_param(query: &str, name: &str) -> bool {
+    query
+        .split('&')
+        .any(|kv| kv.split('=').next() == Some(name))
+}
+
 /// RFC 3986: a letter, then letters, digits, `+`, `-`, `.`.
 fn is_scheme(s: &str) -> bool {
     s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())

@@ -3,11 +3,13 @@
 // Screenshots go to tests/artifacts/ (ignored by git). Run by `make test-e2e`.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, UA, DEBUG_TOKEN, startWorker, freePort, mintCookie } from "../edge/harness.mjs";
-import { startStatic } from "./static.mjs";
+import { startStatic, shopPage } from "./static.mjs";
 
 const ARTIFACTS = join(ROOT, "tests/artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -133,9 +135,10 @@ describe("a plain page with only the script tag (no worker)", () => {
     const page = await context.newPage();
     await page.goto(s.url + "/");
     const result = await page.evaluate(async () => {
-      const core = await import("/vitrine/vitrine_core.js");
-      await core.default({ module_or_path: "/vitrine/vitrine_core_bg.wasm" });
-      const config = new Uint8Array(await (await fetch("/vitrine/config.bin")).arrayBuffer());
+      // The module the loader loaded (its wasm core initialized) exports the core's classes.
+      const core = await window.vitrine;
+      const configUrl = performance.getEntriesByType("resource").map((e) => e.name).find((n) => /\/config\.[0-9a-f]+\.bin$/.test(n));
+      const config = new Uint8Array(await (await fetch(configUrl)).arrayBuffer());
       let refused = null;
       try { new core.Engine(config, "1:c2lnbmluZy1rZXktc2lnbmluZy1rZXktc2lnbmluZy1rZXk"); } catch (e) { refused = String(e.message || e); }
       const engine = new core.Engine(config);
@@ -171,7 +174,7 @@ describe("a plain page with only the script tag (no worker)", () => {
     await page.goto(s.url + "/?utm_campaign=trail-spring");
     await page.waitForFunction(() => document.querySelector("[data-vt-slot=hero]").hasAttribute("data-vt-applied"), null, { timeout: 10_000 });
     // A re-render (a single-page app's route change to the same page) announces nothing twice.
-    await page.evaluate(async () => { const v = await import("/vitrine/vitrine.mjs"); v.refresh(); });
+    await page.evaluate(async () => { const v = await window.vitrine; v.refresh(); });
     const layer = await page.evaluate(() => window.dataLayer.filter((e) => e.event === "experiment_viewed"));
     const ids = layer.map((e) => `${e.vitrine_slot}:${e.variation_id}`);
     assert.equal(new Set(ids).size, ids.length, `duplicates: ${ids}`);
@@ -181,7 +184,7 @@ describe("a plain page with only the script tag (no worker)", () => {
     assert.ok(!layer.some((e) => e.vitrine_slot === "newsletter"), "not on this page");
     const shownSlots = await page.evaluate(() => [...document.querySelectorAll("[data-vt-slot][data-vt-applied]")].filter((el) => el.dataset.vtApplied !== "origin").map((el) => el.dataset.vtSlot));
     for (const slot of shownSlots) assert.ok(layer.some((e) => e.vitrine_slot === slot), `${slot} not in dataLayer`);
-    await page.evaluate(async () => { const v = await import("/vitrine/vitrine.mjs"); v.track({ type: "purchase", sku: "hiking-summit-pack", value: 179, currency: "USD", order: "W-1" }); });
+    await page.evaluate(async () => { const v = await window.vitrine; v.track({ type: "purchase", sku: "hiking-summit-pack", value: 179, currency: "USD", order: "W-1" }); });
     const before = s.beacons.length;
     await page.goto("about:blank");
     const deadline = Date.now() + 5000;
@@ -226,5 +229,131 @@ describe("a plain page with only the script tag (no worker)", () => {
     assert.equal(await page.evaluate(() => localStorage.getItem("vitrine:vt")), null);
     assert.equal(await page.getAttribute("[data-vt-slot=grid]", "data-vt-applied"), "origin", "no behavioral reorder");
     await context.close();
+  });
+});
+
+describe("a shop's own page, no markers: only the script tag and selectors on its markup", () => {
+  // docs/examples/category.html with docs/examples/real-markup.json, shipped as `make browser`
+  // and `vitrine compile --browser` ship it; the script tag's attributes vary by `?tag=`.
+  let s, dir;
+  const TAGS = {
+    collect: '<script src="/vitrine/vitrine.js" data-collect="/vitrine/collect" data-search-form="form.finder"></script>',
+    plain: '<script src="/vitrine/vitrine.js"></script>',
+    badconfig: '<script src="/vitrine/vitrine.js" data-config="/vitrine/missing.bin"></script>',
+  };
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "vitrine-shop-"));
+    cpSync(join(ROOT, "target/browser"), dir, { recursive: true });
+    execFileSync(join(ROOT, "target/debug/vitrine"), ["compile", "docs/examples/real-markup.json", "--browser", dir], { cwd: ROOT, stdio: "ignore" });
+    s = await startStatic({ vitrine: dir, page: (url) => shopPage(TAGS[url.searchParams.get("tag") || "collect"]) });
+  });
+  after(async () => {
+    await s?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const ready = (page) => page.waitForSelector("html[data-vt-ready]", { state: "attached", timeout: 10_000 });
+  const pending = async (context) => (await context.cookies(s.url)).find((c) => c.name === "vt_e")?.value ?? "";
+
+  it("a hiker never sees the generic hero; clicks on product links and searches are captured; exposures only for what was shown", async () => {
+    const context = await browser.newContext({ userAgent: UA, viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    // Four hiking category views (10 points each, from the URL): a hiker from the fourth on.
+    for (let i = 0; i < 4; i++) {
+      await page.goto(s.url + "/c/hiking/");
+      await ready(page);
+    }
+    const frames = await page.evaluate(() => window.__heroFrames);
+    const shown = frames.filter((f) => f !== null);
+    assert.ok(shown.length > 0, "the hero was shown");
+    assert.ok(shown.every((f) => f.includes("Trail-ready")), `a frame showed: ${[...new Set(shown)]}`);
+    assert.equal(await page.getAttribute("section.hero-banner", "data-vt-applied"), "hero-hiking");
+    const hrefs = await page.$$eval("ul.product-grid a.product-link", (as) => as.map((a) => a.getAttribute("href")));
+    assert.deepEqual(hrefs.slice(0, 2), ["/p/hiking-ridge-boot", "/p/hiking-summit-pack"]);
+
+    // Clicks and submits stay on the page (the capture listener runs first).
+    await page.evaluate(() => {
+      document.addEventListener("click", (e) => e.preventDefault());
+      document.addEventListener("submit", (e) => e.preventDefault());
+    });
+    await page.click('a.product-link[href="/p/camping-dome-tent"]');
+    assert.match(await pending(context), /^pc:camping-dome-tent:camping/);
+    await page.fill("header input[name=q]", "rain jacket");
+    await page.evaluate(() => document.querySelector("header form").requestSubmit());
+    assert.match(await pending(context), /^se:rain%20jacket\|pc:/, "the header's role=search form");
+    await page.fill("form.footer-search input", "gaiters");
+    await page.evaluate(() => document.querySelector("form.footer-search").requestSubmit());
+    assert.match(await pending(context), /^se:gaiters\|/, "a plain GET form to the search page type");
+    await page.fill("form.finder input", "stove");
+    await page.evaluate(() => document.querySelector("form.finder").requestSubmit());
+    assert.match(await pending(context), /^se:stove\|/, "the form data-search-form names");
+
+    const before = s.beacons.length;
+    await page.goto("about:blank");
+    const deadline = Date.now() + 5000;
+    while (s.beacons.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const exposures = s.beacons.slice(before).join("").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.type === "exposure");
+    assert.deepEqual(exposures.map((e) => `${e.slot}:${e.variant}`).sort(), ["grid:reorder", "hero:hero-hiking", "offer:free-shipping"], "the newsletter is not on this page");
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  it("without data-collect nothing is sent, and the console says so once", async () => {
+    const context = await browser.newContext({ userAgent: UA });
+    const page = await context.newPage();
+    const notes = [];
+    page.on("console", (m) => notes.push(m.text()));
+    const posts = [];
+    page.on("request", (r) => { if (r.method() === "POST") posts.push(r.url()); });
+    await page.goto(s.url + "/c/hiking/?tag=plain");
+    await ready(page);
+    await page.goto("about:blank");
+    assert.equal(notes.filter((n) => n.includes("no data-collect")).length, 1, notes.join("\n"));
+    assert.deepEqual(posts, []);
+    await context.close();
+  });
+
+  it("a configuration that cannot be loaded is one console error naming its URL, and the page shows", async () => {
+    const context = await browser.newContext({ userAgent: UA });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("console", (m) => { if (m.type() === "error" && m.text().startsWith("vitrine")) errors.push(m.text()); });
+    await page.goto(s.url + "/c/hiking/?tag=badconfig");
+    await page.waitForFunction(() => !document.getElementById("vt-anti-flicker"), null, { timeout: 10_000 });
+    assert.equal(errors.length, 1, errors.join("\n"));
+    assert.match(errors[0], /\/vitrine\/missing\.bin: HTTP 404/);
+    assert.notEqual(await page.evaluate(() => getComputedStyle(document.querySelector("section.hero-banner")).visibility), "hidden");
+    await context.close();
+  });
+
+  it("?vt-force shows a variant for QA, marked as forced and never recorded; a headless browser is told it is a bot", async () => {
+    const context = await browser.newContext({ userAgent: UA });
+    const page = await context.newPage();
+    await page.goto(s.url + "/c/hiking/?vt-debug&vt-force=hero:hero-hiking");
+    await page.waitForSelector("#vt-debug");
+    assert.equal(await page.getAttribute("section.hero-banner", "data-vt-applied"), "hero-hiking", "a first visit is no hiker: forced");
+    const overlay = await page.textContent("#vt-debug");
+    assert.match(overlay, /hero → hero-hiking[^]*forced by \?vt-force=hero:hero-hiking/);
+    assert.match(overlay, /newsletter → origin[^]*not on this page/);
+    const before = s.beacons.length;
+    await page.goto("about:blank");
+    const deadline = Date.now() + 5000;
+    while (s.beacons.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const slots = s.beacons.slice(before).join("").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.type === "exposure").map((e) => e.slot);
+    assert.ok(!slots.includes("hero"), JSON.stringify(slots));
+    assert.ok(slots.includes("offer"), JSON.stringify(slots));
+    await context.close();
+
+    // Headless Chromium's own user agent: personalized, nothing recorded, and said so.
+    const headless = await browser.newContext();
+    const bot = await headless.newPage();
+    const notes = [];
+    bot.on("console", (m) => notes.push(m.text()));
+    await bot.goto(s.url + "/c/hiking/?vt-debug");
+    await bot.waitForSelector("#vt-debug [data-vt-unrecorded]");
+    assert.match(await bot.textContent("#vt-debug [data-vt-unrecorded]"), /bot user agent: nothing recorded/);
+    assert.ok(notes.some((n) => n.includes("bot user agent: nothing recorded")), notes.join("\n"));
+    await headless.close();
   });
 });

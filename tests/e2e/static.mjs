@@ -10,7 +10,7 @@ const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "a
 
 export const PLAIN_PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Plain page</title>
-<script src="/vitrine/vitrine.js"></script>
+<script src="/vitrine/vitrine.js" data-collect="/vitrine/collect"></script>
 <style>body{font:16px system-ui;margin:0}.hero{height:240px;padding:24px;background:#f5f5f4}.offer{height:40px}.grid{display:grid;grid-template-columns:repeat(4,1fr);gap:8px;list-style:none;padding:0}.grid li{height:60px;border:1px solid #ddd}</style>
 </head><body>
 <script>
@@ -41,10 +41,38 @@ export const PLAIN_PAGE = `<!doctype html>
 </body></html>`;
 
 /** The same page without Vitrine: its first paint is what the slots' visibility is held to. */
-export const BARE_PAGE = PLAIN_PAGE.replace('<script src="/vitrine/vitrine.js"></script>\n', "");
+export const BARE_PAGE = PLAIN_PAGE.replace(/<script src="\/vitrine\/vitrine.js"[^>]*><\/script>\n/, "");
 
-/** The server also takes beacons at POST /vitrine/collect: `beacons` holds their bodies. */
-export function startStatic() {
+/**
+ * A shop's own page, unmodified but for the script tag (`tag`): docs/examples/category.html,
+ * no data-vt-* anywhere, and a watcher that records, at every frame, what its hero shows if
+ * visible; below its header's search form (role=search), two more: a plain GET form to the
+ * search page and a POST form the script tag names (`data-search-form`).
+ */
+export function shopPage(tag) {
+  const page = readFileSync(join(ROOT, "docs/examples/category.html"), "utf8");
+  const watcher = `<script>
+  window.__heroFrames = [];
+  (function watch() {
+    const hero = document.querySelector("section.hero-banner");
+    if (hero) window.__heroFrames.push(getComputedStyle(hero).visibility !== "hidden" ? hero.textContent.trim().slice(0, 40) : null);
+    if (window.__heroFrames.length < 120) requestAnimationFrame(watch);
+  })();
+</script>`;
+  const forms = `<form class="footer-search" action="/search"><input name="q"><button>Go</button></form>
+<form class="finder" action="/find" method="post"><input name="term"><button>Find</button></form>`;
+  return page
+    .replace("</head>", `${tag}\n</head>`)
+    .replace("<body>", `<body>\n${watcher}`)
+    .replace('<footer class="site-footer">', `${forms}\n<footer class="site-footer">`);
+}
+
+/**
+ * The server also takes beacons at POST /vitrine/collect: `beacons` holds their bodies.
+ * With `shop` ({vitrine: folder, page: html or url => html}), it serves that shipping folder at /vitrine/ and
+ * that page at every other path: a shop with the script tag and nothing else.
+ */
+export function startStatic(shop = null) {
   const beacons = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
@@ -58,8 +86,12 @@ export function startStatic() {
       });
       return;
     }
+    if (shop && !url.pathname.startsWith("/vitrine/")) {
+      res.writeHead(200, { "content-type": TYPES[".html"] });
+      return res.end(typeof shop.page === "function" ? shop.page(url) : shop.page);
+    }
     if (url.pathname.startsWith("/vitrine/")) {
-      const file = join(ROOT, "www/store", url.pathname);
+      const file = shop ? join(shop.vitrine, url.pathname.slice("/vitrine/".length)) : join(ROOT, "www/store", url.pathname);
       if (existsSync(file)) {
         res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" });
         return res.end(readFileSync(file));

@@ -186,6 +186,22 @@ describe("demo store behind the worker", () => {
     assert.equal(decision(thanks, "offer").reason.code === "not_on_page", false, "the offer is on the page");
   });
 
+  it("?vt-force shows a chosen variant with the debug token only, marked as forced and recorded as no exposure", async () => {
+    const url = w.base + "/c/running?vt-force=hero:hero-trail,grid:origin";
+    const forced = await get(url, { headers: debug, jar: visitor() });
+    assert.equal(applied(forced.text, 'data-vt-slot="hero"'), "hero-trail");
+    assert.equal(applied(forced.text, 'data-vt-slot="grid"'), "origin");
+    assert.equal(decision(forced, "hero").reason.code, "forced");
+    assert.match(decision(forced, "hero").reason.text, /^forced by \?vt-force=hero:hero-trail \(QA; not recorded\); decided: /);
+    const rows = explain(forced).exposures.map((e) => e.slot);
+    assert.ok(!rows.includes("hero") && !rows.includes("grid"), `the report's exposure rows: ${rows}`);
+    const unknown = await get(w.base + "/c/running?vt-force=hero:nope", { headers: debug });
+    assert.match(decision(unknown, "hero").reason.text, /which this slot does not have \(it has: origin, hero-search, hero-trail/);
+    // Without the token the parameter is only a parameter.
+    const shopper = await get(url, { jar: visitor() });
+    assert.equal(applied(shopper.text, 'data-vt-slot="hero"'), "origin");
+  });
+
   it("serves the browser module from its assets and the config it runs as /vitrine/config.bin", async () => {
     const js = await get(w.base + "/vitrine/vitrine.js");
     assert.equal(js.status, 200);
@@ -194,6 +210,12 @@ describe("demo store behind the worker", () => {
     assert.equal(bin.status, 200);
     assert.equal(bin.headers.get("content-type"), "application/octet-stream");
     assert.ok(bin.body.equals(readFileSync(join(ROOT, "build/config.bin"))), "the bundled config");
+    // The content-hashed name the loader was built with answers with the same bytes.
+    const site = JSON.parse(js.text.split("/*vitrine:site*/")[1]);
+    assert.match(site.config, /^config\.[0-9a-f]{10}\.bin$/);
+    const hashed = await get(w.base + "/vitrine/" + site.config);
+    assert.ok(hashed.body.equals(bin.body), "the config the worker runs");
+    assert.equal((await get(w.base + "/vitrine/" + site.wasm)).status, 200);
   });
 
   it("non-HTML and missing pages of the store pass through", async () => {

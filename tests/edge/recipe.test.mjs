@@ -116,6 +116,9 @@ describe("docs/edge.md: try it locally in front of your own origin", () => {
     const file = join(scratch, "expected.bin");
     execFileSync(join(ROOT, "target/debug/vitrine"), ["compile", "docs/examples/real-markup.json", "-o", file], { cwd: ROOT, stdio: "ignore" });
     assert.ok(bin.body.equals(readFileSync(file)), "docs/examples/real-markup.json, compiled");
+    // Whatever configuration the loader was built with, the name it asks for is the worker's.
+    const site = JSON.parse(js.text.split("/*vitrine:site*/")[1]);
+    assert.ok((await get(base + "/vitrine/" + site.config)).body.equals(bin.body));
   });
 
   it("builds the worker once per start", () => {

@@ -8,16 +8,18 @@ export type VitrineEvent =
   | { type: "filter"; filter: string; value?: string };
 
 export interface InitOptions {
-  /** Where vitrine_core_bg.wasm and config.bin are served (default: next to the module). */
+  /** Where the wasm core and the configuration are served (default: next to the module). */
   base?: string;
-  /** URL of the compiled site configuration (`vitrine compile site.json -o config.bin`). */
+  /** URL of the compiled site configuration (`vitrine compile`), relative to `base`; default config.bin. */
   config?: string;
   /** Personalize the page as soon as the DOM is ready (browser-only mode). */
   auto?: boolean;
   /** Traits the page knows (unverified: never unlock variants that require signed state). */
   traits?: { purchases90d?: number; aov?: number; tier?: string };
-  /** Where event records are sent with sendBeacon (default: the worker's /vitrine/collect). */
+  /** Where event records are sent with sendBeacon (default: the worker's /vitrine/collect when a worker serves the page; else none is sent). */
   collect?: string;
+  /** A CSS selector for the site's search forms (captured by their text input wherever they submit). */
+  searchForm?: string;
   /** Downloads already under way (the loader starts both before the module arrives). */
   preloaded?: { module?: Promise<WebAssembly.Module>; config?: Promise<ArrayBuffer> };
 }
@@ -47,9 +49,9 @@ export interface Decision {
   slots: SlotDecision[];
   /** With decide({ explain: true }): scores, segments, reasons, exposures, issues. */
   report?: unknown;
-  /** The state's visitor id (32 hex digits); null under GPC. */
+  /** The state's visitor id (32 hex digits); null when nothing may be recorded (GPC, a bot's user agent). */
   visitor: string | null;
-  /** One exposure record per decided slot, as NDJSON (one line each): what the beacon sends. */
+  /** One exposure record per slot shown (not for slots off the page, forced, or unkeyed grids), as NDJSON: what the beacon sends. */
   records: string;
   /** The same records as objects (parsed from `records` on first use); empty under GPC. */
   exposures: Exposure[];
@@ -63,3 +65,34 @@ export function apply(decision?: Decision): number;
 export function refresh(): Decision | null;
 /** Sends the waiting event records now (done by itself when the page is hidden or left). */
 export function flush(): void;
+
+/** The wasm core's classes (docs/browser.md, "The wasm core"). */
+export declare class Engine {
+  constructor(compiled: Uint8Array, stateKeys?: string);
+  slots(url: string): unknown;
+  page(url: string): { type: string; params: Record<string, string>; sku: string | null; category: string | null; query: string | null } | null;
+  decide(request: PageRequest): Decision | null;
+  decideToken(url: string, cookie: string, userAgent: string, nowMs: number, id: string): string | undefined;
+}
+export declare class PageRequest {
+  constructor(url: string, nowMs: number);
+  cookie?: string;
+  userAgent?: string;
+  referrer?: string;
+  gpc: boolean;
+  country?: string;
+  id?: string;
+  /** Also return the explain report; allows `?vt-force`. */
+  explain: boolean;
+  /** The slots whose element the page holds, `\x1e`-separated. */
+  onPage?: string;
+  setTraits(purchases90d: number, aov: number, tier: string): void;
+  setItems(slot: string, packed: string): void;
+  addItem(slot: string, sku?: string, attr?: string): void;
+  free(): void;
+}
+
+declare global {
+  /** Set by the loader (vitrine.js): the module, once it has initialized. */
+  interface Window { vitrine: Promise<typeof import("./vitrine")> }
+}

@@ -5,8 +5,12 @@
 // - Without the worker: keeps the (unsigned) state in localStorage, decides with the same Rust
 //   core compiled to wasm, and swaps the slots, moving existing nodes for `reorder`.
 // API for single-page apps: init(options), track(event), decide(), apply(decision), refresh(),
-// flush(). Options: {base, config, auto, traits, collect (where records go; /vitrine/collect)}.
+// flush(); the core's Engine and PageRequest. Options: {base, config, auto, traits, collect
+// (where records go: behind the worker /vitrine/collect; without it, nowhere unless set),
+// searchForm (a selector for the site's search forms)}.
 import wasmInit, { Engine, PageRequest } from "./vitrine_core.js";
+
+export { Engine, PageRequest };
 
 const STATE_KEY = "vitrine:vt";
 const MAX_EVENTS = 16;
@@ -22,6 +26,23 @@ let lastDecision = null;
 const mark = (name) => performance.mark && performance.mark(name);
 const gpc = () => navigator.globalPrivacyControl === true;
 const edgeMode = () => document.querySelector("[data-vt-applied]") !== null;
+const debugging = () => new URLSearchParams(location.search).has("vt-debug");
+// A page the worker decided marks this tab's session as served by it: its pages without slots
+// send their records to the worker's collector too.
+const EDGE_SEEN = "vitrine:edge";
+function servedByWorker() {
+  try {
+    if (edgeMode()) sessionStorage.setItem(EDGE_SEEN, "1");
+    return sessionStorage.getItem(EDGE_SEEN) === "1";
+  } catch {
+    return edgeMode();
+  }
+}
+
+/** Where records go: `collect` (data-collect), else the worker's collector if a worker serves the page, else nowhere. */
+function collectUrl() {
+  return options.collect || (servedByWorker() ? "/vitrine/collect" : null);
+}
 
 function randomId() {
   const b = new Uint8Array(16);
@@ -106,7 +127,8 @@ export function flush() {
   if (!outbox.length) return;
   const body = outbox.join("\n") + "\n";
   outbox = [];
-  const url = options.collect || "/vitrine/collect";
+  const url = collectUrl();
+  if (!url) return; // init() said so once in the console
   const queued = navigator.sendBeacon && navigator.sendBeacon(url, new Blob([body], { type: "text/plain" }));
   if (!queued) fetch(url, { method: "POST", body, keepalive: true, headers: { "content-type": "text/plain" } }).catch(() => {});
 }
@@ -120,6 +142,7 @@ function installFlush() {
 }
 
 const CONVERSIONS = new Set(["purchase", "add_to_cart"]);
+const BOT_NOTE = "bot user agent: nothing recorded (headless browsers and crawlers count as bots; test with a browser's user agent, docs/browser.md)";
 
 /**
  * Records an event for the next decision: {type, sku?, category?, price?, query?, filter?,
@@ -155,6 +178,24 @@ function announceEdge() {
   }
 }
 
+/**
+ * What a submitted form searches for: a form named as the site's search (`data-search-form`,
+ * `data-vt-search`, `role=search`) by its text input; any other GET form by the URL it leads
+ * to, when that is the search page type's path with its parameter.
+ */
+function searchQuery(form) {
+  const named = form.matches("[data-vt-search], [role=search]") || (options.searchForm && form.matches(options.searchForm));
+  if (named) {
+    const input = form.querySelector("input[type=search], input[name=q], input[type=text], input:not([type])");
+    return input ? input.value.trim() : "";
+  }
+  if ((form.getAttribute("method") || "get").toLowerCase() !== "get") return "";
+  const url = new URL(form.getAttribute("action") || "", location.href);
+  url.search = new URLSearchParams(new FormData(form)).toString();
+  const page = engine.page(url.href);
+  return page && page.type === "search" && page.query ? page.query.trim() : "";
+}
+
 function itemEvent(type, el) {
   const d = el.dataset;
   return { type, sku: d.vtSku, category: d.vtCategory, price: d.vtPrice };
@@ -169,16 +210,18 @@ function installCapture() {
     const cart = target.closest("[data-vt-add-to-cart]");
     if (cart) return track(itemEvent("add_to_cart", cart));
     const link = target.closest("a[href]");
-    const item = link && (link.closest("[data-vt-item]") || (link.matches("[data-vt-sku]") ? link : null));
-    if (item && item.dataset.vtSku) track(itemEvent("product_click", item));
+    if (!link) return;
+    const item = link.closest("[data-vt-item]") || (link.matches("[data-vt-sku]") ? link : null);
+    if (item && item.dataset.vtSku) return track(itemEvent("product_click", item));
+    // No markers: a link to a product page is a click on that product, as its URL says.
+    const page = engine.page(link.href);
+    if (page && page.type === "product" && page.sku) track({ type: "product_click", sku: page.sku, category: page.category });
   }, true);
   document.addEventListener("submit", (ev) => {
     const form = ev.target;
     if (!(form instanceof HTMLFormElement)) return;
-    const input = form.querySelector("input[name=q], input[type=search]");
-    if (input && input.value.trim() && (form.matches("[data-vt-search], [role=search]") || input.name === "q")) {
-      track({ type: "search", query: input.value.trim().slice(0, 200) });
-    }
+    const query = searchQuery(form);
+    if (query) track({ type: "search", query: query.slice(0, 200) });
   }, true);
   document.addEventListener("change", (ev) => {
     const el = ev.target instanceof Element ? ev.target.closest("[data-vt-filter]") : null;
@@ -225,6 +268,8 @@ export function decide({ explain = false } = {}) {
     req.explain = explain;
     const t = options.traits;
     if (t) req.setTraits(Math.min(0xffffffff, Math.max(0, Math.floor(Number(t.purchases90d)) || 0)), Number(t.aov) || 0, String(t.tier ?? ""));
+    // The slots this page holds: the others are decided as not on this page (no exposure).
+    req.onPage = slots.filter((s) => document.querySelector(s.selector)).map((s) => s.name).join("\x1e");
     for (const s of slots) {
       if (s.action !== "reorder") continue;
       const container = document.querySelector(s.selector);
@@ -264,17 +309,12 @@ function decodeEntities(html) {
   return t.value;
 }
 
-/** The slots whose element the last `apply` found: an exposure means shown. */
-let onPage = new Set();
-
 /** Applies a decision to the slots the edge has not decided; returns the number of slots changed. */
 export function apply(decision = lastDecision) {
   if (!decision) return 0;
   let changed = 0;
-  onPage = new Set();
   for (const s of decision.slots) {
     const els = document.querySelectorAll(s.selector);
-    if (els.length) onPage.add(s.name);
     for (const el of els) {
       if (el.hasAttribute("data-vt-applied")) continue;
       const label = s.variant || "origin";
@@ -312,7 +352,8 @@ export function apply(decision = lastDecision) {
 export function refresh() {
   if (!engine || edgeMode()) return null;
   for (const el of document.querySelectorAll("[data-vt-applied]")) el.removeAttribute("data-vt-applied");
-  const debug = new URLSearchParams(location.search).has("vt-debug");
+  // Under ?vt-debug: the report for the overlay, and QA forcing (?vt-force=slot:variant).
+  const debug = debugging();
   const decision = decide({ explain: debug });
   if (!decision) return null;
   apply(decision);
@@ -322,12 +363,19 @@ export function refresh() {
   }
   // Announce what was shown and record each exposure once per page — in a task of its own,
   // so that the frame showing the slots is not held for it.
+  // (The core settled the decisions with the slots on this page: a slot not on it, a forced
+  // one, a grid whose items yield no key have no record.)
   setTimeout(() => {
     const lines = decision.records.split("\n");
-    // A slot whose element is not on this page was shown to no one: nothing is recorded.
-    decision.exposures.forEach((e, i) => { if (onPage.has(e.slot) && announce(e)) sendLine(lines[i]); });
+    decision.exposures.forEach((e, i) => { if (announce(e)) sendLine(lines[i]); });
   });
-  if (debug) overlay(decision, "browser-only mode");
+  if (debug) {
+    // No visitor: nothing may be recorded — Global Privacy Control, or a bot's user agent
+    // (headless browsers and page-speed tools included).
+    const unrecorded = decision.visitor ? null : gpc() ? "Global Privacy Control: nothing recorded" : BOT_NOTE;
+    if (unrecorded) console.info(`vitrine: ${unrecorded}`);
+    overlay(decision, "browser-only mode", unrecorded);
+  }
   return decision;
 }
 
@@ -343,12 +391,17 @@ export async function init(opts = {}) {
   const base = opts.base || new URL(".", import.meta.url).href;
   // The loader (vitrine.js) has started both downloads already; called directly, start them now.
   const pre = opts.preloaded || {};
+  const configUrl = new URL(opts.config || "config.bin", base).href;
   const [config] = await Promise.all([
-    pre.config || fetch(opts.config || base + "config.bin").then((r) => { if (!r.ok) throw new Error(`vitrine: config ${r.status}`); return r.arrayBuffer(); }),
+    pre.config || fetch(configUrl).then((r) => { if (!r.ok) throw new Error(`vitrine: cannot load the configuration ${configUrl}: HTTP ${r.status}`); return r.arrayBuffer(); }),
     pre.module ? pre.module.then((module) => wasmInit({ module_or_path: module })) : wasmInit({ module_or_path: base + "vitrine_core_bg.wasm" }),
   ]);
   mark("vitrine:loaded");
-  engine = new Engine(new Uint8Array(config));
+  try {
+    engine = new Engine(new Uint8Array(config));
+  } catch (e) {
+    throw new Error(`vitrine: the configuration ${configUrl} cannot be used: ${e.message}`);
+  }
   if (!gpc()) {
     installCapture();
     installFlush();
@@ -356,12 +409,15 @@ export async function init(opts = {}) {
   if (opts.auto) {
     if (document.readyState === "loading") await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
     mark("vitrine:dom");
+    if (!gpc() && !collectUrl()) {
+      console.info("vitrine: no data-collect on the script tag and no worker in front: exposures and conversions are not sent (docs/browser.md)");
+    }
     if (edgeMode()) {
       if (!gpc()) announceEdge();
       // The edge decided this page and counted its view: only record what the DOM says
       // beyond the URL, for the next request.
       if (!gpc()) { const views = domViewEvents(); if (views.length) writeEvents([...views, ...pendingEvents()]); }
-      if (new URLSearchParams(location.search).has("vt-debug")) {
+      if (debugging()) {
         // With the debug token (a `vt_debug` cookie), the edge embeds its report in the page.
         const embedded = document.getElementById("vt-explain");
         overlay(embedded ? { report: JSON.parse(embedded.textContent) } : null, "decided at the edge");
@@ -379,13 +435,14 @@ export async function init(opts = {}) {
 // ---------------------------------------------------------------------------------------------
 // Debug overlay (?vt-debug)
 
-function overlay(decision, mode) {
+function overlay(decision, mode, unrecorded) {
   document.getElementById("vt-debug")?.remove();
   const box = document.createElement("aside");
   box.id = "vt-debug";
   box.style.cssText = "position:fixed;right:12px;bottom:12px;width:380px;max-height:80vh;overflow:auto;z-index:2147483647;background:#111827;color:#f9fafb;font:12px/1.45 ui-monospace,monospace;padding:14px;border-radius:10px;box-shadow:0 8px 30px rgba(0,0,0,.35)";
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
   let html = `<strong style="font-size:13px">Vitrine</strong> <span style="opacity:.7">${mode}</span>`;
+  if (unrecorded) html += `<p data-vt-unrecorded style="color:#fbbf24;margin:8px 0 0">${esc(unrecorded)}</p>`;
   if (decision && decision.report) {
     const r = decision.report;
     html += `<h4 style="margin:10px 0 4px">Scores</h4>`;

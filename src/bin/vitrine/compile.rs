@@ -1,22 +1,47 @@
-//! `vitrine compile`: a configuration's compiled form (what the browser module and the edge load).
+//! `vitrine compile`: a configuration's compiled form (what the browser module and the edge
+//! load), to a file, or beside the browser module's files (`--browser DIR`, from `make browser`)
+//! with a content-hashed name and the loader written for it.
 
+use std::path::Path;
 use std::process::ExitCode;
+
+use sha2::{Digest, Sha256};
+use vitrine::config::{Action, Config};
 
 use crate::deployment::load_config;
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("out").required(true).args(["output", "browser"]))]
 pub struct Args {
     /// Configuration file (JSON).
     config: String,
     /// Output file (the demo serves it as /vitrine/config.bin).
     #[arg(short, long)]
-    output: String,
+    output: Option<String>,
+    /// The browser module's folder (`make browser` builds it in target/browser): writes
+    /// `config.<hash>.bin` there and the loader `vitrine.js` that names it, the module's files
+    /// and the slots to hide until decided.
+    #[arg(long, value_name = "DIR")]
+    browser: Option<String>,
 }
 
+/// The loader's source; `vitrine compile --browser` fills in its site line.
+const LOADER: &str = include_str!("../../../www/vitrine/vitrine.js");
+/// What brackets the loader's site line.
+const SITE_MARK: &str = "/*vitrine:site*/";
+
 pub fn run(args: Args) -> Result<ExitCode, String> {
-    let Args { config, output } = args;
-    let cfg = load_config(&config)?;
+    let cfg = load_config(&args.config)?;
     let bytes = cfg.to_compiled();
+    let output = match (&args.output, &args.browser) {
+        (Some(output), _) => output.clone(),
+        (None, Some(dir)) => {
+            let name = format!("config.{}.bin", short_hash(&bytes));
+            write_loader(Path::new(dir), &cfg, &name)?;
+            format!("{dir}/{name}")
+        }
+        (None, None) => return Err("give --output FILE or --browser DIR".into()),
+    };
     std::fs::write(&output, &bytes).map_err(|e| format!("cannot write {output}: {e}"))?;
     println!(
         "{output}: {} bytes, {} site(s)",
@@ -24,4 +49,80 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         cfg.sites.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first 10 hex digits of the content's SHA-256: the file name changes with the content,
+/// so a CDN may cache it for a year.
+pub fn short_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)[..5]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes `dir/vitrine.js`: the loader, naming the folder's module and wasm (content-hashed by
+/// `make browser`), the configuration `config`, and the selectors of the slots to hide.
+fn write_loader(dir: &Path, cfg: &Config, config: &str) -> Result<(), String> {
+    let module = built_file(dir, "vitrine.", ".mjs")?;
+    let wasm = built_file(dir, "vitrine_core.", ".wasm")?;
+    let site = serde_json::json!({
+        "module": module,
+        "wasm": wasm,
+        "config": config,
+        "hide": hidden_selectors(cfg),
+    });
+    let (head, rest) = LOADER
+        .split_once(SITE_MARK)
+        .and_then(|(head, rest)| Some((head, rest.split_once(SITE_MARK)?.1)))
+        .ok_or("the loader template has no site line (www/vitrine/vitrine.js)")?;
+    // Shipped without its comment lines (the source, www/vitrine/vitrine.js, has them).
+    let loader: String = format!("{head}{SITE_MARK}{site}{SITE_MARK}{rest}")
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .map(|line| format!("{}\n", line.trim_start()))
+        .collect();
+    let path = dir.join("vitrine.js");
+    std::fs::write(&path, loader).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The selectors the loader hides until the slots are decided: every slot's, once, except
+/// `set_attribute` slots' (their element is often `body` or `html`: hiding it would hold the
+/// whole page back).
+pub fn hidden_selectors(cfg: &Config) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for slot in cfg.sites.iter().flat_map(|s| &s.slots) {
+        let sel = slot.selector_source.as_str();
+        if slot.action != Action::SetAttribute && !out.contains(&sel) {
+            out.push(sel);
+        }
+    }
+    out
+}
+
+/// The one file in `dir` named `prefix<hash>suffix`.
+fn built_file(dir: &Path, prefix: &str, suffix: &str) -> Result<String, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut found: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| {
+            n.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix(suffix))
+                .is_some_and(|hash| !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .collect();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(format!(
+            "{} has no {prefix}<hash>{suffix}: build the browser module there first (make browser builds target/browser)",
+            dir.display()
+        )),
+        _ => Err(format!(
+            "{} holds {} builds ({}): use the folder of one `make browser` run",
+            dir.display(),
+            found.len(),
+            found.join(", ")
+        )),
+    }
 }
