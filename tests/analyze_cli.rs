@@ -107,17 +107,24 @@ fn csv_rows(text: &str) -> std::collections::BTreeMap<(String, String, String), 
         .collect()
 }
 
-fn duckdb(sql: &str) -> Vec<Value> {
-    let mut child = Command::new("python3")
-        .args([
+/// The rows `sql` gives over the events in `dir`: in DuckDB (reading the files itself) or in
+/// ClickHouse's embedded engine, chDB (tests/data/sql/chdb_run.py loads them into `events`);
+/// both from PyPI, installed by .ci/bootstrap.
+fn run_sql(dialect: &str, dir: &str, sql: &str) -> Vec<Value> {
+    let args: Vec<&str> = match dialect {
+        "duckdb" => vec![
             "-c",
             "import duckdb, json, sys\nprint(json.dumps(duckdb.sql(sys.stdin.read()).fetchall()))",
-        ])
+        ],
+        _ => vec!["tests/data/sql/chdb_run.py", dir],
+    };
+    let mut child = Command::new("python3")
+        .args(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 runs (make bootstrap installs duckdb)");
+        .expect("python3 runs (make bootstrap installs duckdb and chdb)");
     child
         .stdin
         .take()
@@ -127,79 +134,85 @@ fn duckdb(sql: &str) -> Vec<Value> {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "duckdb failed: {}",
+        "{dialect} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
-fn duckdb_sql_gives_the_built_in_sufficient_statistics() {
-    let dir = events("duckdb");
+fn duckdb_and_clickhouse_sql_give_the_built_in_sufficient_statistics() {
+    let dir = events("sql");
     let d = dir.to_str().unwrap();
-    for metric in ["purchase", "revenue", "add_to_cart"] {
-        for by in [None, Some("device"), Some("segment")] {
-            let mut args = vec!["analyze", d, "--emit-stats", metric];
-            let mut sql_args = vec!["analyze", d, "--sql", "duckdb", "--metric", metric];
-            if let Some(by) = by {
-                args.extend(["--by", by]);
-                sql_args.extend(["--by", by]);
-            }
-            let (code, built_in, err) = vitrine(&args);
-            assert_eq!(code, 0, "{err}");
-            let built_in = csv_rows(&built_in);
-            assert!(built_in.len() > 10, "{metric} {by:?}: {built_in:?}");
-            let (code, sql, err) = vitrine(&sql_args);
-            assert_eq!(code, 0, "{err}");
-            let rows = duckdb(&sql);
-            assert_eq!(rows.len(), built_in.len(), "{metric} {by:?}: row count");
-            for r in rows {
-                let key = (
-                    r[0].as_str().unwrap().to_string(),
-                    r[1].as_str().unwrap().to_string(),
-                    r[2].as_str().unwrap().to_string(),
-                );
-                let (users, sum, squares) = built_in
-                    .get(&key)
-                    .unwrap_or_else(|| panic!("{metric} {by:?}: no built-in row {key:?}"));
-                let got = (
-                    r[3].as_f64().unwrap(),
-                    r[4].as_f64().unwrap(),
-                    r[5].as_f64().unwrap(),
-                );
-                let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
-                assert!(
-                    close(got.0, *users) && close(got.1, *sum) && close(got.2, *squares),
-                    "{metric} {by:?} {key:?}: duckdb {got:?}, built-in {:?}",
-                    (users, sum, squares)
-                );
+    for dialect in ["duckdb", "clickhouse"] {
+        // DuckDB reads the files (the source is their glob); ClickHouse a table.
+        let source = if dialect == "duckdb" { d } else { "events" };
+        for metric in ["purchase", "revenue", "add_to_cart"] {
+            for by in [None, Some("device"), Some("segment")] {
+                let mut args = vec!["analyze", d, "--emit-stats", metric];
+                let mut sql_args = vec!["analyze", source, "--sql", dialect, "--metric", metric];
+                if let Some(by) = by {
+                    args.extend(["--by", by]);
+                    sql_args.extend(["--by", by]);
+                }
+                let (code, built_in, err) = vitrine(&args);
+                assert_eq!(code, 0, "{err}");
+                let built_in = csv_rows(&built_in);
+                assert!(built_in.len() > 10, "{metric} {by:?}: {built_in:?}");
+                let (code, sql, err) = vitrine(&sql_args);
+                assert_eq!(code, 0, "{err}");
+                let rows = run_sql(dialect, d, &sql);
                 assert_eq!(
-                    r[6],
-                    if metric == "revenue" {
-                        "mean"
-                    } else {
-                        "binomial"
-                    }
+                    rows.len(),
+                    built_in.len(),
+                    "{dialect} {metric} {by:?}: row count"
                 );
+                for r in rows {
+                    let key = (
+                        r[0].as_str().unwrap().to_string(),
+                        r[1].as_str().unwrap().to_string(),
+                        r[2].as_str().unwrap().to_string(),
+                    );
+                    let (users, sum, squares) = built_in.get(&key).unwrap_or_else(|| {
+                        panic!("{dialect} {metric} {by:?}: no built-in row {key:?}")
+                    });
+                    let got = (
+                        r[3].as_f64().unwrap(),
+                        r[4].as_f64().unwrap(),
+                        r[5].as_f64().unwrap(),
+                    );
+                    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
+                    assert!(
+                        close(got.0, *users) && close(got.1, *sum) && close(got.2, *squares),
+                        "{dialect} {metric} {by:?} {key:?}: {got:?}, built-in {:?}",
+                        (users, sum, squares)
+                    );
+                    assert_eq!(
+                        r[6],
+                        if metric == "revenue" {
+                            "mean"
+                        } else {
+                            "binomial"
+                        }
+                    );
+                }
             }
         }
     }
-    // The other flavours print; they are not executed here.
-    for dialect in ["bigquery", "clickhouse"] {
-        let (code, sql, _) = vitrine(&[
-            "analyze",
-            "project.dataset.events",
-            "--sql",
-            dialect,
-            "--by",
-            "segment",
-        ]);
-        assert_eq!(code, 0);
-        assert!(
-            sql.contains("experiment, variation, dimension") && sql.contains("main_sum_squares"),
-            "{sql}"
-        );
-    }
+    // BigQuery's flavour prints; it is not executed here.
+    let (code, sql, _) = vitrine(&[
+        "analyze",
+        "project.dataset.events",
+        "--sql",
+        "bigquery",
+        "--by",
+        "segment",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        sql.contains("experiment, variation, dimension") && sql.contains("main_sum_squares"),
+        "{sql}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

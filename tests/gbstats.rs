@@ -441,3 +441,85 @@ fn every_gbstats_vector_agrees_to_1e_6() {
     );
     assert_eq!((ran, skipped.len()), (73, 7), "{skipped:?}");
 }
+
+#[test]
+fn t_quantiles_match_scipy_at_any_degrees_of_freedom() {
+    // scipy.stats.t.ppf (SciPy 1.17.1, which gbstats calls), full precision: statrs' quantile
+    // drifts from ~10⁴ degrees of freedom on (8e-4 relative at 2·10⁶).
+    let cases = [
+        (0.975, 10.0, 2.228138851986274),
+        (0.95, 10.0, 1.8124611228116756),
+        (0.975, 1000.0, 1.9623390808264083),
+        (0.95, 1000.0, 1.6463788172854643),
+        (0.975, 1e5, 1.9599877075346095),
+        (0.95, 1e5, 1.6448688647849696),
+        (0.975, 4e5, 1.9599699152357701),
+        (0.95, 4e5, 1.6448574363832171),
+        (0.975, 2e6, 1.9599651706763748),
+        (0.95, 2e6, 1.6448543888364011),
+    ];
+    for (p, dof, want) in cases {
+        let got = vitrine::analyze::stats::t_quantile(p, dof);
+        assert!(
+            ((got - want) / want).abs() < 1e-12,
+            "t.ppf({p}, {dof}) = {want}, got {got}"
+        );
+    }
+}
+
+/// The differential test against gbstats itself: thousands of random sufficient-statistics
+/// tables (binomial and mean metrics, 2–3 arms, n from 10 to 10⁶) computed by the installed
+/// gbstats (tests/data/gbstats/random_cases.py; PyPI, installed by .ci/bootstrap), agreeing to
+/// 1e-6: estimates, intervals, p-values (fixed horizon, one-sided, sequential), Bayesian chance
+/// to win and risk, SRM.
+#[test]
+fn random_tables_agree_with_gbstats_itself_to_1e_6() {
+    let out = std::process::Command::new("python3")
+        .args(["tests/data/gbstats/random_cases.py", "20261204", "3000"])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "gbstats (PyPI, installed by .ci/bootstrap) computes the random cases: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cases: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cases.len(), 3000);
+    let mut kinds = std::collections::BTreeMap::new();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let want = &case["reference_full_precision"];
+        if case["kind"] == "srm" {
+            let list = |k: &str| -> Vec<f64> {
+                case["inputs"][k]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(num)
+                    .collect()
+            };
+            close(
+                name,
+                "srm p",
+                srm(&list("users"), &list("weights")),
+                &want["ts_checkSrm"],
+            );
+            *kinds.entry("srm").or_insert(0) += 1;
+            continue;
+        }
+        let (a, b) = arms(case).unwrap();
+        let config = &case["inputs"]["config"];
+        if config["engine"] == "bayesian" {
+            run_bayesian(name, &a, &b, config, want);
+            *kinds.entry("bayesian").or_insert(0) += 1;
+        } else {
+            let tuning = config["sequential_tuning_parameter"]
+                .as_f64()
+                .unwrap_or(DEFAULT_TUNING);
+            run_frequentist(name, &a, &b, config, tuning, want);
+            *kinds.entry(config["test"].as_str().unwrap()).or_insert(0) += 1;
+        }
+    }
+    // Every kind is exercised.
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
+}

@@ -355,6 +355,24 @@ fn students_t(dof: f64) -> StudentsT {
     })
 }
 
+/// The `p` quantile of Student's t with `dof` degrees of freedom. statrs' `inverse_cdf` drifts at
+/// large `dof` (3.5e-6 relative at 10⁵, 8e-4 at 2·10⁶, against SciPy's `t.ppf`, which gbstats
+/// uses); from 1,000 degrees of freedom on, the Cornish–Fisher expansion about the normal
+/// quantile (Abramowitz & Stegun 26.7.5, four terms) is exact to double precision there.
+pub fn t_quantile(p: f64, dof: f64) -> f64 {
+    // (NaN degrees of freedom go to statrs, which falls back to the normal limit.)
+    if dof.is_nan() || dof < 1000.0 {
+        return students_t(dof).inverse_cdf(p);
+    }
+    let z = Normal::standard().inverse_cdf(p);
+    let (z2, v) = (z * z, dof);
+    let g1 = (z2 + 1.0) * z / 4.0;
+    let g2 = ((5.0 * z2 + 16.0) * z2 + 3.0) * z / 96.0;
+    let g3 = (((3.0 * z2 + 19.0) * z2 + 17.0) * z2 - 15.0) * z / 384.0;
+    let g4 = ((((79.0 * z2 + 776.0) * z2 + 1482.0) * z2 - 1920.0) * z2 - 945.0) * z / 92160.0;
+    z + (g1 + (g2 + (g3 + g4 / v) / v) / v) / v
+}
+
 /// The fixed-horizon Welch t-test of `effect` at level `alpha`.
 pub fn t_test(effect: Effect, dof: f64, alpha: f64, sides: Sides) -> Frequentist {
     let se = effect.standard_error();
@@ -362,7 +380,7 @@ pub fn t_test(effect: Effect, dof: f64, alpha: f64, sides: Sides) -> Frequentist
     let dist = students_t(dof);
     let (p, ci) = match sides {
         Sides::Two => {
-            let w = dist.inverse_cdf(1.0 - alpha / 2.0) * se;
+            let w = t_quantile(1.0 - alpha / 2.0, dof) * se;
             (
                 2.0 * dist.sf(t.abs()),
                 [effect.estimate - w, effect.estimate + w],
@@ -371,7 +389,7 @@ pub fn t_test(effect: Effect, dof: f64, alpha: f64, sides: Sides) -> Frequentist
         Sides::Greater => (
             dist.sf(t),
             [
-                effect.estimate - dist.inverse_cdf(1.0 - alpha) * se,
+                effect.estimate - t_quantile(1.0 - alpha, dof) * se,
                 f64::INFINITY,
             ],
         ),
@@ -379,7 +397,7 @@ pub fn t_test(effect: Effect, dof: f64, alpha: f64, sides: Sides) -> Frequentist
             dist.cdf(t),
             [
                 f64::NEG_INFINITY,
-                effect.estimate + dist.inverse_cdf(1.0 - alpha) * se,
+                effect.estimate + t_quantile(1.0 - alpha, dof) * se,
             ],
         ),
     };
