@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use vitrine::analyze::aggregate::{Aggregate, Aggregator, By, Options, ALL};
-use vitrine::analyze::report::{self, Analysis, Settings};
+use vitrine::analyze::report::{self, Analysis, Design, Settings, Table};
 use vitrine::analyze::stats::{self, Difference, Kind, Moments, Sides, Statistic};
 use vitrine::config::{Config, DEMO_CONFIG};
 use vitrine::simulate::{self, Outcomes, Plant, Synthetic, Traffic};
@@ -174,6 +174,7 @@ fn srm_fires_on_a_planted_48_52_split_and_not_on_an_even_one() {
             &days,
             &Settings::default(),
             &|unit: &str, variations: &[&str]| (unit == "exp").then(|| vec![0.5; variations.len()]),
+            &|_: &str| Design::Randomized,
         );
         analyses
             .into_iter()
@@ -340,6 +341,7 @@ fn rows_below_the_minimum_say_not_enough_data_and_corrections_adjust() {
         &days,
         &Settings::default(),
         &|_: &str, _: &[&str]| None,
+        &|_: &str| Design::Randomized,
     )
     .into_iter()
     .find(|a| a.experiment == "exp" && a.metric == "purchase")
@@ -361,6 +363,25 @@ fn rows_below_the_minimum_say_not_enough_data_and_corrections_adjust() {
     let holm = stats::holm(&raw);
     assert_eq!(row("desktop").relative.p_adjusted, Some(holm[0]));
     assert_eq!(row("mobile").relative.p_adjusted, Some(holm[1]));
+    // `ci` stays the unadjusted interval, like `p_value`; the adjusted one is beside it, wider.
+    for d in ["desktop", "mobile"] {
+        let r = &row(d).relative;
+        let adjusted = r.ci_adjusted.unwrap();
+        let unadjusted = row(d).relative.ci;
+        assert!(
+            unadjusted[0] < r.estimate && r.estimate < unadjusted[1],
+            "{r:?}"
+        );
+        assert!(
+            adjusted[0] <= unadjusted[0] && unadjusted[1] <= adjusted[1],
+            "{r:?}"
+        );
+        // The unadjusted interval is the one the p-value belongs to: 0 is outside it exactly
+        // when p < α.
+        let excludes_zero = unadjusted[0] > 0.0 || unadjusted[1] < 0.0;
+        assert_eq!(excludes_zero, r.p_value.unwrap() < 0.05, "{r:?}");
+    }
+    assert_eq!(row(ALL).relative.ci_adjusted, None);
     assert!(holm[0] > raw[0] && holm[1] >= raw[1]);
     assert_eq!(row(ALL).relative.p_adjusted, None);
     assert_eq!(tablet.relative.p_adjusted, None);
@@ -405,6 +426,7 @@ fn synthetic_traffic_with_a_planted_uplift_is_found() {
         &|unit: &str, variations: &[&str]| {
             (unit == "hero-holdout").then(|| variations.iter().map(|_| 0.5).collect())
         },
+        &|_: &str| Design::Randomized,
     );
     let a = analyses
         .iter()
@@ -443,4 +465,134 @@ fn synthetic_traffic_with_a_planted_uplift_is_found() {
         &|_| {},
     );
     assert_eq!(again.events, run.events);
+}
+
+/// A table of binomial rows: (unit, dimension, variation) → (users, conversions).
+fn binomial_table(rows: &[(&str, &str, &str, f64, f64)]) -> Table {
+    let mut table = Table::new();
+    for (unit, dim, variation, n, sum) in rows {
+        table
+            .entry((unit.to_string(), "purchase".to_string()))
+            .or_default()
+            .insert(
+                (dim.to_string(), variation.to_string()),
+                Statistic::Plain(Moments {
+                    kind: Kind::Binomial,
+                    n: *n,
+                    sum: *sum,
+                    sum_squares: *sum,
+                }),
+            );
+    }
+    table
+}
+
+#[test]
+fn observational_rows_show_the_difference_but_no_verdict_and_no_chance_to_win() {
+    // A large, clear difference between a segment-chosen variant and the origin content.
+    let table = binomial_table(&[
+        ("slot:theme", ALL, "origin", 50_000.0, 5_000.0),
+        ("slot:theme", ALL, "theme-hiking", 50_000.0, 6_000.0),
+        ("hero-holdout", ALL, "control", 50_000.0, 5_000.0),
+        ("hero-holdout", ALL, "treatment", 50_000.0, 6_000.0),
+    ]);
+    let design = |unit: &str| {
+        if unit.starts_with("slot:") {
+            Design::Observational
+        } else {
+            Design::Randomized
+        }
+    };
+    let analyses = report::build(
+        &table,
+        &Table::new(),
+        &Settings::default(),
+        &|_: &str, _: &[&str]| None,
+        &design,
+    );
+    let theme = analyses
+        .iter()
+        .find(|a| a.experiment == "slot:theme")
+        .unwrap();
+    let holdout = analyses
+        .iter()
+        .find(|a| a.experiment == "hero-holdout")
+        .unwrap();
+    assert_eq!(
+        (theme.design, holdout.design),
+        (Design::Observational, Design::Randomized)
+    );
+    let (t, h) = (&theme.rows[0], &holdout.rows[0]);
+    // The same numbers: the difference and its interval are shown for both…
+    assert_eq!(t.relative.estimate, h.relative.estimate);
+    assert_eq!(t.relative.ci, h.relative.ci);
+    // …but only the randomized comparison gets a verdict and a chance to win.
+    assert_eq!(h.verdict, "better");
+    assert!(h.chance_to_win.unwrap() > 0.99);
+    assert_eq!(t.verdict, "observational: no verdict");
+    assert_eq!(t.chance_to_win, None);
+    let report = report::Report {
+        settings: Settings::default(),
+        stats_rows: None,
+        records: 1,
+        visitors: 1,
+        duplicates: 0,
+        experiments: analyses.clone(),
+    };
+    let text = report::table_text(&report);
+    assert!(
+        text.contains("slot:theme · purchase (binomial) vs origin · observational"),
+        "{text}"
+    );
+    assert!(
+        text.contains("observational: the variants were chosen by the rules, not at random"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    let theme = json["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["experiment"] == "slot:theme")
+        .unwrap();
+    assert_eq!(theme["design"], "observational");
+    assert!(theme["rows"][0]["chance_to_win"].is_null());
+    let html = vitrine::analyze::html::page(&report);
+    assert!(
+        html.contains("<span class=\"design\">observational</span>"),
+        "{html}"
+    );
+}
+
+#[test]
+fn the_split_check_uses_the_rows_present_and_never_claims_without_users() {
+    let weights = |_: &str, v: &[&str]| Some(vec![0.5; v.len()]);
+    let build = |table: &Table| {
+        report::build(
+            table,
+            &Table::new(),
+            &Settings::default(),
+            &weights,
+            &|_: &str| Design::Randomized,
+        )
+        .remove(0)
+    };
+    // Breakdown rows only (a --stats file without `all`): 300 vs 340 users in all.
+    let a = build(&binomial_table(&[
+        ("exp", "desktop", "control", 200.0, 20.0),
+        ("exp", "mobile", "control", 100.0, 10.0),
+        ("exp", "desktop", "treatment", 220.0, 22.0),
+        ("exp", "mobile", "treatment", 120.0, 12.0),
+    ]));
+    let p = a.srm_p.unwrap();
+    assert!((p - 0.113846).abs() < 1e-5, "{p}");
+    assert_eq!(a.srm_note, "from the breakdown rows summed (no `all` row)");
+    // No users at all: no p-value.
+    let empty = build(&binomial_table(&[
+        ("exp", "desktop", "control", 0.0, 0.0),
+        ("exp", "desktop", "treatment", 0.0, 0.0),
+    ]));
+    assert_eq!(empty.srm_p, None);
+    assert_eq!(empty.srm_note, "not computed: no users in the rows");
+    assert!(!empty.srm);
 }

@@ -306,7 +306,7 @@ fn the_report_finds_the_planted_uplift_and_the_stats_csv_gives_the_same_numbers(
     // The terminal table names the verdicts and intervals.
     let (_, table, _) = vitrine(&["analyze", d, "--metric", "purchase"]);
     assert!(
-        table.contains("hero-holdout · purchase (binomial) vs control · split ok"),
+        table.contains("hero-holdout · purchase (binomial) vs control · randomized · split ok"),
         "{table}"
     );
     assert!(table.contains("95% CI"), "{table}");

@@ -3,7 +3,7 @@
 //! variation and breakdown value, and the cumulative uplift over time. Inline CSS and SVG only:
 //! no script, no CDN.
 
-use super::report::{Analysis, Report};
+use super::report::{notes, pct, Analysis, Cells, Design, Report};
 
 /// `s` escaped for HTML text and attributes.
 fn escape_html(s: &str) -> String {
@@ -13,10 +13,6 @@ fn escape_html(s: &str) -> String {
 }
 
 const W: f64 = 720.0;
-
-fn pct(x: f64) -> String {
-    format!("{:+.1}%", x * 100.0)
-}
 
 /// The x position of `v` on a scale from `lo` to `hi` over `[left, right]`.
 fn scale(v: f64, lo: f64, hi: f64, left: f64, right: f64) -> f64 {
@@ -156,8 +152,7 @@ fn table(a: &Analysis) -> String {
          <th>baseline mean</th><th>uplift</th><th>95% CI</th><th>p</th><th>chance to win</th><th>verdict</th></tr>",
     );
     for r in &a.rows {
-        let enough = r.verdict != "not enough data";
-        let p = r.relative.p_adjusted.or(r.relative.p_value);
+        let c = Cells::of(r);
         t.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape_html(&r.dimension.replace('\u{1f}', "+")),
@@ -166,10 +161,10 @@ fn table(a: &Analysis) -> String {
             r.baseline_users,
             r.mean,
             r.baseline_mean,
-            if enough { pct(r.relative.estimate) } else { "–".into() },
-            if enough { format!("[{}, {}]", pct(r.relative.ci[0]), pct(r.relative.ci[1])) } else { "–".into() },
-            match p { Some(p) if enough => format!("{p:.3}"), _ => "–".into() },
-            if enough { format!("{:.0}%", r.chance_to_win * 100.0) } else { "–".into() },
+            c.uplift,
+            c.ci,
+            c.p,
+            c.win,
             escape_html(&r.verdict),
         ));
     }
@@ -182,19 +177,26 @@ pub fn page(report: &Report) -> String {
     let mut body = String::new();
     for a in &report.experiments {
         body.push_str(&format!(
-            "<section><h2>{} <small>{} ({}) vs {}</small></h2>{}",
+            "<section><h2>{} <small>{} ({}) vs {} · <span class=\"design\">{}</span></small></h2>{}",
             escape_html(&a.experiment),
             escape_html(&a.metric),
             a.metric_type,
             escape_html(&a.baseline),
+            match a.design {
+                Design::Randomized => "randomized",
+                Design::Observational => "observational",
+            },
             match a.srm_p {
                 Some(p) if a.srm => format!("<p class=\"srm bad\">Sample ratio mismatch (p = {p:.2e}): the split is not the configured one; the results are suspect.</p>"),
-                Some(p) => format!("<p class=\"srm\">Split as configured (SRM p = {p:.3}).</p>"),
-                None => String::new(),
+                Some(p) => format!("<p class=\"srm\">Split as configured (SRM p = {p:.3}, {}).</p>", escape_html(&a.srm_note)),
+                None => format!("<p class=\"srm\">Split check {}.</p>", escape_html(&a.srm_note)),
             }
         ));
         body.push_str(&table(a));
-        body.push_str("<h3>Relative uplift, 95% intervals</h3>");
+        for note in notes(a, report.settings.correction) {
+            body.push_str(&format!("<p class=\"note\">{}</p>", escape_html(&note)));
+        }
+        body.push_str("<h3>Relative uplift, 95% intervals (unadjusted)</h3>");
         body.push_str(&forest(a));
         let timeline = cumulative(a);
         if !timeline.is_empty() {
@@ -214,11 +216,15 @@ pub fn page(report: &Report) -> String {
          .ci.flat,circle.flat{{stroke:#4a5a7a;fill:#4a5a7a}}.band{{opacity:.18}}.line{{fill:none;stroke-width:2}}\
          .c0{{fill:#2f6fdb;stroke:#2f6fdb}}.c1{{fill:#d9822b;stroke:#d9822b}}.c2{{fill:#8e44ad;stroke:#8e44ad}}\
          .c3{{fill:#16a085;stroke:#16a085}}.srm.bad{{color:#c62828;font-weight:bold}}section{{margin-bottom:2rem}}</style></head>\
-         <body><h1>Vitrine analysis</h1><p>{} records, {} visitors, {} duplicate conversions dropped. \
+         <body><h1>Vitrine analysis</h1><p>{}. \
          {}, α = {}, {} correction{}.</p>{body}</body></html>\n",
-        report.records,
-        report.visitors,
-        report.duplicates,
+        match report.stats_rows {
+            Some(rows) => format!("{rows} rows of sufficient statistics"),
+            None => format!(
+                "{} records, {} visitors, {} duplicate conversions dropped",
+                report.records, report.visitors, report.duplicates
+            ),
+        },
         if s.sequential { "Sequential confidence sequences" } else { "Fixed-horizon Welch t-tests" },
         s.alpha,
         match s.correction {

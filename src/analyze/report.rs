@@ -49,7 +49,8 @@ pub enum Correction {
 /// Per (experiment, metric): per (dimension value, variation), the arm's statistic.
 pub type Table = BTreeMap<(String, String), BTreeMap<(String, String), Statistic>>;
 
-/// An estimate with its interval and p-value.
+/// An estimate with its interval and p-value, both unadjusted; after a correction across the
+/// rows, the adjusted ones beside them (GrowthBook's `ciAdjusted`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Interval {
     pub estimate: f64,
@@ -58,6 +59,10 @@ pub struct Interval {
     /// After the correction across the rows (absent without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p_adjusted: Option<f64>,
+    /// The interval that goes with `p_adjusted`; a bound may be infinite (JSON `null`) when
+    /// the adjusted p-value is 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci_adjusted: Option<[f64; 2]>,
 }
 
 impl Interval {
@@ -67,8 +72,28 @@ impl Interval {
             ci: f.ci,
             p_value: f.p_value,
             p_adjusted: None,
+            ci_adjusted: None,
         }
     }
+}
+
+/// How a comparison's arms were assigned, which decides what it can claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Design {
+    /// By bucketing on the visitor id (an experiment's arms, a weighted split): the difference
+    /// is the variant's effect.
+    Randomized,
+    /// By the rules (a segment-chosen variant against the origin content): the visitors who saw
+    /// each differ in more than what they saw, so the difference is no effect — no verdict.
+    Observational,
+}
+
+impl Design {
+    /// What an observational row says instead of a verdict.
+    pub const OBSERVATIONAL_VERDICT: &'static str = "observational: no verdict";
+    /// Why, in one sentence (the table, the HTML).
+    pub const OBSERVATIONAL_WHY: &'static str = "observational: the variants were chosen by the rules, not at random, so those who saw them differ from those who did not in more than what they saw; the difference is no effect of the variant (no verdict, no chance to win). Measure it with a holdout.";
 }
 
 /// One variation against the baseline in one breakdown value.
@@ -82,7 +107,8 @@ pub struct Row {
     pub baseline_mean: f64,
     pub relative: Interval,
     pub absolute: Interval,
-    pub chance_to_win: f64,
+    /// `None` for an observational comparison.
+    pub chance_to_win: Option<f64>,
     /// Expected loss (relative) of choosing the variation, and of keeping the baseline.
     pub risk: [f64; 2],
     /// `better`, `worse`, `no significant difference`, `not enough data`, or what failed.
@@ -109,10 +135,14 @@ pub struct Analysis {
     /// `binomial`, `mean` or `ratio`.
     pub metric_type: &'static str,
     pub baseline: String,
-    /// The sample-ratio check over the whole population; `None` without a configured split.
+    pub design: Design,
+    /// The sample-ratio check over the whole population (the `all` rows, or the breakdown rows
+    /// summed when there are none); `None` when not computed, `srm_note` says why.
     pub srm_p: Option<f64>,
     /// Whether `srm_p` < 0.001: the split is not what was configured, the results are suspect.
     pub srm: bool,
+    /// What the check was computed from, or why it was not.
+    pub srm_note: String,
     pub rows: Vec<Row>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Point>,
@@ -122,6 +152,9 @@ pub struct Analysis {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub settings: Settings,
+    /// With `--stats`: the rows of sufficient statistics read (the counts below are then 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats_rows: Option<u64>,
     pub records: u64,
     pub visitors: u64,
     pub duplicates: u64,
@@ -277,7 +310,7 @@ fn baseline_of(variations: &[&str]) -> Option<String> {
 struct Compared {
     relative: Interval,
     absolute: Interval,
-    chance_to_win: f64,
+    chance_to_win: Option<f64>,
     risk: [f64; 2],
     error: Option<String>,
 }
@@ -299,7 +332,7 @@ fn compare(c: &Statistic, t: &Statistic, settings: &Settings) -> Compared {
             Compared {
                 relative: Interval::of(rel),
                 absolute: Interval::of(abs),
-                chance_to_win: post.chance_to_win,
+                chance_to_win: Some(post.chance_to_win),
                 risk: post.risk,
                 error: None,
             }
@@ -307,7 +340,7 @@ fn compare(c: &Statistic, t: &Statistic, settings: &Settings) -> Compared {
         (Err(e), _) | (_, Err(e)) => Compared {
             relative: Interval::of(Frequentist::empty()),
             absolute: Interval::of(Frequentist::empty()),
-            chance_to_win: 0.5,
+            chance_to_win: None,
             risk: [0.0, 0.0],
             error: Some(e.to_string()),
         },
@@ -318,12 +351,13 @@ fn compare(c: &Statistic, t: &Statistic, settings: &Settings) -> Compared {
 pub type Weights<'a> = dyn Fn(&str, &[&str]) -> Option<Vec<f64>> + 'a;
 
 /// The report of `table`; `weights(experiment, variations)` gives the configured split when
-/// there is one (for the SRM check).
+/// there is one (for the SRM check), `design(experiment)` how its arms were assigned.
 pub fn build(
     table: &Table,
     days: &Table,
     settings: &Settings,
     weights: &Weights<'_>,
+    design: &dyn Fn(&str) -> Design,
 ) -> Vec<Analysis> {
     let mut out = Vec::new();
     for ((experiment, metric), cells) in table {
@@ -341,6 +375,7 @@ pub fn build(
         dims.dedup();
         // `all` first, then the breakdown values.
         dims.sort_by_key(|d| (*d != ALL, d.to_string()));
+        let design = design(experiment);
         let mut rows = Vec::new();
         let mut mtype = "mean";
         for dim in &dims {
@@ -358,6 +393,8 @@ pub fn build(
                     "not enough data".to_string()
                 } else if let Some(e) = &r.error {
                     e.clone()
+                } else if design == Design::Observational {
+                    Design::OBSERVATIONAL_VERDICT.to_string()
                 } else {
                     String::new()
                 };
@@ -370,7 +407,7 @@ pub fn build(
                     baseline_mean: sa.mean,
                     relative: r.relative,
                     absolute: r.absolute,
-                    chance_to_win: r.chance_to_win,
+                    chance_to_win: r.chance_to_win.filter(|_| design == Design::Randomized),
                     risk: r.risk,
                     verdict,
                 });
@@ -394,16 +431,7 @@ pub fn build(
                 "no significant difference".into()
             };
         }
-        // The split over the whole population.
-        let users: Vec<f64> = variations
-            .iter()
-            .map(|v| {
-                cells
-                    .get(&(ALL.to_string(), v.to_string()))
-                    .map_or(0.0, |s| s.n())
-            })
-            .collect();
-        let srm_p = weights(experiment, &variations).map(|w| stats::srm(&users, &w));
+        let (srm_p, srm_note) = split_check(cells, &variations, weights(experiment, &variations));
         let timeline = timeline(
             days.get(&(experiment.clone(), metric.clone())),
             &baseline,
@@ -414,13 +442,48 @@ pub fn build(
             metric: metric.clone(),
             metric_type: mtype,
             baseline,
+            design,
             srm: srm_p.is_some_and(|p| p < stats::SRM_THRESHOLD),
             srm_p,
+            srm_note,
             rows,
             timeline,
         });
     }
     out
+}
+
+/// The sample-ratio check of a unit's split: over the whole population's rows, or, when the
+/// table has none (a `--stats` file of breakdown rows), over the breakdown rows summed; never a
+/// p-value without users or without a configured split.
+fn split_check(
+    cells: &BTreeMap<(String, String), Statistic>,
+    variations: &[&str],
+    weights: Option<Vec<f64>>,
+) -> (Option<f64>, String) {
+    let Some(weights) = weights else {
+        return (None, "not computed: no configured split".into());
+    };
+    let has_all = cells.keys().any(|(d, _)| d == ALL);
+    let users: Vec<f64> = variations
+        .iter()
+        .map(|v| {
+            cells
+                .iter()
+                .filter(|((d, x), _)| x == v && (d == ALL) == has_all)
+                .map(|(_, s)| s.n())
+                .sum()
+        })
+        .collect();
+    if users.iter().sum::<f64>() <= 0.0 {
+        return (None, "not computed: no users in the rows".into());
+    }
+    let from = if has_all {
+        "the whole population"
+    } else {
+        "the breakdown rows summed (no `all` row)"
+    };
+    (Some(stats::srm(&users, &weights)), format!("from {from}"))
 }
 
 fn correct(rows: &mut [Row], settings: &Settings) {
@@ -444,7 +507,7 @@ fn correct(rows: &mut [Row], settings: &Settings) {
     for (&i, adj) in idx.iter().zip(adjusted) {
         let r = &mut rows[i].relative;
         r.p_adjusted = Some(adj);
-        r.ci = stats::adjusted_ci(r.ci, r.estimate, adj, settings.alpha);
+        r.ci_adjusted = Some(stats::adjusted_ci(r.ci, r.estimate, adj, settings.alpha));
     }
 }
 
@@ -480,27 +543,106 @@ fn timeline(
     out
 }
 
-fn pct(x: f64) -> String {
-    if x.is_infinite() {
-        return if x > 0.0 {
-            "+∞".into()
-        } else {
-            "−∞".into()
-        };
+/// A ratio as a signed percentage; an infinite bound is no number: "—".
+pub fn pct(x: f64) -> String {
+    if !x.is_finite() {
+        return "—".into();
     }
     format!("{:+.1}%", x * 100.0)
 }
 
+/// A row's figures as the table and the HTML print them: the interval and p-value the verdict
+/// reads (the adjusted ones, marked `*`, where a correction applied), no chance to win for an
+/// observational row, "–" where there is not enough data.
+pub struct Cells {
+    pub uplift: String,
+    pub ci: String,
+    pub p: String,
+    pub win: String,
+    /// The interval and p-value are the adjusted ones.
+    pub adjusted: bool,
+    /// A bound of the printed interval is infinite (printed "—").
+    pub unbounded: bool,
+}
+
+impl Cells {
+    pub fn of(r: &Row) -> Cells {
+        let dash = || "–".to_string();
+        if r.verdict == "not enough data" {
+            return Cells {
+                uplift: dash(),
+                ci: dash(),
+                p: dash(),
+                win: dash(),
+                adjusted: false,
+                unbounded: false,
+            };
+        }
+        let (ci, p, adjusted) = match (r.relative.ci_adjusted, r.relative.p_adjusted) {
+            (Some(ci), Some(p)) => (ci, Some(p), true),
+            _ => (r.relative.ci, r.relative.p_value, false),
+        };
+        let mark = if adjusted { "*" } else { "" };
+        Cells {
+            uplift: pct(r.relative.estimate),
+            ci: format!("[{}, {}]{mark}", pct(ci[0]), pct(ci[1])),
+            p: p.map_or_else(dash, |p| format!("{p:.3}{mark}")),
+            win: r
+                .chance_to_win
+                .map_or_else(dash, |w| format!("{:.0}%", w * 100.0)),
+            adjusted,
+            unbounded: !(ci[0].is_finite() && ci[1].is_finite()),
+        }
+    }
+}
+
+/// The notes under an analysis: its design when observational, what starred and "—" figures
+/// mean, and what the split check was computed from.
+pub fn notes(a: &Analysis, correction: Correction) -> Vec<String> {
+    let cells: Vec<Cells> = a.rows.iter().map(Cells::of).collect();
+    let mut out = Vec::new();
+    if a.design == Design::Observational {
+        out.push(Design::OBSERVATIONAL_WHY.to_string());
+    }
+    if cells.iter().any(|c| c.adjusted) {
+        out.push(format!(
+            "* adjusted across the breakdown rows ({}); the unadjusted interval and p-value are `ci` and `p_value` in --json",
+            match correction {
+                Correction::BenjaminiHochberg => "Benjamini–Hochberg",
+                _ => "Holm",
+            }
+        ));
+    }
+    if cells.iter().any(|c| c.unbounded) {
+        out.push(
+            "— an adjusted interval without a bound on that side (its adjusted p-value is 1)"
+                .into(),
+        );
+    }
+    out
+}
+
 /// The report as a terminal table.
 pub fn table_text(report: &Report) -> String {
-    let mut out =
-        format!(
-        "{} records, {} visitors, {} duplicate conversions dropped; {} {}, α = {}, {} correction\n",
-        report.records,
-        report.visitors,
-        report.duplicates,
-        if report.settings.sequential { "sequential" } else { "fixed-horizon" },
-        if report.settings.cuped { "with CUPED" } else { "t-tests" },
+    let input = match report.stats_rows {
+        Some(rows) => format!("{rows} rows of sufficient statistics (--stats)"),
+        None => format!(
+            "{} records, {} visitors, {} duplicate conversions dropped",
+            report.records, report.visitors, report.duplicates
+        ),
+    };
+    let mut out = format!(
+        "{input}; {} {}, α = {}, {} correction\n",
+        if report.settings.sequential {
+            "sequential"
+        } else {
+            "fixed-horizon"
+        },
+        if report.settings.cuped {
+            "with CUPED"
+        } else {
+            "t-tests"
+        },
         report.settings.alpha,
         match report.settings.correction {
             Correction::None => "no",
@@ -510,20 +652,24 @@ pub fn table_text(report: &Report) -> String {
     );
     for a in &report.experiments {
         out.push_str(&format!(
-            "\n{} · {} ({}) vs {}{}\n",
+            "\n{} · {} ({}) vs {} · {}{}\n",
             a.experiment,
             a.metric,
             a.metric_type,
             a.baseline,
+            match a.design {
+                Design::Randomized => "randomized",
+                Design::Observational => "observational",
+            },
             match a.srm_p {
                 Some(p) if a.srm =>
                     format!(" · SAMPLE RATIO MISMATCH p = {p:.2e}: results suspect"),
-                Some(p) => format!(" · split ok (SRM p = {p:.3})"),
-                None => String::new(),
+                Some(p) => format!(" · split ok (SRM p = {p:.3}, {})", a.srm_note),
+                None => format!(" · split check {}", a.srm_note),
             }
         ));
         out.push_str(&format!(
-            "  {:<16} {:<20} {:>8} {:>8} {:>10} {:>10} {:>9} {:>21} {:>7} {:>6}  {}\n",
+            "  {:<16} {:<20} {:>8} {:>8} {:>10} {:>10} {:>9} {:>22} {:>7} {:>6}  {}\n",
             "dimension",
             "variation",
             "users",
@@ -537,37 +683,24 @@ pub fn table_text(report: &Report) -> String {
             "verdict"
         ));
         for r in &a.rows {
-            let enough = r.verdict != "not enough data";
-            let p = r.relative.p_adjusted.or(r.relative.p_value);
+            let c = Cells::of(r);
             out.push_str(&format!(
-                "  {:<16} {:<20} {:>8} {:>8} {:>10.4} {:>10.4} {:>9} {:>21} {:>7} {:>6}  {}\n",
+                "  {:<16} {:<20} {:>8} {:>8} {:>10.4} {:>10.4} {:>9} {:>22} {:>7} {:>6}  {}\n",
                 truncate(&r.dimension.replace('\u{1f}', "+"), 16),
                 truncate(&r.variation, 20),
                 r.users,
                 r.baseline_users,
                 r.mean,
                 r.baseline_mean,
-                if enough {
-                    pct(r.relative.estimate)
-                } else {
-                    "–".into()
-                },
-                if enough {
-                    format!("[{}, {}]", pct(r.relative.ci[0]), pct(r.relative.ci[1]))
-                } else {
-                    "–".into()
-                },
-                match p {
-                    Some(p) if enough => format!("{p:.3}"),
-                    _ => "–".into(),
-                },
-                if enough {
-                    format!("{:.0}%", r.chance_to_win * 100.0)
-                } else {
-                    "–".into()
-                },
+                c.uplift,
+                c.ci,
+                c.p,
+                c.win,
                 r.verdict
             ));
+        }
+        for note in notes(a, report.settings.correction) {
+            out.push_str(&format!("  {note}\n"));
         }
     }
     out

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::input::{files, reader};
 
 use vitrine::analyze::aggregate::{Aggregate, Aggregator, By, Options};
-use vitrine::analyze::report::{self, Correction, Report, Settings};
+use vitrine::analyze::report::{self, Correction, Design, Report, Settings};
 use vitrine::analyze::{html, sql, sufficient};
 use vitrine::config::{Config, Pick, DEMO_CONFIG};
 
@@ -127,6 +127,23 @@ fn config_weights(config: &vitrine::Site, unit: &str, variations: &[&str]) -> Op
     )
 }
 
+/// How a unit's arms were assigned: an experiment's, and a weighted slot's variants, by
+/// bucketing; a slot's other variants by its rules.
+fn design(config: &vitrine::Site, unit: &str) -> Design {
+    match unit.strip_prefix("slot:") {
+        Some(slot)
+            if config
+                .slots
+                .iter()
+                .any(|s| s.name == slot && s.pick == Pick::Weighted) =>
+        {
+            Design::Randomized
+        }
+        Some(_) => Design::Observational,
+        None => Design::Randomized,
+    }
+}
+
 fn parse_weights(text: &str) -> Result<Vec<(String, f64)>, String> {
     text.split(',')
         .map(|pair| {
@@ -194,24 +211,15 @@ fn aggregate(args: &Args, window_ms: Option<u64>) -> Result<Aggregate, String> {
     Ok(agg.finish())
 }
 
-pub fn run(args: Args) -> Result<(), String> {
-    let window_ms = match args.window_hours {
-        Some(h) if !(h.is_finite() && h > 0.0) => {
-            return Err(format!("--window-hours must be a positive number, got {h}"))
-        }
-        h => h.map(|h| (h * 3_600_000.0) as u64),
-    };
+/// The statistics settings the flags ask for.
+fn settings(args: &Args) -> Result<Settings, String> {
     if !(args.alpha > 0.0 && args.alpha < 0.5) {
         return Err(format!(
             "--alpha must be within (0, 0.5), got {}",
             args.alpha
         ));
     }
-    if let Some(dialect) = &args.sql {
-        print!("{}", warehouse_sql(&args, dialect, window_ms)?);
-        return Ok(());
-    }
-    let settings = Settings {
+    Ok(Settings {
         alpha: args.alpha,
         sequential: args.sequential,
         tuning: args.tuning,
@@ -222,7 +230,37 @@ pub fn run(args: Args) -> Result<(), String> {
         },
         min_users: args.min_users,
         cuped: args.cuped,
+    })
+}
+
+/// The site whose splits and slots the report reads (`--config`, default the demo's).
+fn site(args: &Args) -> Result<vitrine::Site, String> {
+    let config = match &args.config {
+        None => Config::from_json(DEMO_CONFIG),
+        Some(p) => Config::from_json(
+            &std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        ),
+    }
+    .map_err(|e| e.to_string())?;
+    config
+        .sites
+        .into_iter()
+        .next()
+        .ok_or_else(|| "the configuration has no site".to_string())
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let window_ms = match args.window_hours {
+        Some(h) if !(h.is_finite() && h > 0.0) => {
+            return Err(format!("--window-hours must be a positive number, got {h}"))
+        }
+        h => h.map(|h| (h * 3_600_000.0) as u64),
     };
+    if let Some(dialect) = &args.sql {
+        print!("{}", warehouse_sql(&args, dialect, window_ms)?);
+        return Ok(());
+    }
+    let settings = settings(&args)?;
     let (mut tables, stats_weights, counts) = if let Some(path) = &args.stats {
         let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let table = sufficient::read(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -245,18 +283,7 @@ pub fn run(args: Args) -> Result<(), String> {
             t.retain(|(_, m), _| args.metric.contains(m));
         }
     }
-    let config = match &args.config {
-        None => Config::from_json(DEMO_CONFIG),
-        Some(p) => Config::from_json(
-            &std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
-        ),
-    }
-    .map_err(|e| e.to_string())?;
-    let site = config
-        .sites
-        .into_iter()
-        .next()
-        .ok_or("the configuration has no site")?;
+    let site = site(&args)?;
     let weights = |unit: &str, variations: &[&str]| -> Option<Vec<f64>> {
         match &stats_weights {
             // --stats: the given split, or an equal one.
@@ -272,10 +299,19 @@ pub fn run(args: Args) -> Result<(), String> {
     };
     let report = Report {
         settings,
+        stats_rows: args.stats.as_ref().map(|_| {
+            tables
+                .0
+                .values()
+                .map(|cells| cells.len() as u64)
+                .sum::<u64>()
+        }),
         records: counts.0,
         visitors: counts.1,
         duplicates: counts.2,
-        experiments: report::build(&tables.0, &tables.1, &settings, &weights),
+        experiments: report::build(&tables.0, &tables.1, &settings, &weights, &|unit| {
+            design(&site, unit)
+        }),
     };
     if let Some(path) = &args.html {
         std::fs::write(path, html::page(&report))
