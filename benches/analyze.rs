@@ -54,10 +54,7 @@ fn main() {
         drop(block);
         parse.push(lines / t.elapsed().as_secs_f64());
         let t = Instant::now();
-        let mut agg = Aggregator::new(Options {
-            by: None,
-            window_ms: None,
-        });
+        let mut agg = Aggregator::new(Options::default());
         let errors = agg.push_block(&events);
         assert!(errors.is_empty());
         bytes = agg.bytes_per_visitor();

@@ -7,7 +7,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
-use vitrine::analyze::aggregate::{Aggregate, Aggregator, By, Options, ALL};
+use vitrine::analyze::aggregate::{Aggregate, Aggregator, By, Counted, Options, ALL};
 use vitrine::analyze::report::{self, Analysis, Design, Settings, Table};
 use vitrine::analyze::stats::{self, Difference, Kind, Moments, Sides, Statistic};
 use vitrine::config::{Config, DEMO_CONFIG};
@@ -131,6 +131,8 @@ fn aggregate(lines: &[String], options: Options) -> Aggregate {
 const PLAIN: Options = Options {
     by: None,
     window_ms: None,
+    counted: Counted::Signed,
+    cap: None,
 };
 
 fn by(by: By) -> Options {
@@ -256,8 +258,8 @@ fn first_exposure_fixes_the_arm_and_conversions_count_from_it() {
     let windowed = aggregate(
         &lines,
         Options {
-            by: None,
             window_ms: Some(86_400_000),
+            ..PLAIN
         },
     );
     assert_eq!(
@@ -537,6 +539,9 @@ fn observational_rows_show_the_difference_but_no_verdict_and_no_chance_to_win() 
         records: 1,
         visitors: 1,
         duplicates: 0,
+        counted: Counted::Signed,
+        not_counted: 0,
+        cap: None,
         experiments: analyses.clone(),
     };
     let text = report::table_text(&report);

@@ -147,13 +147,27 @@ fn duckdb_and_clickhouse_sql_give_the_built_in_sufficient_statistics() {
     for dialect in ["duckdb", "clickhouse"] {
         // DuckDB reads the files (the source is their glob); ClickHouse a table.
         let source = if dialect == "duckdb" { d } else { "events" };
-        for metric in ["purchase", "revenue", "add_to_cart"] {
+        // Revenue also capped (each visitor's value winsorized at 100) and counting every
+        // record (the browser's unsigned ones too).
+        let runs = [
+            ("purchase", None, "signed"),
+            ("revenue", None, "signed"),
+            ("add_to_cart", None, "signed"),
+            ("revenue", Some("100"), "all"),
+        ];
+        for (metric, cap, trust) in runs {
             for by in [None, Some("device"), Some("segment")] {
-                let mut args = vec!["analyze", d, "--emit-stats", metric];
-                let mut sql_args = vec!["analyze", source, "--sql", dialect, "--metric", metric];
+                let mut args = vec!["analyze", d, "--emit-stats", metric, "--trust", trust];
+                let mut sql_args = vec![
+                    "analyze", source, "--sql", dialect, "--metric", metric, "--trust", trust,
+                ];
                 if let Some(by) = by {
                     args.extend(["--by", by]);
                     sql_args.extend(["--by", by]);
+                }
+                if let Some(cap) = cap {
+                    args.extend(["--cap", cap]);
+                    sql_args.extend(["--cap", cap]);
                 }
                 let (code, built_in, err) = vitrine(&args);
                 assert_eq!(code, 0, "{err}");
@@ -232,11 +246,25 @@ fn the_report_finds_the_planted_uplift_and_the_stats_csv_gives_the_same_numbers(
     ]);
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
+    // The repeated orders are dropped as duplicates; the browser's unsigned add-to-carts and
+    // purchases (29 visitors × 3 records) do not count by default.
     assert!(
-        report["duplicates"].as_u64().unwrap() >= 40 + 29,
+        report["duplicates"].as_u64().unwrap() >= 40,
         "{}",
         report["duplicates"]
     );
+    assert_eq!(report["not_counted"], 87);
+    // Counted, the add-to-carts sent twice with one event id count once.
+    let (_, all, _) = vitrine(&[
+        "analyze", d, "--json", "--metric", "purchase", "--trust", "all",
+    ]);
+    let all: Value = serde_json::from_str(&all).unwrap();
+    assert!(
+        all["duplicates"].as_u64().unwrap() >= 40 + 29,
+        "{}",
+        all["duplicates"]
+    );
+    assert_eq!(all["not_counted"], 0);
     let holdout = report["experiments"]
         .as_array()
         .unwrap()
@@ -452,6 +480,86 @@ fn simulate_shows_what_a_config_edit_changes_and_repeats_itself() {
     assert!(
         v["slots"]["hero"]["hero-search"].as_f64().unwrap() > 0.3,
         "{v}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn one_visitor_cannot_move_revenue() {
+    // 20,000 visitors; then one treatment visitor posts a 1e12 purchase and 50 more orders of
+    // 1e12 through /vitrine/collect (as the collector writes them: the browser's, unsigned).
+    let dir = temp_dir("poison");
+    let d = dir.to_str().unwrap();
+    let (code, _, err) = vitrine(&[
+        "simulate",
+        "--synthetic",
+        "20000",
+        "--seed",
+        "7",
+        "--purchase-rate",
+        "0.3",
+        "--plant",
+        "hero-holdout:treatment=+20%",
+        "--events-out",
+        d,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let revenue = |extra: &[&str]| -> (f64, Value) {
+        let mut args = vec!["analyze", d, "--json", "--metric", "revenue"];
+        args.extend(extra);
+        let (code, out, err) = vitrine(&args);
+        assert_eq!(code, 0, "{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        let holdout = report["experiments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["experiment"] == "hero-holdout")
+            .unwrap()
+            .clone();
+        (holdout["rows"][0]["mean"].as_f64().unwrap(), report)
+    };
+    let (clean, _) = revenue(&[]);
+    let text = std::fs::read_to_string(dir.join("simulate-7.ndjson")).unwrap();
+    let poisoner = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|r| r["type"] == "exposure" && r["arm"] == "treatment")
+        .unwrap()["visitor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut poison = String::new();
+    for i in 0..51 {
+        poison.push_str(&format!(
+            "{}\n",
+            json!({"type": "conversion", "v": 1, "ts": 1_794_000_000_000u64 + i, "site": "trailhead-demo",
+                   "visitor": poisoner, "kind": "purchase", "value": 1e12, "currency": "USD",
+                   "order": format!("EVIL-{i}"), "source": "browser", "trust": "unsigned"})
+        ));
+    }
+    std::fs::write(dir.join("poison.ndjson"), poison).unwrap();
+    let moved = |x: f64| (x - clean).abs() / clean;
+    // The defaults: the browser's unsigned purchases do not count, and the report says so.
+    let (default, report) = revenue(&[]);
+    assert!(moved(default) < 0.01, "{clean} → {default}");
+    assert_eq!(report["not_counted"], 51);
+    let (_, table, _) = vitrine(&["analyze", d, "--metric", "revenue"]);
+    assert!(
+        table.contains("conversions counted: signed state and the origin's (--trust signed); 51 left out (--trust all counts them)"),
+        "{table}"
+    );
+    // Counting everything, the poison is what the test guards against…
+    let (all, _) = revenue(&["--trust", "all"]);
+    assert!(moved(all) > 1000.0, "{clean} → {all}");
+    // …and a percentile cap bounds it there too.
+    let (capped, report) = revenue(&["--trust", "all", "--cap", "p99"]);
+    assert!(moved(capped) < 0.01, "{clean} → {capped}");
+    assert_eq!(report["cap"], json!({"percentile": 0.99}));
+    let (_, _, err) = vitrine(&["analyze", d, "--cap", "p100"]);
+    assert!(
+        err.contains("--cap: 'p100' is neither an amount > 0 (500) nor a percentile (p99, p99.9)"),
+        "{err}"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -56,11 +56,101 @@ impl By {
 pub const ALL: &str = "all";
 
 /// What is counted.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Options {
     pub by: Option<By>,
     /// Conversions count only within this many milliseconds of the first exposure.
     pub window_ms: Option<u64>,
+    /// Which conversion records count.
+    pub counted: Counted,
+    /// Each visitor's value per unit and conversion kind is capped here (winsorized) before
+    /// the statistics.
+    pub cap: Option<Cap>,
+}
+
+/// Which conversion records count: what the deployment can vouch for, or everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counted {
+    /// Records from signed state or the origin (`trust: signed`): the browser's own
+    /// (`unsigned`, e.g. a `POST /vitrine/collect` body) do not count.
+    #[default]
+    Signed,
+    /// Purchases only from the origin's `X-Vitrine-Conversion`; other kinds as `Signed`.
+    Origin,
+    /// Every record, the browser's unsigned ones included (browser-only deployments).
+    All,
+}
+
+impl Counted {
+    pub fn parse(name: &str) -> Option<Counted> {
+        Some(match name {
+            "signed" => Counted::Signed,
+            "origin" => Counted::Origin,
+            "all" => Counted::All,
+            _ => return None,
+        })
+    }
+
+    fn counts(self, kind: &str, source: Option<&str>, trust: Option<&str>) -> bool {
+        let signed = trust == Some("signed");
+        match self {
+            Counted::All => true,
+            Counted::Signed => signed,
+            Counted::Origin if kind == "purchase" => source == Some("origin"),
+            Counted::Origin => signed,
+        }
+    }
+}
+
+/// A cap on each visitor's value (GrowthBook's metric capping): an absolute amount, or a
+/// percentile of the visitors' values per unit and kind, among those with a value (zeros left
+/// out, GrowthBook's `ignoreZeros`: with a 2% purchase rate, the 99th percentile of all
+/// visitors would be 0).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cap {
+    Absolute(f64),
+    /// A fraction in (0, 1): `p99` is 0.99.
+    Percentile(f64),
+}
+
+impl Cap {
+    /// `500` (an amount) or `p99`, `p99.9` (a percentile).
+    pub fn parse(text: &str) -> Result<Cap, String> {
+        let bad = || {
+            format!("--cap: '{text}' is neither an amount > 0 (500) nor a percentile (p99, p99.9)")
+        };
+        match text.strip_prefix('p') {
+            Some(p) => {
+                let p: f64 = p.parse().map_err(|_| bad())?;
+                if p > 0.0 && p < 100.0 {
+                    Ok(Cap::Percentile(p / 100.0))
+                } else {
+                    Err(bad())
+                }
+            }
+            None => match text.parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Ok(Cap::Absolute(v)),
+                _ => Err(bad()),
+            },
+        }
+    }
+}
+
+/// The `q` quantile of `values` by linear interpolation between order statistics (numpy's
+/// default, DuckDB's `quantile_cont`); sorts `values`.
+pub fn quantile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let at = q * (values.len() - 1) as f64;
+    let (lo, frac) = (at.floor() as usize, at.fract());
+    match values.get(lo + 1) {
+        Some(next) => values[lo] + (next - values[lo]) * frac,
+        None => values[lo],
+    }
 }
 
 /// One record line, as far as the analysis reads it (other fields are skipped unparsed).
@@ -98,6 +188,10 @@ struct Line<'a> {
     order: Option<Text<'a>>,
     #[serde(default, borrow)]
     event: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    source: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    trust: Option<Text<'a>>,
 }
 
 /// A string of a line, borrowed from it unless it holds escapes. (A `Cow` borrows only as a
@@ -198,6 +292,10 @@ pub struct Aggregate {
     pub records: u64,
     pub duplicates: u64,
     pub visitors: u64,
+    /// Conversion records left out by [`Options::counted`].
+    pub not_counted: u64,
+    /// Per unit and conversion kind, the cap applied to each visitor's value.
+    pub caps: BTreeMap<(String, String), f64>,
 }
 
 /// Streams records in; [`Aggregator::finish`] gives the cells.
@@ -213,6 +311,7 @@ pub struct Aggregator {
     hasher: std::collections::hash_map::RandomState,
     records: u64,
     duplicates: u64,
+    not_counted: u64,
     scratch: String,
 }
 
@@ -304,6 +403,7 @@ impl Aggregator {
             hasher: Default::default(),
             records: 0,
             duplicates: 0,
+            not_counted: 0,
             scratch: String::new(),
         }
     }
@@ -438,6 +538,14 @@ impl Aggregator {
         if !value.is_finite() {
             return Err(LineError("value is not a finite number".into()));
         }
+        if !self
+            .options
+            .counted
+            .counts(kind, l.source.as_deref(), l.trust.as_deref())
+        {
+            self.not_counted += 1;
+            return Ok(());
+        }
         let kind_id = self.names.id(kind) as u16;
         let key = match (&l.order, &l.event) {
             (Some(o), _) => Some(("o", &**o)),
@@ -521,25 +629,18 @@ impl Aggregator {
             k.dedup();
             k
         };
-        let window = self.options.window_ms;
         let mut post = vec![Tally::default(); kinds.len()];
         let mut pre = vec![Tally::default(); kinds.len()];
+        let caps = self.caps(&kinds);
         for entries in self.visitors.values() {
             for first in entries.iter().filter(|e| e.unit != CONVERSION) {
-                post.iter_mut().for_each(|t| *t = Tally::default());
-                pre.iter_mut().for_each(|t| *t = Tally::default());
-                for c in entries.iter().filter(|e| e.unit == CONVERSION) {
-                    let k = kinds.binary_search(&c.variation).unwrap_or(0);
-                    let value = self.values[c.extra as usize];
-                    let tally = if c.ts < first.ts {
-                        &mut pre[k]
-                    } else if window.is_some_and(|w| c.ts - first.ts > w) {
-                        continue;
-                    } else {
-                        &mut post[k]
-                    };
-                    tally.count += 1.0;
-                    tally.value += value;
+                self.tally(entries, first, &kinds, &mut post, &mut pre);
+                // Winsorized: no visitor's value counts beyond the cap (the covariate alike).
+                let row = usize::from(first.unit) * kinds.len();
+                for (k, (p, q)) in post.iter_mut().zip(pre.iter_mut()).enumerate() {
+                    let cap = caps.get(row + k).copied().unwrap_or(f64::INFINITY);
+                    p.value = p.value.min(cap);
+                    q.value = q.value.min(cap);
                 }
                 let unit = self.units.name(first.unit.into()).to_string();
                 let variation = self.names.name(first.variation.into()).to_string();
@@ -579,6 +680,76 @@ impl Aggregator {
             records: self.records,
             duplicates: self.duplicates,
             visitors: self.visitors.len() as u64,
+            not_counted: self.not_counted,
+            caps: match self.options.cap {
+                None => BTreeMap::new(),
+                Some(_) => (0..self.units.names.len())
+                    .flat_map(|u| (0..kinds.len()).map(move |k| (u, k)))
+                    .map(|(u, k)| {
+                        (
+                            (
+                                self.units.name(u as u32).to_string(),
+                                self.names.name(kinds[k].into()).to_string(),
+                            ),
+                            caps[u * kinds.len() + k],
+                        )
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// A visitor's conversions per kind after its first exposure `first` (within the window),
+    /// into `post`, and before it, into `pre`.
+    fn tally(
+        &self,
+        entries: &[Entry],
+        first: &Entry,
+        kinds: &[u16],
+        post: &mut [Tally],
+        pre: &mut [Tally],
+    ) {
+        post.iter_mut().for_each(|t| *t = Tally::default());
+        pre.iter_mut().for_each(|t| *t = Tally::default());
+        for c in entries.iter().filter(|e| e.unit == CONVERSION) {
+            let k = kinds.binary_search(&c.variation).unwrap_or(0);
+            let tally = if c.ts < first.ts {
+                &mut pre[k]
+            } else if self.options.window_ms.is_some_and(|w| c.ts - first.ts > w) {
+                continue;
+            } else {
+                &mut post[k]
+            };
+            tally.count += 1.0;
+            tally.value += self.values[c.extra as usize];
+        }
+    }
+
+    /// The cap of each (unit, kind), at `unit * kinds.len() + kind`: the absolute one, or the
+    /// percentile of the exposed visitors' non-zero values (a first pass over them); infinite
+    /// without.
+    fn caps(&self, kinds: &[u16]) -> Vec<f64> {
+        let cells = self.units.names.len() * kinds.len();
+        match self.options.cap {
+            None => vec![f64::INFINITY; cells],
+            Some(Cap::Absolute(v)) => vec![v; cells],
+            Some(Cap::Percentile(q)) => {
+                let mut values = vec![Vec::new(); cells];
+                let (mut post, mut pre) = (
+                    vec![Tally::default(); kinds.len()],
+                    vec![Tally::default(); kinds.len()],
+                );
+                for entries in self.visitors.values() {
+                    for first in entries.iter().filter(|e| e.unit != CONVERSION) {
+                        self.tally(entries, first, kinds, &mut post, &mut pre);
+                        let row = usize::from(first.unit) * kinds.len();
+                        for (k, p) in post.iter().enumerate().filter(|(_, p)| p.value != 0.0) {
+                            values[row + k].push(p.value);
+                        }
+                    }
+                }
+                values.iter_mut().map(|v| quantile(v, q)).collect()
+            }
         }
     }
 }

@@ -217,7 +217,7 @@ pub fn page(report: &Report) -> String {
          .c0{{fill:#2f6fdb;stroke:#2f6fdb}}.c1{{fill:#d9822b;stroke:#d9822b}}.c2{{fill:#8e44ad;stroke:#8e44ad}}\
          .c3{{fill:#16a085;stroke:#16a085}}.srm.bad{{color:#c62828;font-weight:bold}}section{{margin-bottom:2rem}}</style></head>\
          <body><h1>Vitrine analysis</h1><p>{}. \
-         {}, α = {}, {} correction{}.</p>{body}</body></html>\n",
+         {}, α = {}, {} correction{}. {}.</p>{body}</body></html>\n",
         match report.stats_rows {
             Some(rows) => format!("{rows} rows of sufficient statistics"),
             None => format!(
@@ -233,5 +233,6 @@ pub fn page(report: &Report) -> String {
             super::report::Correction::BenjaminiHochberg => "Benjamini–Hochberg",
         },
         if s.cuped { ", CUPED" } else { "" },
+        escape_html(&report.counting()),
     )
 }

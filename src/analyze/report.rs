@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::aggregate::{Aggregate, Cell, KindSums, ALL};
+use super::aggregate::{Aggregate, Cap, Cell, Counted, KindSums, ALL};
 use super::stats::{self, Difference, Frequentist, Kind, Moments, Prior, Sides, Statistic};
 
 /// How the numbers are computed.
@@ -158,7 +158,36 @@ pub struct Report {
     pub records: u64,
     pub visitors: u64,
     pub duplicates: u64,
+    /// Which conversion records counted, and how many did not.
+    pub counted: Counted,
+    pub not_counted: u64,
+    /// The cap on each visitor's value, if any.
+    pub cap: Option<Cap>,
     pub experiments: Vec<Analysis>,
+}
+
+impl Report {
+    /// What counted, in words: the trust rule, what it left out, the cap.
+    pub fn counting(&self) -> String {
+        let rule = match self.counted {
+            Counted::Signed => "conversions counted: signed state and the origin's (--trust signed)",
+            Counted::Origin => "conversions counted: purchases from the origin's X-Vitrine-Conversion, others from signed state (--trust origin)",
+            Counted::All => "conversions counted: all, the browser's unsigned ones included (--trust all)",
+        };
+        let left = match self.not_counted {
+            0 => String::new(),
+            n => format!("; {n} left out (--trust all counts them)"),
+        };
+        let cap = match self.cap {
+            None => String::new(),
+            Some(Cap::Absolute(v)) => format!("; each visitor's value capped at {v}"),
+            Some(Cap::Percentile(q)) => format!(
+                "; each visitor's value capped at the {}th percentile of the visitors with a value",
+                q * 100.0
+            ),
+        };
+        format!("{rule}{left}{cap}")
+    }
 }
 
 /// The metrics the event stream gives for a conversion kind.
@@ -632,7 +661,7 @@ pub fn table_text(report: &Report) -> String {
         ),
     };
     let mut out = format!(
-        "{input}; {} {}, α = {}, {} correction\n",
+        "{input}; {} {}, α = {}, {} correction\n{}\n",
         if report.settings.sequential {
             "sequential"
         } else {
@@ -648,7 +677,8 @@ pub fn table_text(report: &Report) -> String {
             Correction::None => "no",
             Correction::Holm => "Holm",
             Correction::BenjaminiHochberg => "Benjamini–Hochberg",
-        }
+        },
+        report.counting()
     );
     for a in &report.experiments {
         out.push_str(&format!(

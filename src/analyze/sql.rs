@@ -4,7 +4,7 @@
 //! the ClickHouse flavour reads a table of the records. Both are executed in the tests (DuckDB,
 //! and ClickHouse's embedded engine chDB) and must give the built-in numbers.
 
-use super::aggregate::By;
+use super::aggregate::{By, Counted};
 
 /// A warehouse's SQL flavour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,11 @@ pub struct Query<'a> {
     pub metric: &'a str,
     pub by: Option<By>,
     pub window_ms: Option<u64>,
+    /// Which conversion records count, as in the built-in aggregation.
+    pub counted: Counted,
+    /// An absolute cap on each visitor's value (percentile caps are computed by `analyze`
+    /// itself).
+    pub cap: Option<f64>,
 }
 
 fn literal(s: &str) -> String {
@@ -73,7 +78,8 @@ fn source_table(d: Dialect, source: &str) -> String {
              type: 'VARCHAR', v: 'INTEGER', ts: 'UBIGINT', site: 'VARCHAR', visitor: 'VARCHAR', \
              slot: 'VARCHAR', variant: 'VARCHAR', experiment: 'VARCHAR', arm: 'VARCHAR', \
              segments: 'VARCHAR[]', page_type: 'VARCHAR', device: 'VARCHAR', country: 'VARCHAR', \
-             kind: 'VARCHAR', value: 'DOUBLE', \"order\": 'VARCHAR', event: 'VARCHAR'}})",
+             kind: 'VARCHAR', value: 'DOUBLE', \"order\": 'VARCHAR', event: 'VARCHAR', \
+             source: 'VARCHAR', trust: 'VARCHAR'}})",
             literal(source)
         ),
         Dialect::BigQuery => format!("`{}`", source.replace('`', "")),
@@ -111,9 +117,17 @@ pub fn query(q: &Query<'_>) -> Result<String, String> {
         .map(|w| format!(" AND c.ts - f.ts <= {w}"))
         .unwrap_or_default();
     let main = if binomial {
-        "CASE WHEN conversions > 0 THEN 1 ELSE 0 END"
+        "CASE WHEN conversions > 0 THEN 1 ELSE 0 END".to_string()
     } else {
-        "value"
+        // Winsorized: no visitor's value counts beyond the cap.
+        q.cap
+            .map_or("value".into(), |c| format!("LEAST(value, {c:?})"))
+    };
+    // The records that count (`Counted`).
+    let counted = match q.counted {
+        Counted::All => String::new(),
+        Counted::Signed => " AND trust = 'signed'".into(),
+        Counted::Origin => " AND ((kind = 'purchase' AND source = 'origin') OR (kind <> 'purchase' AND trust = 'signed'))".into(),
     };
     let metric_type = if binomial { "binomial" } else { "mean" };
     let kind = literal(kind);
@@ -126,7 +140,7 @@ pub fn query(q: &Query<'_>) -> Result<String, String> {
                 "SELECT visitor, ts, value FROM (\n\
                  \x20   SELECT visitor, ts, coalesce(value, 0) AS value, {order} AS o, event AS e,\n\
                  \x20     row_number() OVER (PARTITION BY site, kind, if(o IS NOT NULL, concat('o:', o), concat('e:', e)) ORDER BY ts, value DESC) AS rank\n\
-                 \x20   FROM records WHERE type = 'conversion' AND v = 1 AND kind = {kind}\n\
+                 \x20   FROM records WHERE type = 'conversion' AND v = 1 AND kind = {kind}{counted}\n\
                  \x20 ) WHERE (o IS NULL AND e IS NULL) OR rank = 1"
             ),
         ),
@@ -134,7 +148,7 @@ pub fn query(q: &Query<'_>) -> Result<String, String> {
             "SELECT * FROM exposures\n  QUALIFY row_number() OVER (PARTITION BY visitor, unit ORDER BY ts, variation) = 1".to_string(),
             format!(
                 "SELECT visitor, ts, coalesce(value, 0) AS value FROM records\n\
-                 \x20 WHERE type = 'conversion' AND v = 1 AND kind = {kind}\n\
+                 \x20 WHERE type = 'conversion' AND v = 1 AND kind = {kind}{counted}\n\
                  \x20 QUALIFY ({order} IS NULL AND event IS NULL) OR row_number() OVER (\n\
                  \x20   PARTITION BY site, kind, CASE WHEN {order} IS NOT NULL THEN CONCAT('o:', {order}) ELSE CONCAT('e:', event) END\n\
                  \x20   ORDER BY ts, value DESC NULLS LAST) = 1"

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::input::{files, reader};
 
-use vitrine::analyze::aggregate::{Aggregate, Aggregator, By, Options};
+use vitrine::analyze::aggregate::{Aggregate, Aggregator, By, Cap, Counted, Options};
 use vitrine::analyze::report::{self, Correction, Design, Report, Settings};
 use vitrine::analyze::{html, sql, sufficient};
 use vitrine::config::{Config, Pick, DEMO_CONFIG};
@@ -35,6 +35,15 @@ pub struct Args {
     /// Count conversions only within this many hours of the first exposure.
     #[arg(long)]
     window_hours: Option<f64>,
+    /// Which conversion records count: `signed` (signed state and the origin; the browser's
+    /// own unsigned records do not), `origin` (purchases only from the origin's
+    /// X-Vitrine-Conversion), `all` (browser-only deployments).
+    #[arg(long, default_value = "signed", value_parser = ["signed", "origin", "all"])]
+    trust: String,
+    /// Cap each visitor's value per experiment and kind before the statistics: an amount
+    /// (`500`) or a percentile of the visitors with a value (`p99`).
+    #[arg(long)]
+    cap: Option<String>,
     /// Confidence sequences, valid however often the report is looked at.
     #[arg(long)]
     sequential: bool,
@@ -178,7 +187,23 @@ fn warehouse_sql(args: &Args, dialect: &str, window_ms: Option<u64>) -> Result<S
         metric,
         by: by(args),
         window_ms,
+        counted: counted(args),
+        cap: match cap(args)? {
+            None => None,
+            Some(Cap::Absolute(v)) => Some(v),
+            Some(Cap::Percentile(_)) => {
+                return Err("--cap: a percentile is computed by `vitrine analyze` itself over the events; the SQL takes an amount (--cap 500)".into())
+            }
+        },
     })
+}
+
+fn counted(args: &Args) -> Counted {
+    Counted::parse(&args.trust).unwrap_or_default()
+}
+
+fn cap(args: &Args) -> Result<Option<Cap>, String> {
+    args.cap.as_deref().map(Cap::parse).transpose()
 }
 
 /// The event files' records, aggregated per arm (bad lines skipped, the first three reported).
@@ -186,6 +211,8 @@ fn aggregate(args: &Args, window_ms: Option<u64>) -> Result<Aggregate, String> {
     let mut agg = Aggregator::new(Options {
         by: by(args),
         window_ms,
+        counted: counted(args),
+        cap: cap(args)?,
     });
     let mut bad = 0u64;
     for path in files(&args.paths)? {
@@ -261,11 +288,14 @@ pub fn run(args: Args) -> Result<(), String> {
         return Ok(());
     }
     let settings = settings(&args)?;
+    if args.stats.is_some() && args.cap.is_some() {
+        return Err("--cap with --stats: the statistics are sums already, a cap needs each visitor's value; cap where they are computed (--emit-stats or --sql with --cap)".into());
+    }
     let (mut tables, stats_weights, counts) = if let Some(path) = &args.stats {
         let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let table = sufficient::read(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let weights = args.weights.as_deref().map(parse_weights).transpose()?;
-        ((table, report::Table::new()), Some(weights), (0, 0, 0))
+        ((table, report::Table::new()), Some(weights), (0, 0, 0, 0))
     } else {
         if args.paths.is_empty() {
             return Err("name event files or directories (e.g. `vitrine analyze events/`), or --stats FILE.csv".into());
@@ -275,7 +305,7 @@ pub fn run(args: Args) -> Result<(), String> {
             print!("{}", sufficient::write(&agg, metric)?);
             return Ok(());
         }
-        let counts = (agg.records, agg.visitors, agg.duplicates);
+        let counts = (agg.records, agg.visitors, agg.duplicates, agg.not_counted);
         (report::tables(&agg, settings.cuped), None, counts)
     };
     if !args.metric.is_empty() {
@@ -309,6 +339,9 @@ pub fn run(args: Args) -> Result<(), String> {
         records: counts.0,
         visitors: counts.1,
         duplicates: counts.2,
+        counted: counted(&args),
+        not_counted: counts.3,
+        cap: cap(&args)?,
         experiments: report::build(&tables.0, &tables.1, &settings, &weights, &|unit| {
             design(&site, unit)
         }),

@@ -17,7 +17,8 @@ s = session.Session()
 schema = ("type Nullable(String), v Nullable(Int32), ts UInt64, site Nullable(String), visitor Nullable(String), "
           "slot Nullable(String), variant Nullable(String), experiment Nullable(String), arm Nullable(String), "
           "segments Array(String), page_type Nullable(String), device Nullable(String), country Nullable(String), "
-          "kind Nullable(String), value Nullable(Float64), `order` Nullable(String), event Nullable(String)")
+          "kind Nullable(String), value Nullable(Float64), `order` Nullable(String), event Nullable(String), "
+          "source Nullable(String), trust Nullable(String)")
 s.query(f"CREATE TABLE events ({schema}) ENGINE = Memory")
 # `**/` matches one directory level or more, not none: the top level is read on its own.
 for glob in [f"{src}/*.ndjson*", f"{src}/**/*.ndjson*"]:
