@@ -76,8 +76,15 @@ test-fuzz:
 
 ## analyze: event records read per second (bar 1,000,000) and bytes per visitor (bar 200);
 ## simulate: synthetic requests replayed per second (bar 300,000); on this machine's cores.
+## simulate --events-out: resident memory for 200,000 visitors written as the run goes (bar 300 MB).
 bench-analyze:
 	cargo bench --features cli --bench analyze
+	cargo build --quiet --release --features cli
+	@rm -rf target/bench-simulate; python3 -c 'import resource, subprocess, sys; \
+	  subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); \
+	  print("simulate --events-out, 200,000 visitors: %.0f MB max resident (bar 300 MB)" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))' \
+	  ./target/release/vitrine simulate --synthetic 200000 --seed 3 --purchase-rate 0.3 --events-out target/bench-simulate
+	@printf 'events written: %s bytes\n' $$(stat -c %s target/bench-simulate/simulate-3.ndjson); rm -rf target/bench-simulate
 
 ## The collector's ingest rate on loopback (events/s; the bar is 50,000).
 bench-collect:

@@ -601,3 +601,46 @@ fn the_split_check_uses_the_rows_present_and_never_claims_without_users() {
     assert_eq!(empty.srm_note, "not computed: no users in the rows");
     assert!(!empty.srm);
 }
+
+#[test]
+fn streamed_simulation_events_come_in_journey_order() {
+    // 5,000 visitors: 10 chunks of 512, more than one wave on a small machine; the events
+    // handed out as the waves finish are the journeys' own, one after another.
+    let site = Config::from_json(DEMO_CONFIG).unwrap().sites.remove(0);
+    let spec = Synthetic {
+        visitors: 5_000,
+        seed: 11,
+        start_ms: 1_793_491_200_000,
+        days: 3,
+        words: simulate::words_of(DEMO_CONFIG),
+    };
+    let outcomes = Outcomes {
+        purchase_rate: 0.3,
+        plants: vec![],
+    };
+    let keys = Keys::development();
+    let mut pieces = 0;
+    let mut streamed = String::new();
+    simulate::simulate_into(
+        &site,
+        None,
+        &keys,
+        &Traffic::Synthetic(&spec),
+        Some(&outcomes),
+        &|_| {},
+        &mut |e| {
+            pieces += 1;
+            streamed.push_str(e);
+        },
+    );
+    let mut sequential = String::new();
+    for i in 0..spec.visitors {
+        let journey = simulate::synthetic_journey(&site, &spec, i);
+        sequential.push_str(&simulate::run(&site, &keys, &journey, Some(&outcomes)).events);
+    }
+    assert!(pieces >= 10, "{pieces} pieces");
+    assert!(
+        streamed == sequential,
+        "the streamed events are not the journeys' in order"
+    );
+}

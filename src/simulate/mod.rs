@@ -639,7 +639,8 @@ impl Traffic<'_> {
 const CHUNK: u64 = 512;
 
 /// Runs the traffic through `site` (and `against`, with the same visitors); `progress(n)` is
-/// called as journeys finish.
+/// called as journeys finish. The events are collected into [`Simulation::events`]; for many
+/// visitors, [`simulate_into`] writes them as it goes.
 pub fn simulate(
     site: &Site,
     against: Option<&Site>,
@@ -648,47 +649,72 @@ pub fn simulate(
     outcomes: Option<&Outcomes>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Simulation {
+    let mut events = String::new();
+    let mut out = simulate_into(site, against, keys, traffic, outcomes, progress, &mut |e| {
+        events.push_str(e)
+    });
+    out.events = events;
+    out
+}
+
+/// [`simulate`], handing the events to `events` in journey order as they are made: a wave of
+/// chunks runs on every core, then its events go out, then the next wave — memory holds the
+/// visitors in flight, not the run.
+pub fn simulate_into(
+    site: &Site,
+    against: Option<&Site>,
+    keys: &Keys,
+    traffic: &Traffic<'_>,
+    outcomes: Option<&Outcomes>,
+    progress: &(dyn Fn(u64) + Sync),
+    events: &mut dyn FnMut(&str),
+) -> Simulation {
     let chunks = traffic.len().div_ceil(CHUNK);
-    let parts: Vec<Simulation> = (0..chunks)
-        .into_par_iter()
-        .map(|c| {
-            let mut part = Simulation {
-                against: against.map(|_| (Tally::default(), Diff::default())),
-                ..Simulation::default()
-            };
-            let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(traffic.len()));
-            for i in start..end {
-                let synthetic;
-                let journey = match traffic {
-                    Traffic::Recorded(j) => &j[i as usize],
-                    Traffic::Synthetic(spec) => {
-                        synthetic = synthetic_journey(site, spec, i);
-                        &synthetic
-                    }
-                };
-                let a = run(site, keys, journey, outcomes);
-                part.tally.add(site, &a);
-                part.events.push_str(&a.events);
-                if let (Some(other), Some((tally, diff))) = (against, part.against.as_mut()) {
-                    let b = run(other, keys, journey, None);
-                    tally.add(other, &b);
-                    diff.add(&a, &b);
-                }
-            }
-            progress(end - start);
-            part
-        })
-        .collect();
+    let wave = (rayon::current_num_threads() as u64 * 4).max(1);
     let mut out = Simulation {
         against: against.map(|_| (Tally::default(), Diff::default())),
         ..Simulation::default()
     };
-    for p in parts {
-        out.tally.merge(p.tally);
-        out.events.push_str(&p.events);
-        if let (Some((t, d)), Some((pt, pd))) = (out.against.as_mut(), p.against) {
-            t.merge(pt);
-            d.merge(pd);
+    for first in (0..chunks).step_by(wave as usize) {
+        let parts: Vec<Simulation> = (first..(first + wave).min(chunks))
+            .into_par_iter()
+            .map(|c| {
+                let mut part = Simulation {
+                    against: against.map(|_| (Tally::default(), Diff::default())),
+                    ..Simulation::default()
+                };
+                let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(traffic.len()));
+                for i in start..end {
+                    let synthetic;
+                    let journey = match traffic {
+                        Traffic::Recorded(j) => &j[i as usize],
+                        Traffic::Synthetic(spec) => {
+                            synthetic = synthetic_journey(site, spec, i);
+                            &synthetic
+                        }
+                    };
+                    let a = run(site, keys, journey, outcomes);
+                    part.tally.add(site, &a);
+                    part.events.push_str(&a.events);
+                    if let (Some(other), Some((tally, diff))) = (against, part.against.as_mut()) {
+                        let b = run(other, keys, journey, None);
+                        tally.add(other, &b);
+                        diff.add(&a, &b);
+                    }
+                }
+                progress(end - start);
+                part
+            })
+            .collect();
+        for p in parts {
+            out.tally.merge(p.tally);
+            if !p.events.is_empty() {
+                events(&p.events);
+            }
+            if let (Some((t, d)), Some((pt, pd))) = (out.against.as_mut(), p.against) {
+                t.merge(pt);
+                d.merge(pd);
+            }
         }
     }
     out

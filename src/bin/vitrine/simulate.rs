@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -290,17 +291,43 @@ pub fn run(args: Args) -> Result<(), String> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let keys = Keys::development();
+    // The events file is written as the run goes (memory holds the visitors in flight).
+    let events_path = match &args.events_out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            Some(dir.join(format!("simulate-{}.ndjson", args.seed)))
+        }
+        None => None,
+    };
+    let mut file = match &events_path {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    let mut write_error = None;
     let t0 = Instant::now();
-    let result = simulate::simulate(
+    let result = simulate::simulate_into(
         &site,
         against.as_ref().map(|(s, _)| s),
         &keys,
         &traffic,
         outcomes.as_ref(),
         &|n| bar.inc(n),
+        &mut |events| {
+            if let (Some(f), None) = (file.as_mut(), &write_error) {
+                write_error = f.write_all(events.as_bytes()).err();
+            }
+        },
     );
     let seconds = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    if let (Some(path), Some(mut f)) = (&events_path, file) {
+        let flushed = f.flush();
+        if let Some(e) = write_error.or(flushed.err()) {
+            return Err(format!("{}: {e}", path.display()));
+        }
+    }
     let requests = result.tally.views * if against.is_some() { 2 } else { 1 };
     let mut report = summary(&site, &result.tally);
     report["seconds"] = json!(seconds);
@@ -310,10 +337,7 @@ pub fn run(args: Args) -> Result<(), String> {
         let config = args.against.as_ref().map(|p| p.display().to_string());
         report["against"] = against_report(&result.tally, diff, config, summary(other, tally));
     }
-    if let Some(dir) = &args.events_out {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join(format!("simulate-{}.ndjson", args.seed));
-        std::fs::write(&path, &result.events).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(path) = &events_path {
         report["events_out"] = json!(path.display().to_string());
     }
     if args.json {
