@@ -284,3 +284,45 @@ fn bad_bodies_get_a_precise_4xx_and_write_nothing() {
     assert_eq!(lines.len(), 4);
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn one_visitor_cannot_flood_the_conversions() {
+    let out = temp_dir("flood");
+    let c = Collector::start(&out, free_port());
+    let order = |visitor: u32, i: u32, ts: u64, value: f64, trust: &str| {
+        format!(
+            r#"{{"type":"conversion","v":1,"ts":{ts},"site":"t","visitor":"{visitor:032x}","kind":"purchase","value":{value},"order":"O-{visitor}-{i}","source":"browser","trust":"{trust}"}}"#
+        )
+    };
+    // A browser's purchase of 1e12: refused whole, with the bound.
+    let (status, text) = post(
+        &c.addr,
+        order(1, 0, 1_764_633_600_000, 1e12, "unsigned").as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("line 1: an unsigned conversion's value is a number from 0 to 1000000; nothing was written"), "{text}");
+    // 50 distinct orders from one visitor within an hour: 30 are recorded; another visitor's,
+    // and the same visitor's in the next hour, are not held back.
+    for i in 0..50 {
+        let body = order(1, i, 1_764_633_600_000 + u64::from(i), 10.0, "unsigned");
+        assert_eq!(post(&c.addr, body.as_bytes()).unwrap().0, 204);
+    }
+    for body in [
+        order(2, 0, 1_764_633_600_000, 10.0, "signed"),
+        order(1, 99, 1_764_633_600_000 + 3_600_000, 10.0, "signed"),
+    ] {
+        assert_eq!(post(&c.addr, body.as_bytes()).unwrap().0, 204);
+    }
+    c.stop();
+    let lines = lines_in(&out);
+    let of = |v: u32| {
+        lines
+            .iter()
+            .filter(|l| l.contains(&format!("\"O-{v}-")))
+            .count()
+    };
+    assert_eq!(of(1), 31, "30 in the first hour, 1 in the next");
+    assert_eq!(of(2), 1);
+    std::fs::remove_dir_all(&out).unwrap();
+}

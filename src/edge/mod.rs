@@ -12,6 +12,7 @@
 //! indexing that can fail and no `RefCell::borrow` that can clash, and `www/worker.mjs` serves
 //! the origin if the wasm ever throws before answering (worker-build then reinitializes it).
 
+mod beacon;
 mod body;
 mod collect;
 mod headers;

@@ -9,6 +9,11 @@ use crate::decide::Arm;
 pub const SCHEMA_VERSION: u32 = 1;
 /// Longest string taken from the visitor or the origin, in bytes (cut at a char boundary).
 pub const MAX_TEXT: usize = 128;
+/// The largest value a browser's (unsigned) conversion may carry; what the origin states has
+/// no bound.
+pub const MAX_BROWSER_VALUE: f64 = 1_000_000.0;
+/// The most conversions one body from a browser may carry.
+pub const MAX_BROWSER_CONVERSIONS: usize = 10;
 
 /// Where a record was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -169,10 +169,21 @@ describe("events from the worker into the collector", () => {
     assert.match(bad.text, /line 1: unknown type `click`/);
     const big = await get(w.base + "/vitrine/collect", { method: "POST", body: "x".repeat(70_000), jar });
     assert.equal(big.status, 413);
+    // One visitor cannot post any purchase: a value beyond the bound, or more than ten
+    // conversions in a body, is refused whole.
+    const purchase = (order, value) => JSON.stringify({ type: "conversion", v: 1, kind: "purchase", value, order }) + "\n";
+    const huge = await get(w.base + "/vitrine/collect", { method: "POST", body: purchase("EVIL-1", 1e12), jar });
+    assert.equal(huge.status, 400);
+    assert.match(huge.text, /line 1: value is not a number from 0 to 1000000; nothing was recorded/);
+    const many = Array.from({ length: 11 }, (_, i) => purchase(`EVIL-${i}`, 10)).join("");
+    const flood = await get(w.base + "/vitrine/collect", { method: "POST", body: many, jar });
+    assert.equal(flood.status, 400);
+    assert.match(flood.text, /11 conversions in one body \(at most 10\); nothing was recorded/);
     const anonymous = await get(w.base + "/vitrine/collect", { method: "POST", body: body.replace("boot-1", "anon-1") });
     assert.equal(anonymous.status, 204);
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(records(out).filter((x) => x.sku === "anon-1").length, 0);
+    assert.equal(records(out).filter((x) => String(x.order).startsWith("EVIL-")).length, 0);
   });
 });
 

@@ -8,7 +8,10 @@
 //! (by each record's own `ts`, UTC), one `write` per file under a lock: concurrent writers never
 //! interleave within a line. Conversions with an order id, or a click-stream event id, already
 //! seen by this run are dropped (counted in the log), so a reloaded confirmation page, or an
-//! add-to-cart both beaconed by the browser and folded by the edge, counts once.
+//! add-to-cart both beaconed by the browser and folded by the edge, counts once. No visitor
+//! gets more than [`MAX_CONVERSIONS_PER_VISITOR_HOUR`] conversions recorded in an hour (the rest
+//! are dropped and counted), and a browser's (`unsigned`) conversion carries at most
+//! [`MAX_BROWSER_VALUE`]: one visitor cannot flood the records.
 //!
 //! SIGTERM or SIGINT stops accepting, finishes the bodies in flight, and exits 0: no accepted
 //! line is lost or torn.
@@ -22,11 +25,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tiny_http::{Header, Method, Request, Response, Server};
-use vitrine::events::{read_record, Record};
+use vitrine::events::{read_record, EventTrust, Record, MAX_BROWSER_VALUE};
 
 /// Conversion order ids remembered for de-duplication; beyond it the oldest half is forgotten.
 const MAX_ORDERS: usize = 1_000_000;
 const WORKERS: usize = 4;
+/// Conversions recorded per visitor per hour (by the records' own `ts`); the rest are dropped.
+pub const MAX_CONVERSIONS_PER_VISITOR_HOUR: u32 = 30;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,8 +52,11 @@ struct Store {
     run: String,
     files: Mutex<HashMap<String, File>>,
     orders: Mutex<HashSet<String>>,
+    /// Conversions per (visitor, hour) recorded so far.
+    per_visitor: Mutex<HashMap<(String, u64), u32>>,
     lines: AtomicU64,
     duplicates: AtomicU64,
+    over_limit: AtomicU64,
 }
 
 /// The `dt=…/hour=…` partition of a unix-milliseconds timestamp.
@@ -98,6 +106,18 @@ impl Store {
                         continue;
                     }
                 }
+                let mut counts = self.per_visitor.lock().unwrap_or_else(|p| p.into_inner());
+                if counts.len() >= MAX_ORDERS {
+                    counts.clear();
+                }
+                let count = counts
+                    .entry((c.visitor.clone(), c.ts / 3_600_000))
+                    .or_default();
+                if *count >= MAX_CONVERSIONS_PER_VISITOR_HOUR {
+                    self.over_limit.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                *count += 1;
             }
             let part = partition(ts_of(&event));
             let group = match groups.iter_mut().find(|(p, _)| *p == part) {
@@ -188,6 +208,18 @@ fn handle(req: &mut Request, store: &Store, max_body: usize) -> (u16, String) {
             continue;
         }
         match read_record(line, i + 1) {
+            Ok(Record::Conversion(c))
+                if c.trust == EventTrust::Unsigned
+                    && c.value.is_some_and(|v| !(0.0..=MAX_BROWSER_VALUE).contains(&v)) =>
+            {
+                return (
+                    400,
+                    format!(
+                        "line {}: an unsigned conversion's value is a number from 0 to {MAX_BROWSER_VALUE}; nothing was written",
+                        i + 1
+                    ),
+                )
+            }
             Ok(e) => records.push((e, line)),
             Err(e) => return (400, format!("{e}; nothing was written")),
         }
@@ -229,8 +261,10 @@ pub fn run(opts: Args) -> Result<(), String> {
         ),
         files: Mutex::new(HashMap::new()),
         orders: Mutex::new(HashSet::new()),
+        per_visitor: Mutex::new(HashMap::new()),
         lines: AtomicU64::new(0),
         duplicates: AtomicU64::new(0),
+        over_limit: AtomicU64::new(0),
     });
     println!(
         "vitrine collect: listening on http://{addr}, writing to {}",
@@ -265,9 +299,10 @@ pub fn run(opts: Args) -> Result<(), String> {
         let _ = f.sync_all();
     }
     eprintln!(
-        "vitrine collect: stopped; {} lines written, {} duplicate conversions dropped",
+        "vitrine collect: stopped; {} lines written, {} duplicate conversions dropped, {} over {MAX_CONVERSIONS_PER_VISITOR_HOUR} per visitor per hour dropped",
         store.lines.load(Ordering::Relaxed),
-        store.duplicates.load(Ordering::Relaxed)
+        store.duplicates.load(Ordering::Relaxed),
+        store.over_limit.load(Ordering::Relaxed)
     );
     Ok(())
 }
