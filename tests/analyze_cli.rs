@@ -546,7 +546,7 @@ fn one_visitor_cannot_move_revenue() {
     assert_eq!(report["not_counted"], 51);
     let (_, table, _) = vitrine(&["analyze", d, "--metric", "revenue"]);
     assert!(
-        table.contains("conversions counted: signed state and the origin's (--trust signed); 51 left out (--trust all counts them)"),
+        table.contains("conversions counted: purchases from the origin's X-Vitrine-Conversion, others from signed state (--trust origin); 51 left out (--trust all counts them)"),
         "{table}"
     );
     // Counting everything, the poison is what the test guards against…

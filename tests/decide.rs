@@ -94,6 +94,21 @@ fn compiled_configs_are_checked() {
         err(&other)
     );
     assert!(err(&bytes[..bytes.len() - 10]).starts_with("compiled configuration is damaged"));
+    // Files of an older format (VTC3 had no `events.purchases`) are refused with a hint.
+    for magic in [b"VTC1", b"VTC2", b"VTC3"] {
+        let mut old = bytes.clone();
+        old[..4].copy_from_slice(magic);
+        assert_eq!(
+            err(&old),
+            "compiled in an older format: compile it again (vitrine compile)"
+        );
+    }
+    assert!(
+        Config::from_compiled(&bytes).unwrap().sites[0]
+            .events
+            .purchases_from_origin,
+        "the demo states purchases from its origin"
+    );
 
     // Indices are checked after decoding: the segment order must be a permutation.
     let order_err = |order: Vec<usize>| {

@@ -252,13 +252,7 @@ fn a_slot_not_on_the_page_is_no_exposure_whatever_was_decided() {
     // A hiker (hero, grid and theme decided for them) on a page that has only the offer and
     // the theme: the others are reported as not on this page and recorded as nothing.
     let site = demo();
-    let steps = journey(
-        &site,
-        &keys(),
-        &["/c/hiking", "/c/hiking", "/c/hiking", "/"],
-        "",
-    );
-    let mut o = steps.into_iter().last().unwrap();
+    let mut o = hiker_at_home(&site);
     let decided = |o: &vitrine::Outcome, slot: &str| shown(&site, o, slot);
     assert!(decided(&o, "hero").is_some() && decided(&o, "grid").is_some());
     let page = r#"<html data-vt-slot="theme"><body><div data-vt-slot="offer">Free returns</div></body></html>"#;
@@ -291,6 +285,17 @@ fn a_slot_not_on_the_page_is_no_exposure_whatever_was_decided() {
     assert_eq!(recorded, ["offer", "theme"]);
 }
 
+/// A hiker's home page (three hiking category views before): hero, grid and theme decided.
+fn hiker_at_home(site: &Site) -> vitrine::Outcome<'_> {
+    let steps = journey(
+        site,
+        &keys(),
+        &["/c/hiking", "/c/hiking", "/c/hiking", "/"],
+        "",
+    );
+    steps.into_iter().last().unwrap()
+}
+
 fn stamp(site: &Site, o: &vitrine::Outcome) -> vitrine::events::Stamp {
     vitrine::events::Stamp::of(site, o, T0, [1; 8], vitrine::events::Source::Edge).unwrap()
 }
@@ -301,13 +306,7 @@ fn a_replaced_slot_kept_as_the_origin_sent_it_is_no_exposure() {
     // limit: the origin content stays, the marker says `origin`, the report says why, and
     // nothing is recorded for the hero.
     let site = demo();
-    let steps = journey(
-        &site,
-        &keys(),
-        &["/c/hiking", "/c/hiking", "/c/hiking", "/"],
-        "",
-    );
-    let mut o = steps.into_iter().last().unwrap();
+    let mut o = hiker_at_home(&site);
     assert!(shown(&site, &o, "hero").is_some());
     let limit = site
         .slots

@@ -114,7 +114,7 @@ impl Config {
     /// The compiled form of this configuration: validated, expressions compiled, ready to use
     /// without a JSON parser (the browser module loads this). Bound to this version of Vitrine.
     ///
-    /// Layout: `VTC3`, a length-prefixed crate version, then the sites in postcard encoding.
+    /// Layout: `VTC4`, a length-prefixed crate version, then the sites in postcard encoding.
     pub fn to_compiled(&self) -> Vec<u8> {
         let version = env!("CARGO_PKG_VERSION").as_bytes();
         let mut out = COMPILED_MAGIC.to_vec();
@@ -134,7 +134,10 @@ impl Config {
                 message,
             }])
         };
-        if bytes.starts_with(b"VTC1") || bytes.starts_with(b"VTC2") {
+        if [b"VTC1", b"VTC2", b"VTC3"]
+            .iter()
+            .any(|m| bytes.starts_with(*m))
+        {
             return Err(fail(
                 "compiled in an older format: compile it again (vitrine compile)".into(),
             ));
@@ -188,10 +191,11 @@ impl Config {
     }
 }
 
-/// The compiled form's magic and format: `VTC3` reads a reorder slot's item keys from
-/// [`ItemKey`]s (`VTC2` had two attribute names; `VTC1` an index among all variables for a
-/// built-in name): older ones are refused with a hint.
-const COMPILED_MAGIC: &[u8; 4] = b"VTC3";
+/// The compiled form's magic and format: `VTC4` carries where purchases are stated
+/// (`VTC3` read a reorder slot's item keys from [`ItemKey`]s as now; `VTC2` had two attribute
+/// names; `VTC1` an index among all variables for a built-in name): older ones are refused
+/// with a hint.
+const COMPILED_MAGIC: &[u8; 4] = b"VTC4";
 
 // ---------------------------------------------------------------------------------------------
 // Compiled model
@@ -356,6 +360,8 @@ pub struct EventsConfig {
     /// The query parameters the configuration reads (sorted): the only ones a `page` record
     /// keeps, so that no other parameter (an e-mail in a link, say) is recorded by accident.
     pub page_query: Vec<String>,
+    /// Purchases are stated by the origin's `X-Vitrine-Conversion` only (`events.purchases`).
+    pub purchases_from_origin: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -71,6 +71,22 @@ pub struct EventsDoc {
     /// 0 records none. Default: `0`.
     #[serde(default)]
     pub page_sample: f64,
+    /// Where purchases are stated: `origin` when the order-confirmation page sends
+    /// `X-Vitrine-Conversion` (the browser's purchase records are then refused by
+    /// `/vitrine/collect`, and `vitrine analyze` counts purchases from the origin only), or
+    /// `any`. Default: `any`.
+    #[serde(default)]
+    pub purchases: PurchasesDoc,
+}
+
+/// Where a site's purchases are stated (`events.purchases`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PurchasesDoc {
+    #[default]
+    Any,
+    Origin,
 }
 
 fn default_hosts() -> Vec<String> {

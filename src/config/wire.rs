@@ -368,7 +368,8 @@ wire_struct!(Limits {
 });
 wire_struct!(EventsConfig {
     page_sample_ppm,
-    page_query
+    page_query,
+    purchases_from_origin
 });
 wire_struct!(PathPattern { segments });
 wire_struct!(ItemKey {

@@ -102,6 +102,13 @@ pub async fn handle(
     if gpc && site.privacy.honor_gpc {
         return answer(204, "");
     }
+    let purchase = |r: &BrowserRecord| matches!(r, BrowserRecord::Conversion { kind, .. } if kind == "purchase");
+    if site.events.purchases_from_origin && records.iter().any(purchase) {
+        return answer(
+            400,
+            "this site states its purchases from the origin (events.purchases: origin): the browser's purchase records are not taken; nothing was recorded",
+        );
+    }
     let mode = keys.map_or(Mode::Browser, Mode::Edge);
     let protection = match mode {
         Mode::Edge(k) => Protection::Signed(&k.state),

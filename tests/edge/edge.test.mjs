@@ -202,6 +202,17 @@ describe("demo store behind the worker", () => {
     assert.equal(applied(shopper.text, 'data-vt-slot="hero"'), "origin");
   });
 
+  it("a site that states purchases from its origin takes no purchase from the browser", async () => {
+    const jar = visitor();
+    await get(w.base + "/", { jar });
+    const body = JSON.stringify({ type: "conversion", v: 1, kind: "purchase", value: 179, order: "W-9" }) + "\n";
+    const r = await get(w.base + "/vitrine/collect", { method: "POST", body, jar });
+    assert.equal(r.status, 400);
+    assert.match(r.text, /this site states its purchases from the origin \(events\.purchases: origin\)/);
+    const cart = JSON.stringify({ type: "conversion", v: 1, kind: "add_to_cart", value: 179, sku: "hiking-summit-pack" }) + "\n";
+    assert.equal((await get(w.base + "/vitrine/collect", { method: "POST", body: cart, jar })).status, 204);
+  });
+
   it("serves the browser module from its assets and the config it runs as /vitrine/config.bin", async () => {
     const js = await get(w.base + "/vitrine/vitrine.js");
     assert.equal(js.status, 200);

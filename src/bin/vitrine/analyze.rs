@@ -37,9 +37,11 @@ pub struct Args {
     window_hours: Option<f64>,
     /// Which conversion records count: `signed` (signed state and the origin; the browser's
     /// own unsigned records do not), `origin` (purchases only from the origin's
-    /// X-Vitrine-Conversion), `all` (browser-only deployments).
-    #[arg(long, default_value = "signed", value_parser = ["signed", "origin", "all"])]
-    trust: String,
+    /// X-Vitrine-Conversion), `all` (browser-only deployments). Default: `origin` when the
+    /// configuration says the site states purchases that way (`events.purchases`), else
+    /// `signed`.
+    #[arg(long, value_parser = ["signed", "origin", "all"])]
+    trust: Option<String>,
     /// Cap each visitor's value per experiment and kind before the statistics: an amount
     /// (`500`) or a percentile of the visitors with a value (`p99`).
     #[arg(long)]
@@ -171,7 +173,12 @@ fn parse_weights(text: &str) -> Result<Vec<(String, f64)>, String> {
 }
 
 /// `--sql`: the query that computes the statistics where the events are.
-fn warehouse_sql(args: &Args, dialect: &str, window_ms: Option<u64>) -> Result<String, String> {
+fn warehouse_sql(
+    args: &Args,
+    dialect: &str,
+    window_ms: Option<u64>,
+    counted: Counted,
+) -> Result<String, String> {
     let source = match args.paths.first() {
         None => "events/**/*.ndjson*".to_string(),
         Some(p) if p.is_dir() => format!(
@@ -187,7 +194,7 @@ fn warehouse_sql(args: &Args, dialect: &str, window_ms: Option<u64>) -> Result<S
         metric,
         by: by(args),
         window_ms,
-        counted: counted(args),
+        counted,
         cap: match cap(args)? {
             None => None,
             Some(Cap::Absolute(v)) => Some(v),
@@ -198,8 +205,13 @@ fn warehouse_sql(args: &Args, dialect: &str, window_ms: Option<u64>) -> Result<S
     })
 }
 
-fn counted(args: &Args) -> Counted {
-    Counted::parse(&args.trust).unwrap_or_default()
+/// The `--trust` asked for, or the site's default.
+fn counted(args: &Args, site: &vitrine::Site) -> Counted {
+    match args.trust.as_deref().and_then(Counted::parse) {
+        Some(c) => c,
+        None if site.events.purchases_from_origin => Counted::Origin,
+        None => Counted::Signed,
+    }
 }
 
 fn cap(args: &Args) -> Result<Option<Cap>, String> {
@@ -207,11 +219,11 @@ fn cap(args: &Args) -> Result<Option<Cap>, String> {
 }
 
 /// The event files' records, aggregated per arm (bad lines skipped, the first three reported).
-fn aggregate(args: &Args, window_ms: Option<u64>) -> Result<Aggregate, String> {
+fn aggregate(args: &Args, window_ms: Option<u64>, counted: Counted) -> Result<Aggregate, String> {
     let mut agg = Aggregator::new(Options {
         by: by(args),
         window_ms,
-        counted: counted(args),
+        counted,
         cap: cap(args)?,
     });
     let mut bad = 0u64;
@@ -283,8 +295,10 @@ pub fn run(args: Args) -> Result<(), String> {
         }
         h => h.map(|h| (h * 3_600_000.0) as u64),
     };
+    let site = site(&args)?;
+    let counted = counted(&args, &site);
     if let Some(dialect) = &args.sql {
-        print!("{}", warehouse_sql(&args, dialect, window_ms)?);
+        print!("{}", warehouse_sql(&args, dialect, window_ms, counted)?);
         return Ok(());
     }
     let settings = settings(&args)?;
@@ -300,7 +314,7 @@ pub fn run(args: Args) -> Result<(), String> {
         if args.paths.is_empty() {
             return Err("name event files or directories (e.g. `vitrine analyze events/`), or --stats FILE.csv".into());
         }
-        let agg = aggregate(&args, window_ms)?;
+        let agg = aggregate(&args, window_ms, counted)?;
         if let Some(metric) = &args.emit_stats {
             print!("{}", sufficient::write(&agg, metric)?);
             return Ok(());
@@ -313,7 +327,6 @@ pub fn run(args: Args) -> Result<(), String> {
             t.retain(|(_, m), _| args.metric.contains(m));
         }
     }
-    let site = site(&args)?;
     let weights = |unit: &str, variations: &[&str]| -> Option<Vec<f64>> {
         match &stats_weights {
             // --stats: the given split, or an equal one.
@@ -339,7 +352,7 @@ pub fn run(args: Args) -> Result<(), String> {
         records: counts.0,
         visitors: counts.1,
         duplicates: counts.2,
-        counted: counted(&args),
+        counted,
         not_counted: counts.3,
         cap: cap(&args)?,
         experiments: report::build(&tables.0, &tables.1, &settings, &weights, &|unit| {

@@ -352,6 +352,7 @@ pub(super) fn compile_limits(
     let events = EventsConfig {
         page_sample_ppm: (page_sample * 1e6).round() as u32,
         page_query: Vec::new(),
+        purchases_from_origin: doc.events.purchases == crate::config::model::PurchasesDoc::Origin,
     };
     (privacy, limits, events)
 }
