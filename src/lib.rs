@@ -32,6 +32,7 @@
 
 #[cfg(feature = "analysis")]
 pub mod analyze;
+pub mod catalog;
 pub mod config;
 pub mod decide;
 pub mod events;

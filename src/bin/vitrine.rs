@@ -3,6 +3,8 @@
 
 #[path = "vitrine/analyze.rs"]
 mod analyze;
+#[path = "vitrine/catalog.rs"]
+mod catalog;
 #[path = "vitrine/check.rs"]
 mod check;
 #[path = "vitrine/collect.rs"]
@@ -63,6 +65,8 @@ enum Command {
     Rewrite(rewrite::Args),
     /// Decide for one request, or a journey of requests carrying the state cookie, and explain.
     Decide(decide::Args),
+    /// Compile a product feed into the catalog recommendation slots render from, or show one.
+    Catalog(catalog::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Command::SignTraits(args) => sign_traits::run(args),
         Command::Rewrite(args) => rewrite::run(args),
         Command::Decide(args) => decide::run(args),
+        Command::Catalog(args) => catalog::run(args),
     };
     result.unwrap_or_else(|msg| {
         eprintln!("vitrine: {msg}");
