@@ -38,6 +38,7 @@ pub mod decide;
 pub mod events;
 pub mod expr;
 pub mod facts;
+pub mod learn;
 mod leb128;
 pub mod pipeline;
 #[cfg(feature = "rewrite")]

@@ -19,6 +19,8 @@ mod deployment;
 mod input;
 #[path = "vitrine/keygen.rs"]
 mod keygen;
+#[path = "vitrine/learn.rs"]
+mod learn;
 #[path = "vitrine/rewrite.rs"]
 mod rewrite;
 #[path = "vitrine/schema.rs"]
@@ -67,6 +69,8 @@ enum Command {
     Decide(decide::Args),
     /// Compile a product feed into the catalog recommendation slots render from, or show one.
     Catalog(catalog::Args),
+    /// Learn recommendation lists from click logs (and evaluate them on held-out sessions).
+    Learn(learn::Args),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Rewrite(args) => rewrite::run(args),
         Command::Decide(args) => decide::run(args),
         Command::Catalog(args) => catalog::run(args),
+        Command::Learn(args) => learn::run(args),
     };
     result.unwrap_or_else(|msg| {
         eprintln!("vitrine: {msg}");
