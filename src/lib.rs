@@ -32,12 +32,16 @@
 
 #[cfg(feature = "analysis")]
 pub mod analyze;
+// The catalog and the learners are native (the CLI) until the edge and the browser read their
+// compiled tables (issue 25).
+#[cfg(feature = "analysis")]
 pub mod catalog;
 pub mod config;
 pub mod decide;
 pub mod events;
 pub mod expr;
 pub mod facts;
+#[cfg(feature = "analysis")]
 pub mod learn;
 mod leb128;
 pub mod pipeline;

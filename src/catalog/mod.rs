@@ -7,7 +7,6 @@
 //! link (http or https only), the image, the price (and a sale price) in minor units with its
 //! currency, availability, product type, brand and item group.
 
-#[cfg(feature = "analysis")]
 pub mod feed;
 
 use serde::{Deserialize, Serialize};
