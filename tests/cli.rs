@@ -211,13 +211,16 @@ fn compile_browser_writes_the_hashed_config_and_the_loader_naming_the_folders_fi
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.to_str().unwrap();
+    let compile = || {
+        vitrine(&[
+            "compile",
+            "docs/examples/real-markup.json",
+            "--browser",
+            path,
+        ])
+    };
     // An empty folder: the module is not built there.
-    let (code, text) = vitrine(&[
-        "compile",
-        "docs/examples/real-markup.json",
-        "--browser",
-        path,
-    ]);
+    let (code, text) = compile();
     assert_eq!(code, 2, "{text}");
     assert!(
         text.contains("has no vitrine.<hash>.mjs: build the browser module there first"),
@@ -225,12 +228,7 @@ fn compile_browser_writes_the_hashed_config_and_the_loader_naming_the_folders_fi
     );
     std::fs::write(dir.join("vitrine.0123abcd.mjs"), "export {}").unwrap();
     std::fs::write(dir.join("vitrine_core.4567ef.wasm"), [0u8, 97, 115, 109]).unwrap();
-    let (code, text) = vitrine(&[
-        "compile",
-        "docs/examples/real-markup.json",
-        "--browser",
-        path,
-    ]);
+    let (code, text) = compile();
     assert_eq!(code, 0, "{text}");
     let loader = std::fs::read_to_string(dir.join("vitrine.js")).unwrap();
     let site: serde_json::Value =
@@ -264,12 +262,7 @@ fn compile_browser_writes_the_hashed_config_and_the_loader_naming_the_folders_fi
     );
     // A second build in the same folder: which one the loader should name is not guessed.
     std::fs::write(dir.join("vitrine.89ab.mjs"), "export {}").unwrap();
-    let (code, text) = vitrine(&[
-        "compile",
-        "docs/examples/real-markup.json",
-        "--browser",
-        path,
-    ]);
+    let (code, text) = compile();
     assert_eq!(code, 2, "{text}");
     assert!(
         text.contains("holds 2 builds (vitrine.0123abcd.mjs, vitrine.89ab.mjs)"),

@@ -277,11 +277,7 @@ fn a_slot_not_on_the_page_is_no_exposure_whatever_was_decided() {
         hero.reason.text
     );
     assert_eq!(hero.arm, None);
-    let recorded: Vec<String> = Exposures::of(&site, &o)
-        .records(&stamp(&site, &o))
-        .into_iter()
-        .map(|e| e.slot)
-        .collect();
+    let recorded = recorded_slots(&site, &o);
     assert_eq!(recorded, ["offer", "theme"]);
 }
 
@@ -294,6 +290,15 @@ fn hiker_at_home(site: &Site) -> vitrine::Outcome<'_> {
         "",
     );
     steps.into_iter().last().unwrap()
+}
+
+/// The slots whose exposures are recorded for `o`.
+fn recorded_slots(site: &Site, o: &vitrine::Outcome) -> Vec<String> {
+    Exposures::of(site, o)
+        .records(&stamp(site, o))
+        .into_iter()
+        .map(|e| e.slot)
+        .collect()
 }
 
 fn stamp(site: &Site, o: &vitrine::Outcome) -> vitrine::events::Stamp {
@@ -341,11 +346,7 @@ fn a_replaced_slot_kept_as_the_origin_sent_it_is_no_exposure() {
         hero.reason.text
     );
     assert_eq!(hero.arm, None);
-    let recorded: Vec<String> = Exposures::of(&site, &o)
-        .records(&stamp(&site, &o))
-        .into_iter()
-        .map(|e| e.slot)
-        .collect();
+    let recorded = recorded_slots(&site, &o);
     assert!(!recorded.contains(&"hero".to_string()), "{recorded:?}");
     assert!(recorded.contains(&"offer".to_string()), "{recorded:?}");
 }

@@ -191,7 +191,7 @@ fn read_conversion(f: &Fields) -> Result<BrowserRecord, RecordError> {
         None => None,
         Some(v) => Some(
             v.as_f64()
-                .filter(|x| (0.0..=events::MAX_BROWSER_VALUE).contains(x))
+                .filter(|x| events::browser_value_ok(*x))
                 .ok_or_else(|| {
                     f.err(format!(
                         "value is not a number from 0 to {}",

@@ -12,6 +12,11 @@ pub const MAX_TEXT: usize = 128;
 /// The largest value a browser's (unsigned) conversion may carry; what the origin states has
 /// no bound.
 pub const MAX_BROWSER_VALUE: f64 = 1_000_000.0;
+/// Whether a browser's conversion may carry `value`: 0 to [`MAX_BROWSER_VALUE`] (both readers
+/// of browser records, the edge's and the collector's, ask this).
+pub fn browser_value_ok(value: f64) -> bool {
+    (0.0..=MAX_BROWSER_VALUE).contains(&value)
+}
 /// The most conversions one body from a browser may carry.
 pub const MAX_BROWSER_CONVERSIONS: usize = 10;
 

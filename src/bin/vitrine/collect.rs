@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tiny_http::{Header, Method, Request, Response, Server};
-use vitrine::events::{read_record, EventTrust, Record, MAX_BROWSER_VALUE};
+use vitrine::events::{browser_value_ok, read_record, EventTrust, Record, MAX_BROWSER_VALUE};
 
 /// Conversion order ids remembered for de-duplication; beyond it the oldest half is forgotten.
 const MAX_ORDERS: usize = 1_000_000;
@@ -210,7 +210,7 @@ fn handle(req: &mut Request, store: &Store, max_body: usize) -> (u16, String) {
         match read_record(line, i + 1) {
             Ok(Record::Conversion(c))
                 if c.trust == EventTrust::Unsigned
-                    && c.value.is_some_and(|v| !(0.0..=MAX_BROWSER_VALUE).contains(&v)) =>
+                    && c.value.is_some_and(|v| !browser_value_ok(v)) =>
             {
                 return (
                     400,

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use vitrine::catalog::feed::Format;
 use vitrine::learn::recs::{self, Click, Tables};
 
 #[derive(clap::Args)]
@@ -94,9 +95,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
 /// `timestamp`), by name, in any order; TSV or CSV by the extension (else a tab in the header).
 fn read_clicks(path: &PathBuf) -> Result<Vec<Click>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let name = path.to_string_lossy().to_ascii_lowercase();
-    let tsv = name.ends_with(".tsv")
-        || (!name.ends_with(".csv") && text.lines().next().is_some_and(|l| l.contains('\t')));
+    // Told apart as a product feed is (the extension, else a tab in the header).
+    let tsv = Format::of(&path.to_string_lossy(), &text) == Format::Tsv;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(if tsv { b'\t' } else { b',' })
         .from_reader(text.as_bytes());
