@@ -8,6 +8,13 @@ export WRANGLER_SEND_METRICS := false
 # worker-build fetches its tools from the internet unless told where they are.
 WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
 
+# The shipped wasm (edge worker, browser module, the V8 benches' module) leaves out where each
+# possible panic is (`-Zlocation-detail=none`: file, line and column, 4.3 KB gzip of the edge
+# bundle); panics abort, and no shopper sees the message. A -Z flag on the pinned stable
+# compiler, through RUSTC_BOOTSTRAP=1 as the fuzz targets use it; added to .cargo/config.toml's
+# wasm32 flags.
+WASM_SHIP_ENV := RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=-Zlocation-detail=none
+
 bootstrap:
 	@.ci/bootstrap
 
@@ -39,7 +46,7 @@ store: browser
 ## code) and the ES module, content-hashed; `vitrine compile SITE --browser target/browser` adds
 ## the configuration and the loader (docs/browser.md).
 browser:
-	CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_PANIC=abort wasm-pack build --release --target web --out-dir target/wasm-web --out-name vitrine_core --no-typescript . -- --no-default-features --features browser
+	$(WASM_SHIP_ENV) CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_PANIC=abort wasm-pack build --release --target web --out-dir target/wasm-web --out-name vitrine_core --no-typescript . -- --no-default-features --features browser
 	node www/build-browser.mjs
 
 ## The edge worker (build/index.js + wasm) with the compiled site config ($(VITRINE_CONFIG));
@@ -51,11 +58,11 @@ worker:
 	cargo build --quiet --features cli
 	mkdir -p build && ./target/debug/vitrine compile $(VITRINE_CONFIG) -o build/config.next
 	@if cmp -s build/config.next build/config.bin && [ -f build/index.js ] && \
-	    [ -z "$$(find src .cargo Cargo.toml Cargo.lock build.rs -newer build/index.js | head -1)" ]; then \
+	    [ -z "$$(find src .cargo Cargo.toml Cargo.lock build.rs Makefile -newer build/index.js | head -1)" ]; then \
 	  rm build/config.next; echo "worker: up to date (no source or config change since build/index.js)"; \
 	else \
 	  mv build/config.next build/config.bin && \
-	  VITRINE_COMPILED_CONFIG=$(CURDIR)/build/config.bin $(WORKER_BUILD_ENV) worker-build --profile wasm --no-default-features --features edge; \
+	  VITRINE_COMPILED_CONFIG=$(CURDIR)/build/config.bin $(WORKER_BUILD_ENV) $(WASM_SHIP_ENV) worker-build --profile wasm --no-default-features --features edge; \
 	fi
 
 ## Runs every test suite.
@@ -143,7 +150,7 @@ size: worker browser
 
 # The core as a Node wasm module (release profile), for the V8 benches.
 wasm-node:
-	wasm-pack build --release --target nodejs --out-dir target/wasm-node --out-name vitrine --no-typescript . -- --no-default-features --features browser,rewrite
+	$(WASM_SHIP_ENV) wasm-pack build --release --target nodejs --out-dir target/wasm-node --out-name vitrine --no-typescript . -- --no-default-features --features browser,rewrite
 
 ## Decide path and rewrite throughput in V8 (wasm under Node).
 bench-wasm: wasm-node

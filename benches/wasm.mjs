@@ -12,22 +12,16 @@ const pages = join(root, "../shared/corpora/pages");
 const UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 const T0 = 1_763_805_600_000;
 
-/**
- * A PageRequest from a plain object, as www/vitrine/vitrine.mjs builds it: each grid's items in
- * one `setItems` call (or, with `perItem`, one `addItem` call an item, the older way).
- */
-function pageRequest({ url, nowMs, cookie, userAgent, referrer, country, id, explain, items = {} }, perItem = false) {
+/** A PageRequest from a plain object, as www/vitrine/vitrine.mjs builds it: each grid's items in one `setItems` call. */
+function pageRequest({ url, nowMs, cookie, userAgent, referrer, country, id, explain, items = {} }) {
   const r = new PageRequest(url, nowMs);
   r.cookie = cookie; r.userAgent = userAgent; r.referrer = referrer; r.country = country; r.id = id;
   r.explain = !!explain;
-  for (const [slot, list] of Object.entries(items)) {
-    if (perItem) for (const i of list) r.addItem(slot, i.sku, i.attr);
-    else r.setItems(slot, list.map((i) => `${i.sku ?? ""}\x1f${i.attr ?? ""}`).join("\x1e"));
-  }
+  for (const [slot, list] of Object.entries(items)) r.setItems(slot, list.map((i) => `${i.sku ?? ""}\x1f${i.attr ?? ""}`).join("\x1e"));
   return r;
 }
 /** One call with a request built for it and freed after. */
-function decide(engine, o, perItem) { const r = pageRequest(o, perItem); try { return engine.decide(r); } finally { r.free(); } }
+function decide(engine, o) { const r = pageRequest(o); try { return engine.decide(r); } finally { r.free(); } }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 function timePerCall(fn, calls, batches) {
@@ -63,17 +57,15 @@ const lean = () => engine.decideToken(request.url, request.cookie, UA, request.n
 if (!lean()) throw new Error("decideToken must return a token");
 // Interleaved: each round times decideToken and the object API back to back, so the ratio is
 // of two measurements made under the same load.
-const rounds = { lean: [], object: [], perItem: [], ratio: [] };
+const rounds = { lean: [], object: [], ratio: [] };
 for (let round = 0; round < 15; round++) {
   const l = timePerCall(lean, 200, 5);
   const o = timePerCall(() => decide(engine, request), 200, 5);
   rounds.lean.push(l); rounds.object.push(o); rounds.ratio.push(o / l);
-  rounds.perItem.push(timePerCall(() => decide(engine, request, true), 100, 3));
 }
 const us = (ns) => (ns / 1000).toFixed(2);
 console.log(`decide path, decideToken (strings in, the new state token out): ${us(median(rounds.lean))} µs median per call (SPEC §13 bar ≤ 15 µs)`);
 console.log(`decide(), the object API (a PageRequest with the 40 grid items in one setItems call; slots, order, exposures out as JS objects): ${us(median(rounds.object))} µs — ${median(rounds.ratio).toFixed(2)}× decideToken (bar ≤ 1.3×)`);
-console.log(`  the same with one addItem call per item: ${us(median(rounds.perItem))} µs (no bar: the older way)`);
 const explainNs = timePerCall(() => decide(engine, { ...request, explain: true }), 200, 20);
 console.log(`  with the full explain report (scores, segments, reasons) as well: ${us(explainNs)} µs (no bar)`);
 

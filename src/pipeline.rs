@@ -90,6 +90,20 @@ pub enum Mode<'k> {
     Browser,
 }
 
+impl<'k> Mode<'k> {
+    /// The deployment's keys. The browser bundle (`cfg(browser_bundle)`) never has any — its
+    /// engine refuses them — and so carries none of the verifying and signing code.
+    fn keys(self) -> Option<&'k Keys> {
+        #[cfg(browser_bundle)]
+        return None;
+        #[cfg(not(browser_bundle))]
+        match self {
+            Mode::Edge(keys) => Some(keys),
+            Mode::Browser => None,
+        }
+    }
+}
+
 /// Everything one request brings.
 #[derive(Debug, Clone, Default)]
 pub struct RequestInput<'a> {
@@ -104,6 +118,29 @@ pub struct RequestInput<'a> {
     /// QA forcing (`?vt-force`) is allowed: the debug token at the edge, `?vt-debug` in
     /// browser-only mode.
     pub allow_force: bool,
+    /// The page's answer to `privacy.consent` (the browser module asks
+    /// [`signals::consent_granted`] with the page's signals); `None`: read from the `Cookie`
+    /// header (the worker).
+    pub consent: Option<bool>,
+}
+
+/// Why a request is decided from its context only: no behavioral state is read or written,
+/// nothing is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextOnly {
+    /// `Sec-GPC: 1`, honored (`privacy.honor_gpc`).
+    Gpc,
+    /// `privacy.consent` asks for consent and no signal grants it.
+    NoConsent,
+}
+
+impl ContextOnly {
+    pub fn text(self) -> &'static str {
+        match self {
+            ContextOnly::Gpc => "Global Privacy Control: context only",
+            ContextOnly::NoConsent => "no consent: context only",
+        }
+    }
 }
 
 impl<'a> RequestInput<'a> {
@@ -162,6 +199,12 @@ impl<'a> RequestInput<'a> {
         self
     }
 
+    /// Browser mode: whether the page's signals grant consent.
+    pub fn consent(mut self, granted: bool) -> Self {
+        self.consent = Some(granted);
+        self
+    }
+
     /// Browser mode: traits the page supplied.
     pub fn page_traits(mut self, traits: Option<crate::signals::Traits>) -> Self {
         self.page_traits = traits;
@@ -174,6 +217,11 @@ impl<'a> RequestInput<'a> {
 pub struct Outcome<'s> {
     pub ctx: RequestContext,
     pub trust: Trust,
+    /// Set when no behavioral state may be kept (GPC, no consent).
+    pub context_only: Option<ContextOnly>,
+    /// The request carried state that no consent lets it keep (`vt`, `vt_e`): the worker
+    /// deletes those cookies.
+    pub forget: bool,
     /// The updated state; `None` under GPC.
     pub state: Option<VisitorState>,
     pub decisions: Decisions<'s>,
@@ -199,6 +247,68 @@ fn force<'c>(input: &RequestInput<'_>, ctx: &'c RequestContext) -> Option<&'c st
         .flatten()
 }
 
+/// Why `input` may keep no behavioral state, if it may not: honored GPC, or a consent
+/// `privacy.consent` asks for and no signal grants (the page's answer in the browser, the
+/// `Cookie` header's at the edge).
+fn context_only(
+    site: &Site,
+    ctx: &RequestContext,
+    input: &RequestInput<'_>,
+) -> Option<ContextOnly> {
+    let consented = || {
+        input.consent.unwrap_or_else(|| {
+            let signals = signals::ConsentSignals {
+                cookie: input.cookie_header.unwrap_or(""),
+                ..Default::default()
+            };
+            signals::consent_granted(site.privacy.consent.as_ref(), &signals)
+        })
+    };
+    if ctx.gpc && site.privacy.honor_gpc {
+        Some(ContextOnly::Gpc)
+    } else if !consented() {
+        Some(ContextOnly::NoConsent)
+    } else {
+        None
+    }
+}
+
+/// A request decided from its context only: no state read or written, no events folded, no
+/// traits; without consent, the state and click-stream cookies it carried are to be deleted.
+fn context_only_outcome<'s>(
+    site: &'s Site,
+    ctx: RequestContext,
+    input: &RequestInput<'_>,
+    why: ContextOnly,
+    issues: Vec<&'static str>,
+) -> Outcome<'s> {
+    let decisions = decide::decide(&DecideInput {
+        site,
+        ctx: &ctx,
+        state: None,
+        traits: None,
+        trust: Trust::Anonymous,
+        force: force(input, &ctx),
+    });
+    let header = input.cookie_header.unwrap_or("");
+    let had = |name| !signals::cookie_values(header, name).is_empty();
+    let had_events = had(signals::EVENTS_COOKIE);
+    Outcome {
+        ctx,
+        trust: Trust::Anonymous,
+        context_only: Some(why),
+        forget: why == ContextOnly::NoConsent && (had_events || had(signals::STATE_COOKIE)),
+        state: None,
+        decisions,
+        state_token: None,
+        had_events,
+        folded: Vec::new(),
+        rotated: false,
+        fresh: true,
+        issues,
+    }
+}
+
 /// Personalizes one request. Total: never fails, never panics on shopper input.
 pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>) -> Outcome<'s> {
     let ctx = signals::read_context(site, &input.facts);
@@ -207,35 +317,12 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
     let mut issues = Vec::new();
     let request_events = signals::request_events(&ctx);
 
-    if ctx.gpc && site.privacy.honor_gpc {
-        // Context-only: no state read or written, no events folded, no traits.
-        let decisions = decide::decide(&DecideInput {
-            site,
-            ctx: &ctx,
-            state: None,
-            traits: None,
-            trust: Trust::Anonymous,
-            force: force(input, &ctx),
-        });
-        let had_events = !signals::cookie_values(header, signals::EVENTS_COOKIE).is_empty();
-        return Outcome {
-            ctx,
-            trust: Trust::Anonymous,
-            state: None,
-            decisions,
-            state_token: None,
-            had_events,
-            folded: Vec::new(),
-            rotated: false,
-            fresh: true,
-            issues,
-        };
+    if let Some(why) = context_only(site, &ctx, input) {
+        return context_only_outcome(site, ctx, input, why, issues);
     }
 
-    let protection = match mode {
-        Mode::Edge(keys) => Protection::Signed(&keys.state),
-        Mode::Browser => Protection::Unsigned,
-    };
+    let keys = mode.keys();
+    let protection = keys.map_or(Protection::Unsigned, |k| Protection::Signed(&k.state));
     let values: Vec<&str> = signals::cookie_values(header, signals::STATE_COOKIE)
         .into_iter()
         .filter(|v| !v.is_empty())
@@ -259,24 +346,22 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
     scoring::fold(site, &mut st, &ctx, &request_events, Provenance::Request);
 
     let traits = match (
-        mode,
+        keys,
         signals::cookie_values(header, signals::TRAITS_COOKIE).first(),
     ) {
-        (Mode::Edge(keys), Some(token)) => {
-            match signals::open_traits(token, keys.traits.as_ref(), now) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    issues.push(e.code());
-                    None
-                }
+        (Some(keys), Some(token)) => match signals::open_traits(token, keys.traits.as_ref(), now) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                issues.push(e.code());
+                None
             }
-        }
-        (Mode::Browser, _) => input.page_traits.clone(),
-        (Mode::Edge(_), None) => None,
+        },
+        (None, _) => input.page_traits.clone(),
+        (Some(_), None) => None,
     };
-    let trust = match mode {
-        Mode::Edge(_) => Trust::Signed,
-        Mode::Browser => Trust::Unsigned,
+    let trust = match keys {
+        Some(_) => Trust::Signed,
+        None => Trust::Unsigned,
     };
     let decisions = decide::decide(&DecideInput {
         site,
@@ -291,6 +376,8 @@ pub fn personalize<'s>(site: &'s Site, mode: Mode<'_>, input: &RequestInput<'_>)
     Outcome {
         ctx,
         trust,
+        context_only: None,
+        forget: false,
         state: Some(st),
         decisions,
         state_token: Some(token),
@@ -320,6 +407,9 @@ pub struct ExplainReport {
     pub site: String,
     pub page: PageReport,
     pub trust: Trust,
+    /// Why no behavioral state was used ("no consent: context only").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_only: Option<&'static str>,
     pub state: Option<StateReport>,
     pub segments: Vec<String>,
     pub decisions: Vec<DecisionReport>,
@@ -368,6 +458,7 @@ impl Outcome<'_> {
                 params: self.ctx.page_params.clone(),
             },
             trust: self.trust,
+            context_only: self.context_only.map(ContextOnly::text),
             state: self.state.as_ref().map(|s| StateReport {
                 fresh: self.fresh,
                 rotated: self.rotated,
@@ -416,6 +507,10 @@ impl ExplainReport {
     /// One line per slot: `hero → hero-trail: segment hiker (score.hiking=42 ≥ 30)`.
     pub fn summary(&self) -> String {
         let mut out = String::new();
+        if let Some(why) = self.context_only {
+            out.push_str(why);
+            out.push('\n');
+        }
         if let Some(s) = &self.state {
             let scores: Vec<String> = s
                 .scores

@@ -492,3 +492,40 @@ fn item_keys_are_checked_where_they_are_written() {
     let ok = rank(json!({"category": {"selector": "a", "attr": "href", "page_type": "category"}}));
     assert_eq!(errors(&ok), Vec::<String>::new());
 }
+
+#[test]
+fn consent_signals_are_checked() {
+    let consent = |v: Value| with(base(), "/privacy", json!({ "consent": v }));
+    for (doc, expected) in [
+        (json!("maybe"), "invalid value: string \"maybe\", expected \"none\" or an object with cookie, tcf or consent_mode"),
+        (json!({}), "privacy.consent: names no signal: give cookie, tcf or consent_mode (or \"none\")"),
+        (json!({"cookie": {"name": "cmp"}}), "privacy.consent.cookie: give exactly one of equals or contains"),
+        (json!({"cookie": {"name": "cmp", "equals": "1", "contains": "1"}}), "privacy.consent.cookie: give exactly one of equals or contains"),
+        (json!({"cookie": {"name": "cmp", "contains": ""}}), "privacy.consent.cookie: the value to look for is empty"),
+        (json!({"cookie": {"name": "my cookie", "equals": "1"}}), "privacy.consent.cookie.name: 'my cookie' is not a cookie name"),
+        (json!({"tcf": {"purposes": []}}), "privacy.consent.tcf.purposes: names no purpose"),
+        (json!({"tcf": {"purposes": [1, 25]}}), "privacy.consent.tcf.purposes[1]: TCF purposes are 1–24, got 25"),
+        (json!({"consent_mode": ["ad_personalisation"]}), "privacy.consent.consent_mode[0]: unknown Consent Mode type 'ad_personalisation' (did you mean 'ad_personalization'?)"),
+    ] {
+        let errs = errors(&consent(doc.clone()));
+        assert!(
+            errs.iter().any(|e| e.contains(expected)),
+            "{doc}: expected\n  {expected}\ngot\n  {}",
+            errs.join("\n  ")
+        );
+    }
+    // An unknown field keeps its precise message.
+    let errs = errors(&consent(json!({"cookies": {}})));
+    assert!(
+        errs.iter().any(|e| e.contains("unknown field `cookies`")),
+        "{errs:?}"
+    );
+    for ok in [
+        json!("none"),
+        json!({"cookie": {"name": "OptanonConsent", "contains": "C0004:1"}}),
+        json!({"tcf": {}}),
+        json!({"consent_mode": ["analytics_storage", "ad_personalization"], "cookie": {"name": "cmp", "equals": "yes"}}),
+    ] {
+        assert_eq!(errors(&consent(ok.clone())), Vec::<String>::new(), "{ok}");
+    }
+}

@@ -94,8 +94,8 @@ fn compiled_configs_are_checked() {
         err(&other)
     );
     assert!(err(&bytes[..bytes.len() - 10]).starts_with("compiled configuration is damaged"));
-    // Files of an older format (VTC3 had no `events.purchases`) are refused with a hint.
-    for magic in [b"VTC1", b"VTC2", b"VTC3"] {
+    // Files of an older format (VTC4 had no `privacy.consent`) are refused with a hint.
+    for magic in [b"VTC1", b"VTC2", b"VTC3", b"VTC4"] {
         let mut old = bytes.clone();
         old[..4].copy_from_slice(magic);
         assert_eq!(

@@ -60,6 +60,8 @@ pub struct PageRequest {
     explain: bool,
     /// `onPage`: the slots the page holds.
     on_page: Option<String>,
+    /// The page's signals grant consent (`Engine.consented`); unset: as the cookie says.
+    consent: Option<bool>,
 }
 
 #[wasm_bindgen]
@@ -110,6 +112,13 @@ impl PageRequest {
         self.on_page = names;
     }
 
+    /// Whether the page's consent signals grant consent (`Engine.consented`): without it the
+    /// decision is from context only and no state or record comes back.
+    #[wasm_bindgen(setter)]
+    pub fn set_consent(&mut self, granted: bool) {
+        self.consent = Some(granted);
+    }
+
     #[wasm_bindgen(setter)]
     pub fn set_explain(&mut self, explain: bool) {
         self.explain = explain;
@@ -124,22 +133,6 @@ impl PageRequest {
             tier,
             issued_at: 0,
         });
-    }
-
-    /// One item of a reorder slot, in DOM order: the values of its SKU and category
-    /// attributes, as `slots()` names them (either may be missing). A call per item:
-    /// [`PageRequest::set_items`] sends a whole grid in one.
-    #[wasm_bindgen(js_name = addItem)]
-    pub fn add_item(&mut self, slot: &str, sku: Option<String>, attr: Option<String>) {
-        // The separators cannot be part of a value: they would split it.
-        let clean = |v: Option<String>| v.unwrap_or_default().replace(SEPARATORS, "");
-        let packed = self.slot_items(slot);
-        if !packed.is_empty() {
-            packed.push(ITEM_SEPARATOR);
-        }
-        packed.push_str(&clean(sku));
-        packed.push(FIELD_SEPARATOR);
-        packed.push_str(&clean(attr));
     }
 
     /// All items of a reorder slot in one call, in DOM order, after any added before:
@@ -166,13 +159,14 @@ impl PageRequest {
 const ITEM_SEPARATOR: char = '\u{1e}';
 const FIELD_SEPARATOR: char = '\u{1f}';
 const VALUE_SEPARATOR: char = '\u{1d}';
-const SEPARATORS: [char; 3] = [ITEM_SEPARATOR, FIELD_SEPARATOR, VALUE_SEPARATOR];
 
 impl PageRequest {
     /// The request as the core takes it: the one conversion `decide` and `rewrite` share.
     fn input(&self) -> RequestInput<'_> {
         let now_ms = self.now_ms.max(0.0) as u64;
-        RequestInput::new(&self.url, now_ms, hex_id(self.id.as_deref()))
+        let mut input = RequestInput::new(&self.url, now_ms, hex_id(self.id.as_deref()));
+        input.consent = self.consent;
+        input
             .cookie(self.cookie.as_deref())
             .user_agent(self.user_agent.as_deref())
             .referrer(self.referrer.as_deref())
@@ -417,6 +411,28 @@ impl Engine {
         to_js(&page)
     }
 
+    /// Whether the page's signals grant the consent the site serving `url` asks for
+    /// (`privacy.consent`; a site that asks none: `true`): `cookie` is `document.cookie`,
+    /// `tc_string` what the CMP's `__tcfapi` gave, `consent_mode` the Google Consent Mode
+    /// types granted in `dataLayer`, comma-separated. The worker answers the same function
+    /// from the request's cookies.
+    pub fn consented(
+        &self,
+        url: &str,
+        cookie: &str,
+        tc_string: Option<String>,
+        consent_mode: Option<String>,
+    ) -> bool {
+        self.site(url).is_some_and(|site| {
+            let signals = crate::signals::ConsentSignals {
+                cookie,
+                tc_string: tc_string.as_deref(),
+                consent_mode: consent_mode.as_deref(),
+            };
+            crate::signals::consent_granted(site.privacy.consent.as_ref(), &signals)
+        })
+    }
+
     /// Decides for a page request (browser-only mode: unsigned state).
     pub fn decide(&self, req: &PageRequest) -> Result<JsValue, JsError> {
         let Some(site) = self.site(&req.url) else {
@@ -527,7 +543,9 @@ impl Engine {
     }
 
     /// Decides for a request and returns only the new state token: the lean call for a server
-    /// that sets the cookie itself (strings in, a string out, no object conversion).
+    /// that sets the cookie itself (strings in, a string out, no object conversion). Only in
+    /// the server-side build (feature `rewrite`): a page has no use for it.
+    #[cfg(feature = "rewrite")]
     #[wasm_bindgen(js_name = decideToken)]
     pub fn decide_token(
         &self,

@@ -11,6 +11,8 @@ use crate::expr::{Builtin, CmpOp, Expr, Literal, Operand, Var};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// Worth knowing, not a mistake (`check` prints it; `--deny-warnings` lets it pass).
+    Note,
     Warning,
     Error,
 }
@@ -25,6 +27,7 @@ pub struct Finding {
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sev = match self.severity {
+            Severity::Note => "note",
             Severity::Warning => "warning",
             Severity::Error => "error",
         };
@@ -123,6 +126,7 @@ fn lint_site(site: &Site, base: &str, out: &mut Vec<Finding>) {
         lint_slot(site, slot, &join(&p("slots"), &slot.name), out);
     }
     lint_policies(site, &p("policies"), out);
+    lint_consent(site, &join(&p("privacy"), "consent"), out);
     for exp in &site.experiments {
         if exp.control_bp == 10_000 {
             out.push(Finding {
@@ -229,6 +233,28 @@ fn top_names<'e>(e: &'e Expr, out: &mut Vec<&'e str>) {
 /// while no condition names it there: a high score in it turns every `top_dimension == '…'`
 /// false for a shopper who also has that interest. A certainty, not a guess: say `top: false`
 /// or name it.
+/// Consent not asked is noted; a signal only the page can read is a warning for the worker.
+fn lint_consent(site: &Site, path: &str, out: &mut Vec<Finding>) {
+    let (severity, message) = match &site.privacy.consent {
+        None => (
+            Severity::Note,
+            "none: the state cookie is set and behavior recorded from the first page view, \
+             without asking the shop's consent platform (docs/privacy.md)",
+        ),
+        Some(c) if c.cookie.is_empty() && c.tcf_cookie.is_empty() => (
+            Severity::Warning,
+            "only consent_mode, which the page alone can read: behind the worker every request \
+             is decided from its context only; add a cookie or tcf signal the worker reads too",
+        ),
+        Some(_) => return,
+    };
+    out.push(Finding {
+        severity,
+        path: path.to_string(),
+        message: message.into(),
+    });
+}
+
 fn lint_top_dimension(site: &Site, path: &str, out: &mut Vec<Finding>) {
     let mut vars = Vec::new();
     let mut named = Vec::new();

@@ -114,7 +114,7 @@ impl Config {
     /// The compiled form of this configuration: validated, expressions compiled, ready to use
     /// without a JSON parser (the browser module loads this). Bound to this version of Vitrine.
     ///
-    /// Layout: `VTC4`, a length-prefixed crate version, then the sites in postcard encoding.
+    /// Layout: `VTC5`, a length-prefixed crate version, then the sites in postcard encoding.
     pub fn to_compiled(&self) -> Vec<u8> {
         let version = env!("CARGO_PKG_VERSION").as_bytes();
         let mut out = COMPILED_MAGIC.to_vec();
@@ -134,7 +134,7 @@ impl Config {
                 message,
             }])
         };
-        if [b"VTC1", b"VTC2", b"VTC3"]
+        if [b"VTC1", b"VTC2", b"VTC3", b"VTC4"]
             .iter()
             .any(|m| bytes.starts_with(*m))
         {
@@ -191,11 +191,11 @@ impl Config {
     }
 }
 
-/// The compiled form's magic and format: `VTC4` carries where purchases are stated
-/// (`VTC3` read a reorder slot's item keys from [`ItemKey`]s as now; `VTC2` had two attribute
+/// The compiled form's magic and format: `VTC5` carries `privacy.consent` (`VTC4` where
+/// purchases are stated; `VTC3` read a reorder slot's item keys from [`ItemKey`]s as now; `VTC2` had two attribute
 /// names; `VTC1` an index among all variables for a built-in name): older ones are refused
 /// with a hint.
-const COMPILED_MAGIC: &[u8; 4] = b"VTC4";
+const COMPILED_MAGIC: &[u8; 4] = b"VTC5";
 
 // ---------------------------------------------------------------------------------------------
 // Compiled model
@@ -349,6 +349,25 @@ pub struct Policy {
 pub struct Privacy {
     pub honor_gpc: bool,
     pub state_max_age_secs: u32,
+    /// The signals that grant consent, when state and records wait for it.
+    pub consent: Option<Consent>,
+}
+
+/// `privacy.consent` compiled: consent is granted when any signal grants it. Flat (an empty
+/// name: that signal is not used), which keeps the bundles' readers small.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+pub struct Consent {
+    /// A consent platform's cookie, and the text its percent-decoded value holds (`exact`: is).
+    pub cookie: String,
+    pub value: String,
+    pub exact: bool,
+    /// The cookie holding an IAB TCF v2 TC string, and the purposes that must all have
+    /// consent: bit `p − 1` for purpose `p`.
+    pub tcf_cookie: String,
+    pub tcf_purposes: u32,
+    /// Google Consent Mode types that must all be `granted` (the page's signal).
+    pub consent_mode: Vec<String>,
 }
 
 /// What `page` records hold and for whom.

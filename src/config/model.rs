@@ -443,6 +443,11 @@ pub struct PrivacyDoc {
     /// Default: `30`.
     #[serde(default = "default_max_age")]
     pub state_max_age_days: u32,
+    /// Whether behavioral state and records wait for the shopper's consent: `"none"` (they do
+    /// not), or the consent platform's signals, any of which grants it (docs/privacy.md).
+    /// Default: `none`.
+    #[serde(default)]
+    pub consent: ConsentDoc,
 }
 
 impl Default for PrivacyDoc {
@@ -450,7 +455,119 @@ impl Default for PrivacyDoc {
         PrivacyDoc {
             honor_gpc: true,
             state_max_age_days: default_max_age(),
+            consent: ConsentDoc::None,
         }
+    }
+}
+
+/// `privacy.consent`: `"none"`, or the signals that mean "personalization allowed".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ConsentDoc {
+    /// No consent asked: state and records from the first page view.
+    #[default]
+    None,
+    Required(ConsentSignalsDoc),
+}
+
+/// The consent platform's signals; consent is granted when any of them grants it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConsentSignalsDoc {
+    /// A cookie the consent platform sets, and what its value says when personalization is
+    /// allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<ConsentCookieDoc>,
+    /// The IAB TCF v2 consent string (TC string), read from a cookie in the worker and in the
+    /// page, and from the CMP's `__tcfapi` in the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcf: Option<TcfDoc>,
+    /// Google Consent Mode types that must be `granted` (`gtag('consent', …)` in the page's
+    /// `dataLayer`): read in the browser only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent_mode: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConsentCookieDoc {
+    /// The cookie's name.
+    pub name: String,
+    /// Its value (percent-decoded) is exactly this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    /// Its value (percent-decoded) holds this text (`C0004:1` in OneTrust's `OptanonConsent`,
+    /// `preferences:true` in Cookiebot's `CookieConsent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TcfDoc {
+    /// The cookie holding the TC string. Default: `euconsent-v2`.
+    #[serde(default = "default_tcf_cookie")]
+    pub cookie: String,
+    /// The TCF purposes that must all have consent. Default: `[1, 5, 6]` (store information
+    /// on a device; create and use profiles to personalise content).
+    #[serde(default = "default_tcf_purposes")]
+    pub purposes: Vec<u8>,
+}
+
+fn default_tcf_cookie() -> String {
+    "euconsent-v2".into()
+}
+fn default_tcf_purposes() -> Vec<u8> {
+    vec![1, 5, 6]
+}
+
+// `"none"` or an object: an object is read by its own derived code, so that its errors
+// (an unknown field, a wrong type) keep their precise messages.
+impl<'de> Deserialize<'de> for ConsentDoc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = ConsentDoc;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"none\" or an object with cookie, tcf or consent_mode")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ConsentDoc, E> {
+                match v {
+                    "none" => Ok(ConsentDoc::None),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ConsentDoc, A::Error> {
+                let de = serde::de::value::MapAccessDeserializer::new(map);
+                ConsentSignalsDoc::deserialize(de).map(ConsentDoc::Required)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl Serialize for ConsentDoc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ConsentDoc::None => s.serialize_str("none"),
+            ConsentDoc::Required(signals) => signals.serialize(s),
+        }
+    }
+}
+
+#[cfg(feature = "schema")]
+impl JsonSchema for ConsentDoc {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ConsentDoc".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let signals = generator.subschema_for::<ConsentSignalsDoc>();
+        schemars::json_schema!({ "oneOf": [{ "const": "none" }, signals] })
     }
 }
 

@@ -18,8 +18,8 @@ use super::model::{Action, Affinity, EventKind, Pick, Suppress};
 use super::pattern::{Part as PatternPart, PathPattern};
 use super::template::{Part as TemplatePart, Template};
 use super::{
-    Dimension, EventsConfig, Experiment, ItemKey, Limits, PageType, Policy, Privacy, Rank, Segment,
-    Signal, Site, Slot, Variant,
+    Consent, Dimension, EventsConfig, Experiment, ItemKey, Limits, PageType, Policy, Privacy, Rank,
+    Segment, Signal, Site, Slot, Variant,
 };
 use crate::expr::{Builtin, CmpOp, EventField, Expr, Literal, Operand, Var};
 use crate::leb128::Leb128Error;
@@ -358,7 +358,16 @@ wire_struct!(Policy {
 });
 wire_struct!(Privacy {
     honor_gpc,
-    state_max_age_secs
+    state_max_age_secs,
+    consent
+});
+wire_struct!(Consent {
+    cookie,
+    value,
+    exact,
+    tcf_cookie,
+    tcf_purposes,
+    consent_mode
 });
 wire_struct!(Limits {
     max_events,

@@ -4,7 +4,7 @@
 //! forwarded to the sinks, or refused with a 4xx naming what is wrong. The visitor is taken
 //! from the verified state cookie, never from the body, so nobody can write into another
 //! visitor's record; records are marked `unsigned`, from the `browser`. Without a readable state
-//! (no cookie, GPC) nothing is recorded.
+//! (no cookie, GPC, no consent: `privacy.consent`) nothing is recorded.
 
 use worker::{Context, Date, Env, Headers, Request, Response};
 
@@ -99,7 +99,13 @@ pub async fn handle(
     let Some(site) = config.site_for_host(&host) else {
         return answer(204, "");
     };
-    if gpc && site.privacy.honor_gpc {
+    let consent = signals::ConsentSignals {
+        cookie: &cookie,
+        ..Default::default()
+    };
+    if (gpc && site.privacy.honor_gpc)
+        || !signals::consent_granted(site.privacy.consent.as_ref(), &consent)
+    {
         return answer(204, "");
     }
     let purchase = |r: &BrowserRecord| matches!(r, BrowserRecord::Conversion { kind, .. } if kind == "purchase");

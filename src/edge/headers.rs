@@ -1,6 +1,6 @@
 //! A personalized page's response headers: the origin's, less what would let a cache keep or
-//! mix personalized pages, plus the state cookie, `Vary: Cookie`, and in explain mode the
-//! report.
+//! mix personalized pages, plus the state cookie (or, without consent, its deletion),
+//! `Vary: Cookie`, and in explain mode the report.
 
 use worker::{Headers, Response};
 
@@ -60,6 +60,15 @@ pub fn personalized_headers(
         let _ = headers.append("set-cookie", &c);
     }
     let secure = if inc.https { "; Secure" } else { "" };
+    if outcome.forget {
+        // Consent withdrawn (or never given): the state and the click stream go.
+        for name in ["vt", "vt_e"] {
+            let _ = headers.append(
+                "set-cookie",
+                &format!("{name}=; Path=/; Max-Age=0; SameSite=Lax{secure}"),
+            );
+        }
+    }
     if let Some(token) = &outcome.state_token {
         let max_age = u64::from(site.privacy.state_max_age_secs);
         let _ = headers.append(

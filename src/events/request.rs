@@ -26,7 +26,7 @@ pub struct Stamp {
 
 impl Stamp {
     /// The stamp of a personalized request, or `None` when nothing may be recorded: under GPC
-    /// (no state, so no visitor) and for bots.
+    /// or without consent (no state, so no visitor) and for bots.
     pub fn of(
         site: &Site,
         outcome: &Outcome<'_>,

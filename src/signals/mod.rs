@@ -3,11 +3,13 @@
 //! Architecture Invariant: nothing here fails or panics on shopper input. Readers return a value
 //! and, where something was ignored, issue codes that never carry the input's content.
 
+pub mod consent;
 pub mod context;
 pub mod events;
 pub mod traits;
 pub mod url;
 
+pub use consent::{granted as consent_granted, ConsentSignals};
 pub use context::{
     classify_device, read_context, request_events, Device, Geo, RequestContext, RequestFacts,
     BOT_MARKERS,

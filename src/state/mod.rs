@@ -167,6 +167,20 @@ pub enum Protection<'k> {
     Unsigned,
 }
 
+impl<'k> Protection<'k> {
+    /// The keyring tokens are signed with. The browser bundle (`cfg(browser_bundle)`) never has
+    /// one — its engine refuses keys — and so carries none of the signing code.
+    fn keyring(self) -> Option<&'k Keyring> {
+        #[cfg(browser_bundle)]
+        return None;
+        #[cfg(not(browser_bundle))]
+        match self {
+            Protection::Signed(keys) => Some(keys),
+            Protection::Unsigned => None,
+        }
+    }
+}
+
 impl VisitorState {
     /// A new visitor seen for the first time at `now` (unix seconds).
     pub fn fresh(site: &Site, id: [u8; 16], now: u32) -> VisitorState {
@@ -236,12 +250,12 @@ pub fn open(
     if token.len() > MAX_TOKEN_LEN {
         return fresh(Some(StateIssue::Oversized));
     }
-    let (payload, rotated) = match protection {
-        Protection::Signed(keys) => match keys.open(token) {
+    let (payload, rotated) = match protection.keyring() {
+        Some(keys) => match keys.open(token) {
             Ok(o) => (o.payload, o.by_previous),
             Err(e) => return fresh(Some(e.into())),
         },
-        Protection::Unsigned => match b64::decode(token) {
+        None => match b64::decode(token) {
             Some(p) => (p, false),
             None => return fresh(Some(StateIssue::BadBase64)),
         },
@@ -263,9 +277,9 @@ pub fn open(
 /// Writes the state as a token within [`MAX_TOKEN_LEN`]: the oldest recent items go first,
 /// then slot counters, then the smallest scores, until it fits.
 pub fn seal(state: &VisitorState, protection: Protection<'_>, site: &Site) -> String {
-    let write = |s: &VisitorState| match protection {
-        Protection::Signed(keys) => keys.seal(&encode(s, site)),
-        Protection::Unsigned => b64::encode(&encode(s, site)),
+    let write = |s: &VisitorState| match protection.keyring() {
+        Some(keys) => keys.seal(&encode(s, site)),
+        None => b64::encode(&encode(s, site)),
     };
     let token = write(state);
     if token.len() <= MAX_TOKEN_LEN {

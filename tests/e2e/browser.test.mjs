@@ -3,13 +3,13 @@
 // Screenshots go to tests/artifacts/ (ignored by git). Run by `make test-e2e`.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, UA, DEBUG_TOKEN, startWorker, freePort, mintCookie } from "../edge/harness.mjs";
-import { startStatic, shopPage } from "./static.mjs";
+import { startStatic, shopPage, PLAIN_PAGE } from "./static.mjs";
 
 const ARTIFACTS = join(ROOT, "tests/artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -355,5 +355,121 @@ describe("a shop's own page, no markers: only the script tag and selectors on it
     assert.match(await bot.textContent("#vt-debug [data-vt-unrecorded]"), /bot user agent: nothing recorded/);
     assert.ok(notes.some((n) => n.includes("bot user agent: nothing recorded")), notes.join("\n"));
     await headless.close();
+  });
+});
+
+describe("consent in the page (privacy.consent), browser-only mode", () => {
+  // The demo's configuration with consent asked: a CMP cookie, an IAB TCF v2 string (purposes 1
+  // and 6; published examples made with the IAB's encoder) or Google Consent Mode grants it.
+  const TC_1_3_6_7_8_10 = "COvzTO5OvzTO5B7ABCENAPCYAKdAADkAAIqIFhwBAAGAAXAFGAsMAhYAgAMAAegBYAEKAAA.IFoEUQQgAIQwgIwQABAEAAAAOIAACAIAAAAQAIAgEAACEAAAAAgAQBAAAAAAAGBAAgAAAAAAAFAAECAAAgAAQARAEQAAAAAJAAIAAgAAAYQEAAAQmAgBC3ZAYzUw.QE5QAwCvgHyATkA";
+  const TC_1_3_4_7 = "COvzTO5OvzTO5BRAAAENAPCoALIAADgAAAAAAewAwABAAlAB6ABBFADBQAQA9hAAAcAA";
+  let s, dir;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "vitrine-consent-"));
+    cpSync(join(ROOT, "target/browser"), dir, { recursive: true });
+    const config = JSON.parse(readFileSync(join(ROOT, "src/config/demo.json"), "utf8"));
+    config.privacy = { ...config.privacy, consent: { cookie: { name: "cmp", equals: "yes" }, tcf: { purposes: [1, 6] }, consent_mode: ["analytics_storage", "personalization_storage"] } };
+    writeFileSync(join(dir, "site.json"), JSON.stringify(config));
+    execFileSync(join(ROOT, "target/debug/vitrine"), ["compile", join(dir, "site.json"), "--browser", dir], { cwd: ROOT, stdio: "ignore" });
+    s = await startStatic({ vitrine: dir, page: PLAIN_PAGE });
+  });
+  after(async () => {
+    await s?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const ready = (page) => page.waitForSelector("html[data-vt-ready]", { state: "attached", timeout: 10_000 });
+  const stored = (page) => page.evaluate(() => localStorage.getItem("vitrine:vt"));
+  const pending = async (context) => (await context.cookies(s.url)).find((c) => c.name === "vt_e")?.value ?? "";
+  const viewed = (page) => page.evaluate(() => (window.dataLayer || []).filter((e) => e && e.event === "experiment_viewed").length);
+  const records = (from) => s.beacons.slice(from).join("").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const leave = async (page, from) => {
+    await page.goto("about:blank");
+    const deadline = Date.now() + 3000;
+    while (s.beacons.length === from && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  it("a CMP cookie toggled across a journey: context only, then state and records, then deleted", async () => {
+    const context = await browser.newContext({ userAgent: UA });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const from = s.beacons.length;
+    // Before consent: decided from the context (the campaign), nothing stored, captured or sent.
+    await page.goto(s.url + "/?utm_campaign=trail-spring");
+    await ready(page);
+    assert.equal(await heroVariant(page), "hero-trail");
+    await page.evaluate(async () => (await window.vitrine).track({ type: "add_to_cart", sku: "hiking-summit-pack", category: "hiking", price: 189 }));
+    assert.equal(await stored(page), null);
+    assert.equal(await pending(context), "");
+    assert.equal(await viewed(page), 0, "no experiment_viewed before consent");
+    await leave(page, from);
+    assert.deepEqual(records(from), [], "no beacon before consent");
+
+    // The CMP sets its cookie and calls back: capture and the state start.
+    await page.goto(s.url + "/");
+    await ready(page);
+    await context.addCookies([{ name: "cmp", value: "yes", url: s.url }]);
+    await page.evaluate(async () => (await window.vitrine).consentChanged());
+    assert.ok(await stored(page), "the state starts with consent");
+    await page.evaluate(async () => (await window.vitrine).track({ type: "add_to_cart", sku: "hiking-summit-pack", category: "hiking", price: 189 }));
+    assert.match(await pending(context), /^ac:hiking-summit-pack/);
+    const granted = s.beacons.length;
+    await page.goto(s.url + "/c/hiking");
+    await ready(page);
+    assert.ok((await viewed(page)) > 0, "exposures announced after consent");
+    await leave(page, granted);
+    const sent = records(from);
+    assert.ok(sent.some((r) => r.type === "conversion" && r.kind === "add_to_cart"), JSON.stringify(sent));
+    assert.ok(sent.some((r) => r.type === "exposure"), JSON.stringify(sent));
+
+    // Withdrawn: the state and the click stream go at once.
+    await page.goto(s.url + "/");
+    await ready(page);
+    await page.evaluate(async () => (await window.vitrine).track({ type: "product_click", sku: "camping-dome-2p", category: "camping" }));
+    assert.notEqual(await pending(context), "");
+    await context.addCookies([{ name: "cmp", value: "no", url: s.url }]);
+    await page.evaluate(async () => (await window.vitrine).consentChanged());
+    assert.equal(await stored(page), null);
+    assert.equal(await pending(context), "");
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  it("Google Consent Mode updates in the page start and end the state", async () => {
+    const context = await browser.newContext({ userAgent: UA });
+    await context.addInitScript(() => {
+      window.dataLayer = window.dataLayer || [];
+      window.gtag = function () { window.dataLayer.push(arguments); };
+      window.gtag("consent", "default", { analytics_storage: "denied", personalization_storage: "denied", ad_storage: "denied" });
+    });
+    const page = await context.newPage();
+    await page.goto(s.url + "/");
+    await ready(page);
+    assert.equal(await stored(page), null);
+    await page.evaluate(() => window.gtag("consent", "update", { analytics_storage: "granted" }));
+    assert.equal(await stored(page), null, "one of the two types is not enough");
+    await page.evaluate(() => window.gtag("consent", "update", { personalization_storage: "granted" }));
+    assert.ok(await stored(page), "both granted: the state starts");
+    await page.evaluate(() => window.gtag("consent", "update", { analytics_storage: "denied" }));
+    assert.equal(await stored(page), null, "withdrawn: the state is deleted");
+    await context.close();
+  });
+
+  it("the CMP's __tcfapi: a TC string without purpose 6 grants nothing, one with it grants", async () => {
+    const context = await browser.newContext({ userAgent: UA });
+    await context.addInitScript((tc) => {
+      window.__tcfapi = (command, version, callback) => {
+        if (command !== "addEventListener") return;
+        window.__tcfListener = callback;
+        callback({ tcString: tc, eventStatus: "tcloaded" }, true);
+      };
+    }, TC_1_3_4_7);
+    const page = await context.newPage();
+    await page.goto(s.url + "/");
+    await ready(page);
+    assert.equal(await stored(page), null);
+    await page.evaluate((tc) => window.__tcfListener({ tcString: tc, eventStatus: "useractioncomplete" }, true), TC_1_3_6_7_8_10);
+    assert.ok(await stored(page));
+    await context.close();
   });
 });

@@ -65,6 +65,12 @@ export function apply(decision?: Decision): number;
 export function refresh(): Decision | null;
 /** Sends the waiting event records now (done by itself when the page is hidden or left). */
 export function flush(): void;
+/**
+ * Reads consent again (`privacy.consent`, docs/privacy.md): a CMP's own callback may call it.
+ * Granted: capture starts (and in browser-only mode the state); withdrawn: the state, the
+ * click stream and the waiting records are deleted.
+ */
+export function consentChanged(): void;
 
 /** The wasm core's classes (docs/browser.md, "The wasm core"). */
 export declare class Engine {
@@ -72,7 +78,10 @@ export declare class Engine {
   slots(url: string): unknown;
   page(url: string): { type: string; params: Record<string, string>; sku: string | null; category: string | null; query: string | null } | null;
   decide(request: PageRequest): Decision | null;
+  /** Server-side build only (`make wasm-node`). */
   decideToken(url: string, cookie: string, userAgent: string, nowMs: number, id: string): string | undefined;
+  /** Whether the page's signals grant the consent the site asks for (`true` if it asks none). */
+  consented(url: string, cookie: string, tcString?: string, consentModeGranted?: string): boolean;
 }
 export declare class PageRequest {
   constructor(url: string, nowMs: number);
@@ -80,6 +89,8 @@ export declare class PageRequest {
   userAgent?: string;
   referrer?: string;
   gpc: boolean;
+  /** `Engine.consented`'s answer: without consent, context only (no state, no records). */
+  consent: boolean;
   country?: string;
   id?: string;
   /** Also return the explain report; allows `?vt-force`. */
@@ -88,7 +99,6 @@ export declare class PageRequest {
   onPage?: string;
   setTraits(purchases90d: number, aov: number, tier: string): void;
   setItems(slot: string, packed: string): void;
-  addItem(slot: string, sku?: string, attr?: string): void;
   free(): void;
 }
 

@@ -4,8 +4,12 @@
 //   cookie so the next navigation reflects them; never re-applies a slot.
 // - Without the worker: keeps the (unsigned) state in localStorage, decides with the same Rust
 //   core compiled to wasm, and swaps the slots, moving existing nodes for `reorder`.
+// - Consent (privacy.consent, docs/privacy.md): until the shop's consent platform grants it,
+//   nothing is read from or written to storage, no event is captured and nothing is sent; the
+//   page is decided from its context only. The core answers from the page's signals (cookies,
+//   the CMP's __tcfapi, Google Consent Mode in dataLayer); a withdrawal deletes the state.
 // API for single-page apps: init(options), track(event), decide(), apply(decision), refresh(),
-// flush(); the core's Engine and PageRequest. Options: {base, config, auto, traits, collect
+// flush(), consentChanged(); the core's Engine and PageRequest. Options: {base, config, auto, traits, collect
 // (where records go: behind the worker /vitrine/collect; without it, nowhere unless set),
 // searchForm (a selector for the site's search forms)}.
 import wasmInit, { Engine, PageRequest } from "./vitrine_core.js";
@@ -25,6 +29,9 @@ let lastDecision = null;
 // User Timing marks for the page's own measurements (make bench-browser reads them too).
 const mark = (name) => performance.mark && performance.mark(name);
 const gpc = () => navigator.globalPrivacyControl === true;
+// Whether behavior may be kept and sent: no GPC, and consent as privacy.consent asks.
+let consented = false;
+const allowed = () => consented && !gpc();
 const edgeMode = () => document.querySelector("[data-vt-applied]") !== null;
 const debugging = () => new URLSearchParams(location.search).has("vt-debug");
 // A page the worker decided marks this tab's session as served by it: its pages without slots
@@ -124,6 +131,7 @@ function sendLine(line) {
 
 /** Sends what is waiting (also on `visibilitychange` to hidden and on `pagehide`). */
 export function flush() {
+  consentChanged();
   if (!outbox.length) return;
   const body = outbox.join("\n") + "\n";
   outbox = [];
@@ -142,7 +150,9 @@ function installFlush() {
 }
 
 const CONVERSIONS = new Set(["purchase", "add_to_cart"]);
-const BOT_NOTE = "bot user agent: nothing recorded (headless browsers and crawlers count as bots; test with a browser's user agent, docs/browser.md)";
+// The debug overlay (?vt-debug) is a module of its own, fetched only when asked for: a shopper
+// never downloads it.
+const overlay = (...args) => import("./overlay.mjs").then((m) => m.overlay(...args));
 
 /**
  * Records an event for the next decision: {type, sku?, category?, price?, query?, filter?,
@@ -150,7 +160,8 @@ const BOT_NOTE = "bot user agent: nothing recorded (headless browsers and crawle
  * conversion record; `order`, `value` and `currency` are passed on when given.
  */
 export function track(event) {
-  if (gpc()) return;
+  consentChanged();
+  if (!allowed()) return;
   // One id for the click-stream event and the conversion record: the edge folds the former
   // from `vt_e`, and the collector and `analyze` count the pair once.
   if (CONVERSIONS.has(event.type)) event = { ...event, id: randomId().slice(0, 16) };
@@ -255,8 +266,8 @@ function topLevelItems(container, selector) {
 export function decide({ explain = false } = {}) {
   if (!engine) throw new Error("vitrine: call init() first");
   const slots = engine.slots(location.href) || [];
-  const state = gpc() ? null : localStorage.getItem(STATE_KEY);
-  const events = gpc() ? [] : [...domViewEvents(), ...pendingEvents()];
+  const state = allowed() ? localStorage.getItem(STATE_KEY) : null;
+  const events = allowed() ? [...domViewEvents(), ...pendingEvents()] : [];
   const cookie = [state ? `vt=${state}` : "", events.length ? `vt_e=${events.join("|")}` : ""].filter(Boolean).join("; ");
   const req = new PageRequest(location.href, Date.now());
   try {
@@ -264,6 +275,7 @@ export function decide({ explain = false } = {}) {
     req.userAgent = navigator.userAgent;
     req.referrer = document.referrer || undefined;
     req.gpc = gpc();
+    req.consent = consented;
     req.id = randomId();
     req.explain = explain;
     const t = options.traits;
@@ -357,7 +369,7 @@ export function refresh() {
   const decision = decide({ explain: debug });
   if (!decision) return null;
   apply(decision);
-  if (!gpc() && decision.stateToken) {
+  if (allowed() && decision.stateToken) {
     localStorage.setItem(STATE_KEY, decision.stateToken);
     writeEvents([]);
   }
@@ -370,11 +382,9 @@ export function refresh() {
     decision.exposures.forEach((e, i) => { if (announce(e)) sendLine(lines[i]); });
   });
   if (debug) {
-    // No visitor: nothing may be recorded — Global Privacy Control, or a bot's user agent
-    // (headless browsers and page-speed tools included).
-    const unrecorded = decision.visitor ? null : gpc() ? "Global Privacy Control: nothing recorded" : BOT_NOTE;
-    if (unrecorded) console.info(`vitrine: ${unrecorded}`);
-    overlay(decision, "browser-only mode", unrecorded);
+    // No visitor: nothing may be recorded — Global Privacy Control, no consent, or a bot's
+    // user agent (headless browsers and page-speed tools included).
+    overlay(decision, "browser-only mode", decision.visitor ? null : gpc() ? "gpc" : consented ? "bot" : "consent");
   }
   return decision;
 }
@@ -402,21 +412,21 @@ export async function init(opts = {}) {
   } catch (e) {
     throw new Error(`vitrine: the configuration ${configUrl} cannot be used: ${e.message}`);
   }
-  if (!gpc()) {
-    installCapture();
-    installFlush();
-  }
+  watchConsent();
   if (opts.auto) {
     if (document.readyState === "loading") await new Promise((r) => document.addEventListener("DOMContentLoaded", r, { once: true }));
     mark("vitrine:dom");
-    if (!gpc() && !collectUrl()) {
+    if (allowed() && !collectUrl()) {
       console.info("vitrine: no data-collect on the script tag and no worker in front: exposures and conversions are not sent (docs/browser.md)");
     }
     if (edgeMode()) {
-      if (!gpc()) announceEdge();
-      // The edge decided this page and counted its view: only record what the DOM says
-      // beyond the URL, for the next request.
-      if (!gpc()) { const views = domViewEvents(); if (views.length) writeEvents([...views, ...pendingEvents()]); }
+      if (allowed()) {
+        announceEdge();
+        // The edge decided this page and counted its view: only record what the DOM says
+        // beyond the URL, for the next request.
+        const views = domViewEvents();
+        if (views.length) writeEvents([...views, ...pendingEvents()]);
+      }
       if (debugging()) {
         // With the debug token (a `vt_debug` cookie), the edge embeds its report in the page.
         const embedded = document.getElementById("vt-explain");
@@ -433,34 +443,56 @@ export async function init(opts = {}) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Debug overlay (?vt-debug)
+// Consent (privacy.consent): the page's signals, asked of the core on every change.
 
-function overlay(decision, mode, unrecorded) {
-  document.getElementById("vt-debug")?.remove();
-  const box = document.createElement("aside");
-  box.id = "vt-debug";
-  box.style.cssText = "position:fixed;right:12px;bottom:12px;width:380px;max-height:80vh;overflow:auto;z-index:2147483647;background:#111827;color:#f9fafb;font:12px/1.45 ui-monospace,monospace;padding:14px;border-radius:10px;box-shadow:0 8px 30px rgba(0,0,0,.35)";
-  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-  let html = `<strong style="font-size:13px">Vitrine</strong> <span style="opacity:.7">${mode}</span>`;
-  if (unrecorded) html += `<p data-vt-unrecorded style="color:#fbbf24;margin:8px 0 0">${esc(unrecorded)}</p>`;
-  if (decision && decision.report) {
-    const r = decision.report;
-    html += `<h4 style="margin:10px 0 4px">Scores</h4>`;
-    for (const [dim, v] of Object.entries(r.state ? r.state.scores : {})) {
-      html += `<div style="display:flex;gap:6px;align-items:center"><span style="width:70px">${esc(dim)}</span><span style="flex:1;background:#374151;height:8px;border-radius:4px"><span data-vt-bar="${esc(dim)}" style="display:block;height:8px;border-radius:4px;background:#34d399;width:${Math.min(100, v)}%"></span></span><span style="width:44px;text-align:right">${v}</span></div>`;
+let tcString;
+
+/** Google Consent Mode types granted by the `gtag("consent", "default" | "update", …)` calls in dataLayer. */
+function consentModeGranted() {
+  const state = {};
+  for (const e of window.dataLayer || []) if (e && e[0] === "consent" && e[2] && typeof e[2] === "object") Object.assign(state, e[2]);
+  return Object.keys(state).filter((k) => state[k] === "granted").join(",");
+}
+
+/**
+ * Reads consent again (the CMP's callback may call it; Vitrine does on `__tcfapi` and
+ * Consent Mode updates, cookie changes, each event and each send). Granted: capture starts,
+ * and in browser-only mode the state. Withdrawn: the state, the click stream and what waits
+ * to be sent are deleted.
+ */
+export function consentChanged(first) {
+  if (!engine) return;
+  const was = consented;
+  consented = engine.consented(location.href, document.cookie, tcString, consentModeGranted());
+  if (!allowed()) {
+    if (was) {
+      localStorage.removeItem(STATE_KEY);
+      writeEvents([]);
+      outbox = [];
     }
-    html += `<h4 style="margin:10px 0 4px">Segments</h4><div>${r.segments.length ? r.segments.map(esc).join(", ") : "none"}</div>`;
-    html += `<h4 style="margin:10px 0 4px">Slots</h4>`;
-    for (const d of r.decisions) {
-      html += `<div style="margin-bottom:6px"><b>${esc(d.slot)}</b> → ${esc(d.variant || "origin")}${d.arm ? ` <i>(${esc(d.arm)})</i>` : ""}<div style="opacity:.8">${esc(d.reason.text)}</div></div>`;
-    }
-  } else {
-    html += `<h4 style="margin:10px 0 4px">Slots</h4>`;
-    for (const el of document.querySelectorAll("[data-vt-slot][data-vt-applied], [data-vt-applied]")) {
-      html += `<div><b>${esc(el.dataset.vtSlot || el.tagName.toLowerCase())}</b> → ${esc(el.dataset.vtApplied)}</div>`;
-    }
-    html += `<p style="opacity:.7">For scores and reasons, set a <code>vt_debug</code> cookie to the worker's debug token.</p>`;
+    return;
   }
-  box.innerHTML = html;
-  document.body.appendChild(box);
+  installCapture();
+  installFlush();
+  // Browser-only mode: the state starts now, unless the page has not been decided yet (its
+  // first decision, with consent, starts it).
+  if (!was && first !== true && !edgeMode() && lastDecision) {
+    const d = decide();
+    if (d && d.stateToken) localStorage.setItem(STATE_KEY, d.stateToken);
+  }
+}
+
+function watchConsent() {
+  consentChanged(true);
+  if (typeof window.__tcfapi === "function") {
+    window.__tcfapi("addEventListener", 2, (data, ok) => { if (ok && data && data.tcString) { tcString = data.tcString; consentChanged(); } });
+  }
+  const dl = (window.dataLayer = window.dataLayer || []);
+  const push = dl.push;
+  dl.push = function (...args) {
+    const n = push.apply(this, args);
+    if (args.some((a) => a && a[0] === "consent")) consentChanged();
+    return n;
+  };
+  if (window.cookieStore) cookieStore.addEventListener("change", () => consentChanged());
 }

@@ -55,11 +55,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     for f in &findings {
         println!("{f}");
     }
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let warnings = findings.len() - errors;
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     println!(
         "{config}: {} site(s), {errors} error(s), {warnings} warning(s)",
         cfg.sites.len()

@@ -108,7 +108,9 @@ fn built_file(dir: &Path, prefix: &str, suffix: &str) -> Result<String, String> 
         .filter(|n| {
             n.strip_prefix(prefix)
                 .and_then(|rest| rest.strip_suffix(suffix))
-                .is_some_and(|hash| !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+                .is_some_and(|hash| {
+                    !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_alphanumeric())
+                })
         })
         .collect();
     found.sort();

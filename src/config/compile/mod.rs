@@ -16,6 +16,7 @@ use super::{
 use crate::expr::names::{self, BUILTINS};
 use crate::expr::{self, Builtin, EventField, Expr, Scope, Type, Var};
 
+mod consent;
 mod rank;
 mod relink;
 mod rules;

@@ -342,6 +342,7 @@ pub(super) fn compile_limits(
     let privacy = Privacy {
         honor_gpc: pr.honor_gpc,
         state_max_age_secs: max_age_days * 86_400,
+        consent: super::consent::compile_consent(&pr.consent, &at("privacy", "consent"), errs),
     };
     let limits = Limits {
         max_events: usize::from(max_events),
