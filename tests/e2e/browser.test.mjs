@@ -130,6 +130,22 @@ describe("a plain page with only the script tag (no worker)", () => {
     await context.close();
   });
 
+  it("refresh() decides a single-page app's next route: the module's own marks never make the page look decided at the edge", async () => {
+    const context = await pinned({ userAgent: UA });
+    const page = await context.newPage();
+    await page.goto(s.url + "/");
+    await page.waitForSelector("html[data-vt-ready]", { state: "attached", timeout: 10_000 });
+    const after = await page.evaluate(async () => {
+      const vitrine = await window.vitrine;
+      history.pushState({}, "", "/c/hiking");
+      const d = vitrine.refresh();
+      return { slots: d ? d.slots.length : 0, edge: sessionStorage.getItem("vitrine:edge") };
+    });
+    assert.ok(after.slots > 0, "refresh() decided the new route");
+    assert.equal(after.edge, null, "no worker is assumed");
+    await context.close();
+  });
+
   it("the browser build carries no signing code: state keys are refused", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

@@ -32,7 +32,14 @@ const gpc = () => navigator.globalPrivacyControl === true;
 // Whether behavior may be kept and sent: no GPC, and consent as privacy.consent asks.
 let consented = false;
 const allowed = () => consented && !gpc();
-const edgeMode = () => document.querySelector("[data-vt-applied]") !== null;
+// Whether the worker decided this page: its slots arrive marked data-vt-applied. Settled at the
+// first look after the DOM is parsed, before this module marks any slot itself.
+let atEdge;
+function edgeMode() {
+  const marked = () => document.querySelector("[data-vt-applied]") !== null;
+  if (atEdge === undefined && document.readyState !== "loading") atEdge = marked();
+  return atEdge ?? marked();
+}
 const debugging = () => new URLSearchParams(location.search).has("vt-debug");
 // A page the worker decided marks this tab's session as served by it: its pages without slots
 // send their records to the worker's collector too.
