@@ -81,6 +81,11 @@ impl Keys {
     }
 }
 
+/// Whether this build verifies and signs state: every build but the browser bundle (feature
+/// `browser` alone), whose engine refuses keys and which carries no signing code (2 KB gzip),
+/// so that `Mode::Edge` there keeps state as `Mode::Browser` does.
+pub const SIGNS_STATE: bool = cfg!(not(browser_bundle));
+
 /// Where the visitor state is kept.
 #[derive(Debug, Clone, Copy)]
 pub enum Mode<'k> {
@@ -91,8 +96,8 @@ pub enum Mode<'k> {
 }
 
 impl<'k> Mode<'k> {
-    /// The deployment's keys. The browser bundle (`cfg(browser_bundle)`) never has any — its
-    /// engine refuses them — and so carries none of the verifying and signing code.
+    /// The deployment's keys, if state is signed. The browser bundle never has any (its engine
+    /// refuses them), and so carries none of the verifying and signing code ([`SIGNS_STATE`]).
     fn keys(self) -> Option<&'k Keys> {
         #[cfg(browser_bundle)]
         return None;

@@ -1,6 +1,8 @@
 //! Parity: the golden decision vectors of `tests/data/decisions/`, re-run by the core compiled
 //! to wasm in headless Chromium, must give exactly the native results (reports and cookies, bit
-//! for bit). `make test-wasm` (wasm-pack test --headless --chrome).
+//! for bit). `make test-wasm` (wasm-pack test --headless --chrome) runs it twice: the core as the
+//! worker builds it, and the browser bundle, which signs nothing and so runs the vectors of
+//! browser-only mode (`"mode": "browser"`).
 #![cfg(target_arch = "wasm32")]
 
 mod common;
@@ -25,6 +27,10 @@ const VECTORS: &[(&str, &str)] = &[
         include_str!("data/decisions/events_cookie.json"),
     ),
     (
+        "events_cookie_browser",
+        include_str!("data/decisions/events_cookie_browser.json"),
+    ),
+    (
         "forged_events",
         include_str!("data/decisions/forged_events.json"),
     ),
@@ -36,6 +42,10 @@ const VECTORS: &[(&str, &str)] = &[
     (
         "hiker_journey",
         include_str!("data/decisions/hiker_journey.json"),
+    ),
+    (
+        "hiker_journey_browser",
+        include_str!("data/decisions/hiker_journey_browser.json"),
     ),
     (
         "holdout_control",
@@ -67,9 +77,16 @@ const VECTORS: &[(&str, &str)] = &[
 fn golden_vectors_match_native_in_the_browser() {
     let site = common::demo();
     let keys = common::keys();
-    assert!(VECTORS.len() >= 13);
+    assert!(VECTORS.len() >= 15);
+    // The browser bundle signs nothing: it runs the vectors of browser-only mode, its own path.
+    let runs = |doc: &Value| vitrine::pipeline::SIGNS_STATE || doc["mode"] == "browser";
+    let mut ran = 0;
     for (name, text) in VECTORS {
         let doc: Value = serde_json::from_str(text).unwrap();
+        if !runs(&doc) {
+            continue;
+        }
+        ran += 1;
         let actual = Value::Array(common::run_vector(&doc, &site, &keys));
         assert!(
             doc["expected"] == actual,
@@ -77,6 +94,7 @@ fn golden_vectors_match_native_in_the_browser() {
             serde_json::to_string_pretty(&actual).unwrap()
         );
     }
+    assert!(ran >= 3, "{ran} vectors ran");
 }
 
 #[wasm_bindgen_test]

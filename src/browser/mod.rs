@@ -316,8 +316,7 @@ impl Engine {
     fn with_keys(config: Config, state_keys: Option<String>) -> Result<Engine, JsError> {
         if state_keys.is_some_and(|k| !k.is_empty()) {
             return Err(js_error(
-                "state keys need the server-side build of the module (feature `rewrite`); \
-                 in browsers state stays unsigned",
+                "vitrine: state keys are for the server-side build (make wasm-node)",
             ));
         }
         Ok(Engine { config })
@@ -413,21 +412,15 @@ impl Engine {
 
     /// Whether the page's signals grant the consent the site serving `url` asks for
     /// (`privacy.consent`; a site that asks none: `true`): `cookie` is `document.cookie`,
-    /// `tc_string` what the CMP's `__tcfapi` gave, `consent_mode` the Google Consent Mode
-    /// types granted in `dataLayer`, comma-separated. The worker answers the same function
-    /// from the request's cookies.
-    pub fn consented(
-        &self,
-        url: &str,
-        cookie: &str,
-        tc_string: Option<String>,
-        consent_mode: Option<String>,
-    ) -> bool {
+    /// `tc_string` what the CMP's `__tcfapi` gave (empty: none), `consent_mode` the Google
+    /// Consent Mode types granted in `dataLayer`, comma-separated. The worker answers the same
+    /// function from the request's cookies.
+    pub fn consented(&self, url: &str, cookie: &str, tc_string: &str, consent_mode: &str) -> bool {
         self.site(url).is_some_and(|site| {
             let signals = crate::signals::ConsentSignals {
                 cookie,
-                tc_string: tc_string.as_deref(),
-                consent_mode: consent_mode.as_deref(),
+                tc_string: Some(tc_string).filter(|t| !t.is_empty()),
+                consent_mode: Some(consent_mode),
             };
             crate::signals::consent_granted(site.privacy.consent.as_ref(), &signals)
         })

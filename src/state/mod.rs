@@ -168,8 +168,8 @@ pub enum Protection<'k> {
 }
 
 impl<'k> Protection<'k> {
-    /// The keyring tokens are signed with. The browser bundle (`cfg(browser_bundle)`) never has
-    /// one — its engine refuses keys — and so carries none of the signing code.
+    /// The keyring tokens are signed with. The browser bundle never has one (its engine refuses
+    /// keys), and so carries none of the signing code ([`crate::pipeline::SIGNS_STATE`]).
     fn keyring(self) -> Option<&'k Keyring> {
         #[cfg(browser_bundle)]
         return None;

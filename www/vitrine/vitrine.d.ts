@@ -81,7 +81,7 @@ export declare class Engine {
   /** Server-side build only (`make wasm-node`). */
   decideToken(url: string, cookie: string, userAgent: string, nowMs: number, id: string): string | undefined;
   /** Whether the page's signals grant the consent the site asks for (`true` if it asks none). */
-  consented(url: string, cookie: string, tcString?: string, consentModeGranted?: string): boolean;
+  consented(url: string, cookie: string, tcString: string, consentModeGranted: string): boolean;
 }
 export declare class PageRequest {
   constructor(url: string, nowMs: number);

@@ -470,7 +470,7 @@ function consentModeGranted() {
 export function consentChanged(first) {
   if (!engine) return;
   const was = consented;
-  consented = engine.consented(location.href, document.cookie, tcString, consentModeGranted());
+  consented = engine.consented(location.href, document.cookie, tcString || "", consentModeGranted());
   if (!allowed()) {
     if (was) {
       localStorage.removeItem(STATE_KEY);
