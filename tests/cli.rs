@@ -260,6 +260,32 @@ fn compile_browser_writes_the_hashed_config_and_the_loader_naming_the_folders_fi
         vitrine::Config::from_compiled(&bytes).unwrap().sites[0].name,
         "my-shop"
     );
+    // head.html: preload hints for the three files (as the loader fetches them), then the tag.
+    let head = std::fs::read_to_string(dir.join("head.html")).unwrap();
+    assert_eq!(
+        head,
+        format!(
+            "<link rel=\"modulepreload\" href=\"/vitrine/vitrine.0123abcd.mjs\">\n\
+             <link rel=\"preload\" href=\"/vitrine/vitrine_core.4567ef.wasm\" as=\"fetch\" type=\"application/wasm\" crossorigin>\n\
+             <link rel=\"preload\" href=\"/vitrine/{config}\" as=\"fetch\" crossorigin>\n\
+             <script src=\"/vitrine/vitrine.js\"></script>\n"
+        )
+    );
+    let (code, text) = vitrine(&[
+        "compile",
+        "docs/examples/real-markup.json",
+        "--browser",
+        path,
+        "--base",
+        "https://cdn.example/shop/v",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let head = std::fs::read_to_string(dir.join("head.html")).unwrap();
+    assert!(
+        head.contains("href=\"https://cdn.example/shop/v/vitrine.0123abcd.mjs\"")
+            && head.contains("src=\"https://cdn.example/shop/v/vitrine.js\""),
+        "{head}"
+    );
     // A second build in the same folder: which one the loader should name is not guessed.
     std::fs::write(dir.join("vitrine.89ab.mjs"), "export {}").unwrap();
     let (code, text) = compile();

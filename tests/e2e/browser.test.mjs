@@ -130,6 +130,22 @@ describe("a plain page with only the script tag (no worker)", () => {
     await context.close();
   });
 
+  it("head.html's preload hints start every file with the HTML, each fetched once and used", async () => {
+    const context = await pinned({ userAgent: UA });
+    const page = await context.newPage();
+    const warnings = [];
+    page.on("console", (m) => { if (/preload/i.test(m.text())) warnings.push(m.text()); });
+    await page.goto(s.url + "/hinted.html?utm_campaign=trail-spring");
+    await page.waitForFunction(() => document.querySelector("[data-vt-slot=hero]").hasAttribute("data-vt-applied"), null, { timeout: 10_000 });
+    assert.equal(await heroVariant(page), "hero-trail");
+    const fetched = await page.evaluate(() => performance.getEntriesByType("resource").map((r) => new URL(r.name).pathname).filter((p) => p.startsWith("/vitrine/")));
+    assert.deepEqual([...fetched].sort(), [...new Set(fetched)].sort(), `a file fetched twice: ${fetched}`);
+    assert.equal(fetched.length, 4, fetched.join(", "));
+    await page.waitForTimeout(200);
+    assert.deepEqual(warnings, [], "no preload left unused");
+    await context.close();
+  });
+
   it("refresh() decides a single-page app's next route: the module's own marks never make the page look decided at the edge", async () => {
     const context = await pinned({ userAgent: UA });
     const page = await context.newPage();

@@ -40,6 +40,16 @@ export const PLAIN_PAGE = `<!doctype html>
 <div data-vt-slot="cta"></div>
 </body></html>`;
 
+/**
+ * The plain page with the <head> lines `vitrine compile --browser` writes beside the files
+ * (head.html: preload hints that start the module, the wasm and the configuration with the HTML,
+ * then the script tag, which keeps the plain page's attributes).
+ */
+export function hintedPage(vitrineDir) {
+  const head = readFileSync(join(vitrineDir, "head.html"), "utf8");
+  return PLAIN_PAGE.replace(/<script src="\/vitrine\/vitrine.js"([^>]*)><\/script>\n/, (_, attrs) => head.replace('<script src="/vitrine/vitrine.js">', `<script src="/vitrine/vitrine.js"${attrs}>`));
+}
+
 /** The same page without Vitrine: its first paint is what the slots' visibility is held to. */
 export const BARE_PAGE = PLAIN_PAGE.replace(/<script src="\/vitrine\/vitrine.js"[^>]*><\/script>\n/, "");
 
@@ -99,6 +109,9 @@ export function startStatic(shop = null) {
     } else if (url.pathname === "/" || url.pathname === "/plain.html") {
       res.writeHead(200, { "content-type": TYPES[".html"] });
       return res.end(PLAIN_PAGE);
+    } else if (url.pathname === "/hinted.html") {
+      res.writeHead(200, { "content-type": TYPES[".html"] });
+      return res.end(hintedPage(join(ROOT, "www/store/vitrine")));
     } else if (url.pathname === "/bare.html") {
       res.writeHead(200, { "content-type": TYPES[".html"] });
       return res.end(BARE_PAGE);
