@@ -269,12 +269,23 @@ function topLevelItems(container, selector) {
   return all.filter((el) => !all.some((other) => other !== el && other.contains(el)));
 }
 
+/** The slots of the site serving this page (asked of the core once per host). */
+let slotsFor = null;
+function siteSlots() {
+  if (slotsFor?.host !== location.host) slotsFor = { host: location.host, slots: engine.slots(location.href) || [] };
+  return slotsFor.slots;
+}
+
+/** Whether the last decision folded events from `vt_e` (refresh() clears them then). */
+let folded = false;
+
 /** Decides for the current page (does not touch the DOM). */
 export function decide({ explain = false } = {}) {
   if (!engine) throw new Error("vitrine: call init() first");
-  const slots = engine.slots(location.href) || [];
+  const slots = siteSlots();
   const state = allowed() ? localStorage.getItem(STATE_KEY) : null;
   const events = allowed() ? [...domViewEvents(), ...pendingEvents()] : [];
+  folded = events.length > 0;
   const cookie = [state ? `vt=${state}` : "", events.length ? `vt_e=${events.join("|")}` : ""].filter(Boolean).join("; ");
   const req = new PageRequest(location.href, Date.now());
   try {
@@ -350,7 +361,7 @@ export function apply(decision = lastDecision) {
           case "set_attribute": el.setAttribute(s.attribute, decodeEntities(html)); break;
           case "remove": el.remove(); continue;
           case "reorder": {
-            const slot = (engine.slots(location.href) || []).find((x) => x.name === s.name);
+            const slot = siteSlots().find((x) => x.name === s.name);
             const items = topLevelItems(el, slot.items);
             if (s.order && s.order.length === items.length) {
               // Move the existing nodes: each item's place is kept by a marker.
@@ -378,7 +389,7 @@ export function refresh() {
   apply(decision);
   if (allowed() && decision.stateToken) {
     localStorage.setItem(STATE_KEY, decision.stateToken);
-    writeEvents([]);
+    if (folded) writeEvents([]);
   }
   // Announce what was shown and record each exposure once per page — in a task of its own,
   // so that the frame showing the slots is not held for it.
