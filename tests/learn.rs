@@ -115,17 +115,7 @@ fn the_command_learns_evaluates_and_dumps() {
         "session_id\titem_id\ttimestamp",
     );
     let out = dir.join("recs.bin");
-    let run = |args: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_vitrine"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
-    };
+    let run = vitrine;
     let (code, stdout, err) = run(&[
         "learn",
         "recs",
@@ -166,6 +156,284 @@ fn the_command_learns_evaluates_and_dumps() {
     assert_eq!(code, 2);
     assert!(
         err.contains("line 1: no `session` column (the header has: user, product)"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Runs the CLI: exit code, stdout, stderr.
+fn vitrine(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A `purchase` conversion line (no order: `None`).
+fn purchase(visitor: &str, order: Option<&str>, sku: &str, ts_s: u64) -> String {
+    let mut r = serde_json::json!({"type": "conversion", "v": 1, "ts": ts_s * 1000, "site": "t", "visitor": visitor,
+        "kind": "purchase", "sku": sku, "source": "origin", "trust": "signed"});
+    if let Some(o) = order {
+        r["order"] = o.into();
+    }
+    r.to_string()
+}
+
+/// A `page` record whose click stream carried one product view (its own path is `/`).
+fn viewed(visitor: &str, session: &str, sku: &str, ts_s: u64) -> String {
+    serde_json::json!({"type": "page", "v": 1, "ts": ts_s * 1000, "site": "t", "visitor": visitor, "session": session,
+        "request": "r", "path": "/", "query": [], "device": "desktop",
+        "events": [{"kind": "product_view", "sku": sku}]})
+    .to_string()
+}
+
+/// A `page` record of the demo site's product page `/p/{sku}` (no click stream).
+fn product_page(visitor: &str, session: &str, sku: &str, ts_s: u64) -> String {
+    serde_json::json!({"type": "page", "v": 1, "ts": ts_s * 1000, "site": "trailhead-demo", "visitor": visitor, "session": session,
+        "request": "r", "path": format!("/p/{sku}"), "query": [], "device": "desktop"})
+    .to_string()
+}
+
+/// 200 visitors: 12 buy a tent with a stove (one order each), 10 a tent alone, 10 a stove alone,
+/// 20 boots with socks, the rest an item nobody else buys; one more visitor buys gloves and a
+/// hat together in 50 orders.
+fn planted_purchases() -> Vec<String> {
+    let mut lines = Vec::new();
+    let v = |i: usize| format!("{i:032x}");
+    for i in 0..200 {
+        let t = 1_700_000_000 + i as u64 * 3600;
+        let order = format!("O-{i}");
+        let buy = |skus: &[&str]| {
+            skus.iter()
+                .map(|s| purchase(&v(i), Some(&order), s, t))
+                .collect::<Vec<_>>()
+        };
+        lines.extend(match i {
+            0..=11 => buy(&["tent", "stove"]),
+            12..=21 => buy(&["tent"]),
+            22..=31 => buy(&["stove"]),
+            32..=51 => buy(&["boots", "socks"]),
+            _ => buy(&[format!("misc-{i}").as_str()]),
+        });
+    }
+    // One visitor, many orders: still one vote.
+    for o in 0..50 {
+        for sku in ["gloves", "hat"] {
+            lines.push(purchase(
+                &v(999),
+                Some(&format!("X-{o}")),
+                sku,
+                1_700_000_000 + o,
+            ));
+        }
+    }
+    lines
+}
+
+fn baskets_of(lines: &[String]) -> vitrine::learn::observe::Observations {
+    let mut seen = vitrine::learn::observe::Observations::default();
+    for l in lines {
+        seen.push(serde_json::from_str(l).unwrap(), None);
+    }
+    seen
+}
+
+#[test]
+fn bought_together_finds_planted_pairs_and_one_visitor_is_one_vote() {
+    use vitrine::learn::together;
+    let seen = baskets_of(&planted_purchases());
+    let pairs = together::bought_together(&seen.baskets());
+    let with = |a: &str| {
+        pairs
+            .get(a)
+            .map(|l| l.iter().map(|(b, _)| b.as_str()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(with("tent"), ["stove"]);
+    assert_eq!(with("stove"), ["tent"]);
+    assert_eq!(with("boots"), ["socks"]);
+    assert!(
+        with("gloves").is_empty(),
+        "50 orders of one visitor are one vote: {pairs:?}"
+    );
+    // The pair's score is G² over visitors: 12 together, tent 22, stove 22, 201 visitors.
+    let g2 = pairs["tent"][0].1;
+    assert!((g2 - llr(12.0, 10.0, 10.0, 169.0)).abs() < 1e-9, "{g2}");
+    // Fewer than three visitors, or no more than chance, is no pair.
+    let few = baskets_of(&planted_purchases()[..4]);
+    assert!(together::bought_together(&few.baskets()).is_empty());
+}
+
+#[test]
+fn order_less_purchases_are_one_basket_within_half_an_hour() {
+    let v = "a".repeat(32);
+    let lines = [
+        purchase(&v, None, "tent", 1_700_000_000),
+        purchase(&v, None, "stove", 1_700_000_000 + 1_799),
+        purchase(&v, None, "map", 1_700_000_000 + 1_799 + 1_801),
+    ];
+    let baskets = baskets_of(&lines).baskets();
+    let items: Vec<Vec<&str>> = baskets
+        .iter()
+        .map(|(_, b)| b.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(items, [vec!["stove", "tent"], vec!["map"]]);
+}
+
+#[test]
+fn complements_drop_pairs_of_one_product_type_and_bestsellers_count_visitors() {
+    use vitrine::catalog::{Availability, Catalog, Item, Price};
+    use vitrine::learn::together;
+    let item = |id: &str, kind: &str| Item {
+        id: id.into(),
+        title: id.into(),
+        link: format!("https://shop.example/p/{id}"),
+        price: Price::parse("10.00 USD").unwrap(),
+        image: None,
+        availability: Availability::InStock,
+        product_type: Some(kind.into()),
+        sale_price: None,
+        brand: None,
+        item_group_id: None,
+    };
+    let catalog = Catalog::new(vec![
+        item("tent", "Camping"),
+        item("stove", "Cooking"),
+        item("boots", "Footwear"),
+        item("socks", "Footwear"),
+    ]);
+    let mut lines = planted_purchases();
+    let seen = baskets_of(&lines);
+    let c = together::complements(&together::bought_together(&seen.baskets()), &catalog);
+    assert_eq!(c["tent"][0].0, "stove");
+    assert!(!c.contains_key("boots"), "socks are footwear too: {c:?}");
+    // Bestsellers: visitors who bought (stove and tent 22, ties by id; boots and socks 20),
+    // then who viewed; the visitor of 50 orders counts once.
+    lines.extend((0..30).map(|i| viewed(&format!("{i:032x}"), "1", "socks", 1_700_000_000)));
+    let seen = baskets_of(&lines);
+    let best = together::bestsellers(&seen.popularity(), Some(&catalog));
+    let top: Vec<&str> = best[together::ALL_TYPES]
+        .iter()
+        .take(3)
+        .map(|(i, _)| i.as_str())
+        .collect();
+    assert_eq!(top, ["stove", "tent", "socks"], "{best:?}");
+    let footwear: Vec<&str> = best["Footwear"].iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(
+        footwear,
+        ["socks", "boots"],
+        "equal purchases (20): views decide"
+    );
+    assert!(best[together::ALL_TYPES]
+        .iter()
+        .any(|(i, s)| i == "gloves" && *s < 2.0));
+}
+
+#[test]
+fn the_command_learns_every_list_from_event_files() {
+    let dir = std::env::temp_dir().join(format!("vitrine-learn-ev-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("events/dt=2026-12-01")).unwrap();
+    let mut lines = planted_purchases();
+    for s in 0..300 {
+        let visitor = format!("{:032x}", 5000 + s);
+        for (t, sku) in ["tent", "stove", "lamp"].iter().enumerate() {
+            lines.push(viewed(&visitor, "1", sku, 1_700_000_000 + t as u64));
+        }
+        // The demo's product pages: views by their paths, with its configuration only.
+        for (t, sku) in ["hiking-summit-pack", "hiking-ridgeline-mid"]
+            .iter()
+            .enumerate()
+        {
+            lines.push(product_page(&visitor, "2", sku, 1_700_100_000 + t as u64));
+        }
+    }
+    std::fs::write(
+        dir.join("events/dt=2026-12-01/a.ndjson"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+    let feed = dir.join("products.tsv");
+    std::fs::write(
+        &feed,
+        "id\ttitle\tlink\tprice\tproduct_type\n\
+         tent\tTent\thttps://s.example/tent\t100.00 USD\tCamping\n\
+         stove\tStove\thttps://s.example/stove\t40.00 USD\tCooking\n",
+    )
+    .unwrap();
+    let run = vitrine;
+    let catalog = dir.join("catalog.bin");
+    let (code, _, err) = run(&[
+        "catalog",
+        "compile",
+        feed.to_str().unwrap(),
+        "-o",
+        catalog.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let out = dir.join("recs.bin");
+    let events = dir.join("events");
+    let (code, _, err) = run(&[
+        "learn",
+        "recs",
+        events.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("1500 page records read without their site's configuration"),
+        "{err}"
+    );
+    assert!(err.contains("also_viewed for 2 items, bought_together for 4, complements for 4, bestsellers for 2 product types"), "{err}");
+    let (code, _, err) = run(&[
+        "learn",
+        "recs",
+        events.to_str().unwrap(),
+        "--config",
+        "src/config/demo.json",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // The demo's product pages are read by its page types; the other site's are not.
+    assert!(
+        err.contains("900 page records read without") && err.contains("also_viewed for 3 items"),
+        "the product pages' own views count: {err}"
+    );
+    let tables = Tables::from_compiled(&std::fs::read(&out).unwrap()).unwrap();
+    let names: Vec<&str> = tables.lists.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "also_viewed",
+            "bestsellers",
+            "bought_together",
+            "complements"
+        ]
+    );
+    let (code, dump, _) = run(&["learn", "recs", events.to_str().unwrap(), "--dump"]);
+    assert_eq!(code, 0);
+    assert!(dump.contains("tent,bought_together,1,stove,"), "{dump}");
+    assert!(dump.contains("tent,also_viewed,1,stove,"), "{dump}");
+    // A line that is not a record is named.
+    std::fs::write(
+        dir.join("events/dt=2026-12-01/b.ndjson"),
+        "{\"type\":\"exposure\"}\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["learn", "recs", events.to_str().unwrap(), "--dump"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("b.ndjson: line 1: not an event record"),
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -1,8 +1,12 @@
-//! Learning from the events (SPEC §11): lists for recommendation slots ([`recs`]), computed
+//! Learning from the events (SPEC §11): lists for recommendation slots ([`recs`]: what is
+//! viewed next; [`together`]: what is bought together, and the bestsellers), read from the
+//! records by [`observe`], computed
 //! natively by `vitrine learn` and served as compiled tables. Learners are deterministic (equal
 //! input, equal bytes out) and report their held-out quality.
 
+pub mod observe;
 pub mod recs;
+pub mod together;
 
 /// `x · ln x`, 0 at 0.
 fn x_log_x(x: f64) -> f64 {

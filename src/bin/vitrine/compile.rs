@@ -25,7 +25,12 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     browser: Option<String>,
     /// Where the browser module's folder is served, for `head.html`'s URLs.
-    #[arg(long, value_name = "PATH", default_value = "/vitrine/", requires = "browser")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/vitrine/",
+        requires = "browser"
+    )]
     base: String,
 }
 

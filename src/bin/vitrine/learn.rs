@@ -1,11 +1,20 @@
-//! `vitrine learn recs`: recommendation lists learned from a click log, evaluated on held-out
-//! sessions, written as the table the slots read.
+//! `vitrine learn recs`: recommendation lists learned from event files (or a click log),
+//! evaluated on held-out sessions, written as the table the slots read.
 
-use std::path::PathBuf;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use vitrine::catalog::feed::Format;
+use vitrine::catalog::Catalog;
+use vitrine::events::Record;
+use vitrine::learn::observe::Observations;
 use vitrine::learn::recs::{self, Click, Tables};
+use vitrine::learn::together;
+use vitrine::Config;
+
+use crate::deployment::load_config;
+use crate::input;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,12 +24,22 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Command {
-    /// Learn `also_viewed` lists from click logs (`.tsv`/`.csv` with a header: session, item,
-    /// time in unix seconds; session_id, item_id, timestamp accepted).
+    /// Learn recommendation lists from event files (`page` records' product views, `purchase`
+    /// conversions with a sku: also_viewed, bought_together, complements with --catalog,
+    /// bestsellers) or click logs (`.tsv`/`.csv` with a header: session, item, time in unix
+    /// seconds; session_id, item_id, timestamp accepted: also_viewed).
     Recs {
-        /// Click logs.
+        /// Event files or directories (NDJSON, plain or gzipped), or click logs.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
+        /// The compiled catalog (`vitrine catalog compile`): complements, and bestsellers per
+        /// product type.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        /// The site configuration: its page types read a `page` record's path as the product
+        /// view it is (without it, only the views its click stream carried count).
+        #[arg(long)]
+        config: Option<String>,
         /// The compiled lists.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -39,33 +58,58 @@ enum Command {
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let Command::Recs {
         inputs,
+        catalog,
+        config,
         output,
         evaluate,
         json,
         dump,
     } = args.command;
-    let mut clicks = Vec::new();
-    for path in &inputs {
-        clicks.extend(read_clicks(path)?);
-    }
-    let train = recs::sessions(clicks);
+    let catalog = catalog
+        .map(|path| {
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Catalog::from_compiled(&bytes).map_err(|e| format!("{}: {}", path.display(), e.0))
+        })
+        .transpose()?;
+    let config = config.map(|c| load_config(&c)).transpose()?;
+    let seen = observe(&inputs, config.as_ref())?;
+    let baskets = seen.baskets();
+    let train = recs::sessions(seen.views.clone());
     let lists = recs::also_viewed(&train);
     let mut tables = Tables::default();
     tables.insert("also_viewed", &lists);
+    let mut made = vec![format!("also_viewed for {} items", lists.len())];
+    if !baskets.is_empty() {
+        let pairs = together::bought_together(&baskets);
+        if let Some(c) = &catalog {
+            let complements = together::complements(&pairs, c);
+            made.push(format!("complements for {}", complements.len()));
+            tables.insert("complements", &complements);
+        }
+        made.insert(1, format!("bought_together for {}", pairs.len()));
+        tables.insert("bought_together", &pairs);
+    }
+    let popularity = seen.popularity();
+    if !popularity.is_empty() {
+        let best = together::bestsellers(&popularity, catalog.as_ref());
+        made.push(format!("bestsellers for {} product types", best.len() - 1));
+        tables.insert("bestsellers", &best);
+    }
     if let Some(out) = &output {
         std::fs::write(out, tables.to_compiled()).map_err(|e| format!("{}: {e}", out.display()))?;
         eprintln!(
-            "{}: also_viewed for {} items, from {} sessions",
+            "{}: {}; from {} sessions and {} baskets",
             out.display(),
-            lists.len(),
-            train.len()
+            made.join(", "),
+            train.len(),
+            baskets.len()
         );
     }
     if dump {
         print!("{}", tables.dump());
     }
     if let Some(path) = &evaluate {
-        let test = recs::sessions(read_clicks(path)?);
+        let test = recs::sessions(observe(std::slice::from_ref(path), config.as_ref())?.views);
         let e = recs::evaluate(&train, &lists, &test);
         if json {
             println!(
@@ -89,6 +133,63 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         return Err("nothing to do: give -o FILE, --evaluate TEST or --dump".into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `inputs` say: click logs (`.tsv`, `.csv`) as product views; anything else as event
+/// files or directories of them.
+fn observe(inputs: &[PathBuf], config: Option<&Config>) -> Result<Observations, String> {
+    let mut seen = Observations::default();
+    let mut unread = 0u64;
+    for path in inputs {
+        let name = path.to_string_lossy();
+        if name.ends_with(".tsv") || name.ends_with(".csv") {
+            seen.views.extend(read_clicks(path)?);
+            continue;
+        }
+        for file in input::files(std::slice::from_ref(path))? {
+            unread += read_records(&file, config, &mut seen)?;
+        }
+    }
+    if unread > 0 {
+        eprintln!(
+            "vitrine: {unread} page records read without their site's configuration: only the views their click streams carried count (give --config)"
+        );
+    }
+    Ok(seen)
+}
+
+/// One event file's records into `seen`, each `page` record read with the configuration's site
+/// of its name; a line that is not a record is an error naming it. Returns the page records
+/// with no such site.
+fn read_records(
+    path: &Path,
+    config: Option<&Config>,
+    seen: &mut Observations,
+) -> Result<u64, String> {
+    let mut unread = 0;
+    for (i, line) in input::reader(path)?.lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: line {}: {e}", path.display(), i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(&line).map_err(|e| {
+            format!(
+                "{}: line {}: not an event record: {e}",
+                path.display(),
+                i + 1
+            )
+        })?;
+        let site = match &record {
+            Record::Page(p) => {
+                let site = config.and_then(|c| c.sites.iter().find(|s| s.name == p.site));
+                unread += u64::from(site.is_none());
+                site
+            }
+            _ => None,
+        };
+        seen.push(record, site);
+    }
+    Ok(unread)
 }
 
 /// A click log's views: `session`, `item`, `time` columns (or `session_id`, `item_id`,
