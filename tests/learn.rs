@@ -438,3 +438,76 @@ fn the_command_learns_every_list_from_event_files() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// 3,000 visitors over 60 anchor items, each with two planted complements (a different product
+/// type) that its buyers add with probability 0.5 each, and a random item of 200 with
+/// probability 0.7: every anchor's `complements`, at most 4 long, must be its planted pair
+/// (precision@4 ≥ 0.9 over the anchors).
+#[test]
+fn planted_complements_are_found_with_precision_at_4_of_0_9() {
+    use vitrine::catalog::{Availability, Catalog, Item, Price};
+    use vitrine::learn::together;
+    let mut rng = ChaCha8Rng::seed_from_u64(25);
+    let anchor = |a: usize| format!("anchor-{a}");
+    let planted = |a: usize, k: usize| format!("addon-{a}-{k}");
+    let mut lines = Vec::new();
+    for v in 0..3_000usize {
+        let a = rng.random_range(0..60);
+        let mut skus = vec![anchor(a)];
+        for k in 0..2 {
+            if rng.random_bool(0.5) {
+                skus.push(planted(a, k));
+            }
+        }
+        if rng.random_bool(0.7) {
+            skus.push(format!("noise-{}", rng.random_range(0..200)));
+        }
+        for sku in skus {
+            lines.push(purchase(
+                &format!("{v:032x}"),
+                Some(&format!("O-{v}")),
+                &sku,
+                1_700_000_000,
+            ));
+        }
+    }
+    let kind = |id: &str, t: &str| Item {
+        id: id.into(),
+        title: id.into(),
+        link: format!("https://shop.example/p/{id}"),
+        price: Price::parse("10.00 USD").unwrap(),
+        image: None,
+        availability: Availability::InStock,
+        product_type: Some(t.into()),
+        sale_price: None,
+        brand: None,
+        item_group_id: None,
+    };
+    let mut items: Vec<Item> = (0..60).map(|a| kind(&anchor(a), "Tents")).collect();
+    items.extend(
+        (0..60)
+            .flat_map(|a| (0..2).map(move |k| (a, k)))
+            .map(|(a, k)| kind(&planted(a, k), "Accessories")),
+    );
+    let catalog = Catalog::new(items);
+    let seen = baskets_of(&lines);
+    let complements = together::complements(&together::bought_together(&seen.baskets()), &catalog);
+    let mut precision = 0.0;
+    for a in 0..60 {
+        let top: Vec<&str> = complements
+            .get(&anchor(a))
+            .map(|l| l.iter().take(4).map(|(i, _)| i.as_str()).collect())
+            .unwrap_or_default();
+        let right = top
+            .iter()
+            .filter(|i| i.starts_with(&format!("addon-{a}-")))
+            .count();
+        precision += if top.is_empty() {
+            0.0
+        } else {
+            right as f64 / top.len() as f64
+        };
+    }
+    precision /= 60.0;
+    assert!(precision >= 0.9, "precision@4 {precision:.3}");
+}
