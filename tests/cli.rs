@@ -41,11 +41,13 @@ fn check_reports_every_lint_finding_with_its_path() {
         "warning: slots.hero.variants[4]: unreachable: variants[3] ('broken') is always true and matches first",
         "warning: slots.hero.variants[5]: unreachable: variants[3] ('broken') is always true and matches first",
         "warning: policies[1]: conflicts with policies[0]: policies[1] allows hero:never but policies[0] denies it under the same condition; deny wins (never is fine)",
+        "warning: slots.grid_again: reorders the same elements as slot 'grid' (`ul.products`): keep one",
+        "note: privacy.consent: none: the state cookie is set and behavior recorded from the first page view, without asking the shop's consent platform (docs/privacy.md)",
     ];
     for line in expected {
         assert!(out.lines().any(|l| l == line), "missing `{line}` in\n{out}");
     }
-    assert!(out.contains("1 error(s), 10 warning(s)"), "{out}");
+    assert!(out.contains("1 error(s), 11 warning(s)"), "{out}");
 }
 
 #[test]

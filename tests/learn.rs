@@ -391,7 +391,7 @@ fn the_command_learns_every_list_from_event_files() {
         err.contains("1500 page records read without their site's configuration"),
         "{err}"
     );
-    assert!(err.contains("also_viewed for 2 items, bought_together for 4, complements for 4, bestsellers for 2 product types"), "{err}");
+    assert!(err.contains("also_viewed for 2 items, bought_together for 4, complements for 4, bestsellers for 2 product types and overall"), "{err}");
     let (code, _, err) = run(&[
         "learn",
         "recs",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::compile::join;
-use super::{Config, Pick, Site, Slot};
+use super::{Action, Config, Pick, Site, Slot};
 use crate::expr::{Builtin, CmpOp, Expr, Literal, Operand, Var};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -122,8 +122,24 @@ fn lint_site(site: &Site, base: &str, out: &mut Vec<Finding>) {
     }
 
     lint_top_dimension(site, &p("dimensions"), out);
-    for slot in &site.slots {
+    for (i, slot) in site.slots.iter().enumerate() {
         lint_slot(site, slot, &join(&p("slots"), &slot.name), out);
+        // Two reorders of one container: both rank it, and its items are recorded twice.
+        let twin = site.slots[..i].iter().find(|s| {
+            s.action == Action::Reorder
+                && slot.action == Action::Reorder
+                && s.selector_source == slot.selector_source
+        });
+        if let Some(first) = twin {
+            out.push(Finding {
+                severity: Severity::Warning,
+                path: join(&p("slots"), &slot.name),
+                message: format!(
+                    "reorders the same elements as slot '{}' (`{}`): keep one",
+                    first.name, slot.selector_source
+                ),
+            });
+        }
     }
     lint_policies(site, &p("policies"), out);
     lint_consent(site, &join(&p("privacy"), "consent"), out);

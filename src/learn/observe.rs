@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
+
 use crate::config::{EventKind, Site};
 use crate::events::Record;
 use crate::signals::{read_context, request_events, RequestFacts};
@@ -104,24 +106,50 @@ impl Observations {
         out
     }
 
-    /// Per item, the visitors who bought it and who viewed it (each visitor once).
+    /// Per item, the visitors who bought it and who viewed it (each visitor once). Views of a
+    /// click log count its sessions as visitors.
     pub fn popularity(&self) -> BTreeMap<String, (u64, u64)> {
-        let mut bought: BTreeSet<(&str, &str)> = BTreeSet::new();
-        for (visitor, _, _, sku) in &self.purchases {
-            bought.insert((sku, visitor));
-        }
-        let mut viewed: BTreeSet<(&str, &str)> = BTreeSet::new();
-        for v in &self.views {
-            let visitor = v.session.split('/').next().unwrap_or("");
-            viewed.insert((&v.item, visitor));
-        }
+        let bought = distinct_per_item(self.purchases.iter().map(|p| (p.3.as_str(), p.0.as_str())));
+        let viewed = distinct_per_item(
+            self.views
+                .iter()
+                .map(|v| (v.item.as_str(), v.session.split('/').next().unwrap_or(""))),
+        );
         let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for (sku, _) in bought {
-            out.entry(sku.to_string()).or_default().0 += 1;
+        for (sku, n) in bought {
+            out.entry(sku.to_string()).or_default().0 += n;
         }
-        for (sku, _) in viewed {
-            out.entry(sku.to_string()).or_default().1 += 1;
+        for (sku, n) in viewed {
+            out.entry(sku.to_string()).or_default().1 += n;
         }
         out
     }
+}
+
+/// Per item, how many distinct visitors the (item, visitor) pairs name: interned and sorted,
+/// not a tree of millions of string pairs.
+fn distinct_per_item<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, u64)> {
+    let mut items: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut visitors: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut names: Vec<&str> = Vec::new();
+    let mut ids: Vec<(u32, u32)> = pairs
+        .map(|(item, visitor)| {
+            let i = *items.entry(item).or_insert_with(|| {
+                names.push(item);
+                (names.len() - 1) as u32
+            });
+            let n = visitors.len() as u32;
+            (i, *visitors.entry(visitor).or_insert(n))
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out: Vec<(&str, u64)> = Vec::new();
+    for (i, _) in ids {
+        match out.last_mut() {
+            Some((name, n)) if *name == names[i as usize] => *n += 1,
+            _ => out.push((names[i as usize], 1)),
+        }
+    }
+    out
 }

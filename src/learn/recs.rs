@@ -3,7 +3,10 @@
 //! item", d = 1…10; the 20 strongest kept per item, ties by item id), their held-out evaluation
 //! against popularity, and the compiled table the slots read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// Fx: tens of millions of rule updates; SipHash's collision resistance buys nothing here.
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,18 +24,28 @@ pub struct Click {
     pub time: u64,
 }
 
-/// Views grouped into sessions, each in time order; sessions ordered by id (deterministic).
+/// Views grouped into sessions, each in time order (equal times in input order); sessions
+/// ordered by id (deterministic). One sort of indices, not a map of strings.
 pub fn sessions(clicks: Vec<Click>) -> Vec<Vec<String>> {
-    let mut by: BTreeMap<String, Vec<(u64, usize, String)>> = BTreeMap::new();
-    for (i, c) in clicks.into_iter().enumerate() {
-        by.entry(c.session).or_default().push((c.time, i, c.item));
+    let mut order: Vec<usize> = (0..clicks.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (x, y) = (&clicks[a], &clicks[b]);
+        (&x.session, x.time, a).cmp(&(&y.session, y.time, b))
+    });
+    let mut slots: Vec<Option<Click>> = clicks.into_iter().map(Some).collect();
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut last: Option<String> = None;
+    for i in order {
+        let Some(c) = slots[i].take() else { continue };
+        if last.as_ref() != Some(&c.session) {
+            out.push(Vec::new());
+            last = Some(c.session);
+        }
+        if let Some(s) = out.last_mut() {
+            s.push(c.item);
+        }
     }
-    by.into_values()
-        .map(|mut v| {
-            v.sort();
-            v.into_iter().map(|(_, _, item)| item).collect()
-        })
-        .collect()
+    out
 }
 
 /// Per item, its strongest neighbours with their scores, strongest first.
@@ -41,9 +54,9 @@ pub type Lists = BTreeMap<String, Vec<(String, f64)>>;
 /// The `also_viewed` lists of `sessions` (see the module's documentation). A view of the same
 /// item again is no rule.
 pub fn also_viewed(sessions: &[Vec<String>]) -> Lists {
-    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut ids: HashMap<&str, u32> = HashMap::default();
     let mut names: Vec<&str> = Vec::new();
-    let mut weights: HashMap<(u32, u32), f64> = HashMap::new();
+    let mut weights: HashMap<(u32, u32), f64> = HashMap::default();
     for s in sessions {
         let seq: Vec<u32> = s
             .iter()
@@ -63,7 +76,7 @@ pub fn also_viewed(sessions: &[Vec<String>]) -> Lists {
             }
         }
     }
-    let mut per: HashMap<u32, Vec<(u32, f64)>> = HashMap::new();
+    let mut per: HashMap<u32, Vec<(u32, f64)>> = HashMap::default();
     for ((from, to), w) in weights {
         per.entry(from).or_default().push((to, w));
     }
@@ -86,7 +99,7 @@ pub fn also_viewed(sessions: &[Vec<String>]) -> Lists {
 
 /// The most viewed items, most first (ties by id): the popularity baseline.
 pub fn popular(sessions: &[Vec<String>], n: usize) -> Vec<String> {
-    let mut counts: HashMap<&str, u64> = HashMap::new();
+    let mut counts: HashMap<&str, u64> = HashMap::default();
     for item in sessions.iter().flatten() {
         *counts.entry(item.as_str()).or_default() += 1;
     }

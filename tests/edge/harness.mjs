@@ -120,6 +120,10 @@ export async function startWorker({ config, port, inspectorPort, vars = {}, devK
       cwd: ROOT, stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     });
   }
+  // wrangler leaves a bundle folder under the config's .wrangler/tmp per session when killed:
+  // the ones this session made are removed by stop().
+  const scratch = join(ROOT, dirname(config), ".wrangler/tmp");
+  const before = new Set(existsSync(scratch) ? readdirSync(scratch) : []);
   const args = ["dev", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--show-interactive-dev-session=false"];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child = spawn(join(BIN, "wrangler"), args, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
@@ -130,6 +134,9 @@ export async function startWorker({ config, port, inspectorPort, vars = {}, devK
   const stop = () => {
     try { process.kill(-child.pid, "SIGKILL"); } catch {}
     rmSync(persist, { recursive: true, force: true });
+    for (const f of existsSync(scratch) ? readdirSync(scratch) : []) {
+      if (!before.has(f)) rmSync(join(scratch, f), { recursive: true, force: true });
+    }
   };
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -74,7 +74,8 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let config = config.map(|c| load_config(&c)).transpose()?;
     let seen = observe(&inputs, config.as_ref())?;
     let baskets = seen.baskets();
-    let train = recs::sessions(seen.views.clone());
+    let popularity = seen.popularity();
+    let train = recs::sessions(seen.views);
     let lists = recs::also_viewed(&train);
     let mut tables = Tables::default();
     tables.insert("also_viewed", &lists);
@@ -89,10 +90,15 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         made.insert(1, format!("bought_together for {}", pairs.len()));
         tables.insert("bought_together", &pairs);
     }
-    let popularity = seen.popularity();
     if !popularity.is_empty() {
         let best = together::bestsellers(&popularity, catalog.as_ref());
-        made.push(format!("bestsellers for {} product types", best.len() - 1));
+        made.push(match catalog {
+            Some(_) => format!(
+                "bestsellers for {} product types and overall",
+                best.len() - 1
+            ),
+            None => "bestsellers overall".into(),
+        });
         tables.insert("bestsellers", &best);
     }
     if let Some(out) = &output {
