@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: bench-analyze demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser fuzz test-fuzz bench-edge bench-collect bench-browser
+.PHONY: bench-analyze demo test bootstrap test-native test-wasm-core test-wasm test-e2e test-edge test-size bench check-demo store worker size wasm-node bench-wasm browser fuzz test-fuzz bench-edge bench-collect bench-browser bench-learn
 
 # worker-build fetches its tools from the internet unless told where they are.
 WORKER_BUILD_ENV := WASM_BINDGEN_BIN=$(HOME)/.cargo/bin/wasm-bindgen WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild
@@ -109,6 +109,11 @@ bench-edge: worker store
 ## machine loaded, and the script tag's download (BENCH_LOADS, default 20).
 bench-browser: bootstrap store
 	node benches/browser.mjs
+
+## `vitrine learn recs` throughput on a synthetic 2M-view click log (release build).
+bench-learn: bootstrap
+	cargo build --quiet --release --features cli
+	node benches/learn.mjs
 
 test-native:
 	cargo fmt --check

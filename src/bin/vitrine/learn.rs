@@ -232,8 +232,12 @@ fn read_clicks(path: &PathBuf) -> Result<Vec<Click>, String> {
         column(["time", "timestamp"])?,
     );
     let mut clicks = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
+    // One record reused for every row: no allocation a row but the click's own strings.
+    let mut record = csv::StringRecord::new();
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+    {
         let line = record.position().map_or(0, |p| p.line());
         let field = |k: usize| record.get(k).unwrap_or("").trim();
         let time = field(t).parse::<u64>().map_err(|_| {
