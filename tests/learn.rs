@@ -511,3 +511,200 @@ fn planted_complements_are_found_with_precision_at_4_of_0_9() {
     precision /= 60.0;
     assert!(precision >= 0.9, "precision@4 {precision:.3}");
 }
+
+/// The rows DuckDB (from PyPI, installed by .ci/bootstrap) gives for `sql`.
+fn duckdb(sql: &str) -> Vec<serde_json::Value> {
+    python_rows(
+        "import duckdb, json, sys\nprint(json.dumps(duckdb.sql(sys.stdin.read()).fetchall()))",
+        &[],
+        sql,
+    )
+}
+
+/// The rows ClickHouse's embedded engine (chDB, from PyPI) gives for `sql` over a table `events`
+/// holding the purchase fields of the records under `dir`.
+fn chdb(dir: &str, sql: &str) -> Vec<serde_json::Value> {
+    let script = "import json, sys\nfrom chdb import session\ns = session.Session()\n\
+        schema = 'type Nullable(String), ts UInt64, visitor Nullable(String), kind Nullable(String), `order` Nullable(String), sku Nullable(String)'\n\
+        s.query(f'CREATE TABLE events ({schema}) ENGINE = Memory')\n\
+        s.query(f\"INSERT INTO events SELECT * FROM file('{sys.argv[1]}/*.ndjson', 'JSONEachRow', '{schema}')\")\n\
+        print(json.dumps(json.loads(str(s.query(sys.stdin.read(), 'JSONCompact')))['data']))";
+    python_rows(script, &[dir], sql)
+}
+
+fn python_rows(script: &str, args: &[&str], sql: &str) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (make bootstrap installs duckdb and chdb)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{sql}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_warehouse_sql_gives_the_built_in_rule_weights_and_basket_counts() {
+    use vitrine::learn::together::Counts;
+    let dir = std::env::temp_dir().join(format!("vitrine-learn-sql-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("events")).unwrap();
+    // A click log (CSV, its own column names, sessions interleaved, equal times in log order).
+    let mut log = String::from("Session_ID,timestamp,item_id\n");
+    let sessions = planted(11, 400);
+    for (t, round) in (0..12).enumerate() {
+        for (s, items) in sessions.iter().enumerate() {
+            if let Some(item) = items.get(round) {
+                log.push_str(&format!("s{s},{},{item}\n", 1_700_000_000 + t / 3));
+            }
+        }
+    }
+    let clicks = dir.join("clicks.csv");
+    std::fs::write(&clicks, &log).unwrap();
+    // Purchases: orders, and order-less runs split by the 30-minute gap.
+    let mut lines = planted_purchases();
+    let v = "b".repeat(32);
+    for (k, (sku, at)) in [
+        ("tent", 0),
+        ("stove", 1_800),
+        ("map", 3_601),
+        ("tent", 3_602),
+    ]
+    .iter()
+    .enumerate()
+    {
+        lines.push(purchase(&v, None, sku, 1_700_000_000 + at));
+        lines.push(purchase(
+            &format!("{k:031x}c"),
+            None,
+            "stove",
+            1_700_000_000,
+        ));
+    }
+    std::fs::write(dir.join("events/a.ndjson"), lines.join("\n") + "\n").unwrap();
+
+    let (code, sql, err) = vitrine(&["learn", "recs", clicks.to_str().unwrap(), "--sql", "duckdb"]);
+    assert_eq!(code, 0, "{err}");
+    let rows = duckdb(sql.trim_end().trim_end_matches(';'));
+    let mut built = Vec::new();
+    let (code, dump, _) = vitrine(&["learn", "recs", clicks.to_str().unwrap(), "--dump"]);
+    assert_eq!(code, 0);
+    assert!(dump.lines().count() > 100);
+    let text = std::fs::read_to_string(&clicks).unwrap();
+    let mut by: Vec<(String, u64, usize, String)> = text
+        .lines()
+        .skip(1)
+        .enumerate()
+        .map(|(n, l)| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].parse().unwrap(), n, f[2].to_string())
+        })
+        .collect();
+    by.sort();
+    let clicks_in = by
+        .into_iter()
+        .map(|(session, time, _, item)| recs::Click {
+            session,
+            item,
+            time,
+        })
+        .collect();
+    for ((a, b), w) in recs::rule_weights(&recs::sessions(clicks_in)) {
+        built.push((a, b, w));
+    }
+    assert_eq!(rows.len(), built.len());
+    let mut from_sql: Vec<(String, String, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().into(),
+                r[1].as_str().unwrap().into(),
+                r[2].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    from_sql.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+    for (s, b) in from_sql.iter().zip(&built) {
+        assert_eq!((&s.0, &s.1), (&b.0, &b.1));
+        assert!((s.2 - b.2).abs() < 1e-9, "{s:?} vs {b:?}");
+    }
+
+    let events = dir.join("events");
+    let (code, sql, err) = vitrine(&["learn", "recs", events.to_str().unwrap(), "--sql", "duckdb"]);
+    assert_eq!(code, 0, "{err}");
+    let mut seen = vitrine::learn::observe::Observations::default();
+    for l in &lines {
+        seen.push(serde_json::from_str(l).unwrap(), None);
+    }
+    let counts = Counts::of(&seen.baskets());
+    // DuckDB reading the files; ClickHouse (chDB) reading them as a table `events`.
+    let (_, ch, _) = vitrine(&[
+        "learn",
+        "recs",
+        events.to_str().unwrap(),
+        "--sql",
+        "clickhouse",
+    ]);
+    for rows in [
+        duckdb(sql.trim_end().trim_end_matches(';')),
+        chdb(
+            events.to_str().unwrap(),
+            ch.trim_end().trim_end_matches(';'),
+        ),
+    ] {
+        assert_eq!(rows.len(), counts.pairs.len(), "{rows:?}");
+        for r in &rows {
+            let (a, b) = (r[0].as_str().unwrap(), r[1].as_str().unwrap());
+            // ClickHouse writes 64-bit integers as strings.
+            let n = |k: usize| {
+                r[k].as_u64()
+                    .or_else(|| r[k].as_str()?.parse().ok())
+                    .unwrap()
+            };
+            assert_eq!(
+                n(2),
+                counts.pairs[&(a.to_string(), b.to_string())],
+                "{a} {b}"
+            );
+            assert_eq!((n(3), n(4)), (counts.items[a], counts.items[b]), "{a} {b}");
+            assert_eq!(n(5), counts.visitors);
+        }
+        // The order-less runs: tent+stove one basket, map+tent the next.
+        assert!(rows.iter().any(|r| r[0] == "map" && r[1] == "tent"));
+    }
+    // The other flavours print, each naming its table.
+    for d in ["bigquery", "clickhouse"] {
+        let (code, sql, _) = vitrine(&[
+            "learn",
+            "recs",
+            events.to_str().unwrap(),
+            clicks.to_str().unwrap(),
+            "--sql",
+            d,
+        ]);
+        assert_eq!(code, 0);
+        assert!(
+            sql.contains("FROM `events`") || sql.contains("FROM events"),
+            "{sql}"
+        );
+        assert!(sql.contains("views"), "{sql}");
+    }
+    let (code, _, err) = vitrine(&["learn", "recs", clicks.to_str().unwrap(), "--sql", "oracle"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown SQL dialect 'oracle'"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

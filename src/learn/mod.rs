@@ -6,6 +6,7 @@
 
 pub mod observe;
 pub mod recs;
+pub mod sql;
 pub mod together;
 
 /// `x · ln x`, 0 at 0.

@@ -51,9 +51,43 @@ pub fn sessions(clicks: Vec<Click>) -> Vec<Vec<String>> {
 /// Per item, its strongest neighbours with their scores, strongest first.
 pub type Lists = BTreeMap<String, Vec<(String, f64)>>;
 
-/// The `also_viewed` lists of `sessions` (see the module's documentation). A view of the same
-/// item again is no rule.
+/// The `also_viewed` lists of `sessions` (see the module's documentation): each item's
+/// [`LIST_LENGTH`] strongest rules of [`rule_weights`], ties by the neighbour's id.
 pub fn also_viewed(sessions: &[Vec<String>]) -> Lists {
+    let (names, weights) = weights_by_id(sessions);
+    let mut per: HashMap<u32, Vec<(u32, f64)>> = HashMap::default();
+    for ((from, to), w) in weights {
+        per.entry(from).or_default().push((to, w));
+    }
+    per.into_iter()
+        .map(|(from, mut list)| {
+            // Strongest first; ties by the neighbour's id.
+            list.sort_by(|a, b| {
+                b.1.total_cmp(&a.1)
+                    .then_with(|| names[a.0 as usize].cmp(names[b.0 as usize]))
+            });
+            list.truncate(LIST_LENGTH);
+            let list = list
+                .into_iter()
+                .map(|(to, w)| (names[to as usize].to_string(), w))
+                .collect();
+            (names[from as usize].to_string(), list)
+        })
+        .collect()
+}
+
+/// Every rule's weight — (earlier item, later item) → Σ 1/d over d = 1…[`WINDOW`] — before any
+/// list is cut: what `--sql` computes in a warehouse. A view of the same item again is no rule.
+pub fn rule_weights(sessions: &[Vec<String>]) -> BTreeMap<(String, String), f64> {
+    let (names, weights) = weights_by_id(sessions);
+    weights
+        .into_iter()
+        .map(|((a, b), w)| ((names[a as usize].into(), names[b as usize].into()), w))
+        .collect()
+}
+
+/// The rules' weights by interned item id, and the ids' names.
+fn weights_by_id(sessions: &[Vec<String>]) -> (Vec<&str>, HashMap<(u32, u32), f64>) {
     let mut ids: HashMap<&str, u32> = HashMap::default();
     let mut names: Vec<&str> = Vec::new();
     let mut weights: HashMap<(u32, u32), f64> = HashMap::default();
@@ -76,25 +110,7 @@ pub fn also_viewed(sessions: &[Vec<String>]) -> Lists {
             }
         }
     }
-    let mut per: HashMap<u32, Vec<(u32, f64)>> = HashMap::default();
-    for ((from, to), w) in weights {
-        per.entry(from).or_default().push((to, w));
-    }
-    per.into_iter()
-        .map(|(from, mut list)| {
-            // Strongest first; ties by the neighbour's id.
-            list.sort_by(|a, b| {
-                b.1.total_cmp(&a.1)
-                    .then_with(|| names[a.0 as usize].cmp(names[b.0 as usize]))
-            });
-            list.truncate(LIST_LENGTH);
-            let list = list
-                .into_iter()
-                .map(|(to, w)| (names[to as usize].to_string(), w))
-                .collect();
-            (names[from as usize].to_string(), list)
-        })
-        .collect()
+    (names, weights)
 }
 
 /// The most viewed items, most first (ties by id): the popularity baseline.

@@ -23,30 +23,14 @@ pub const ALL_TYPES: &str = "*";
 /// (bought both together / one without the other / neither), strongest first, ties by id, at
 /// most [`LIST_LENGTH`].
 pub fn bought_together(baskets: &[(String, BTreeSet<String>)]) -> Lists {
-    let mut item_visitors: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut pair_visitors: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
-    for (visitor, items) in baskets {
-        for a in items {
-            item_visitors.entry(a).or_default().insert(visitor);
-            for b in
-                items.range::<String, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))
-            {
-                pair_visitors.entry((a, b)).or_default().insert(visitor);
-            }
-        }
-    }
-    let n = baskets
-        .iter()
-        .map(|(v, _)| v.as_str())
-        .collect::<BTreeSet<_>>()
-        .len() as f64;
+    let counts = Counts::of(baskets);
+    let n = counts.visitors as f64;
     let mut lists: Lists = BTreeMap::new();
-    for ((a, b), both) in pair_visitors {
-        let k11 = both.len() as u64;
+    for ((a, b), &k11) in &counts.pairs {
         if k11 < MIN_TOGETHER {
             continue;
         }
-        let count = |i: &str| item_visitors.get(i).map_or(0, |v| v.len()) as f64;
+        let count = |i: &str| counts.items.get(i).copied().unwrap_or(0) as f64;
         let (k11, ka, kb) = (k11 as f64, count(a), count(b));
         let g2 = llr(k11, ka - k11, kb - k11, (n - ka - kb + k11).max(0.0));
         if g2 < MIN_G2 {
@@ -65,6 +49,48 @@ pub fn bought_together(baskets: &[(String, BTreeSet<String>)]) -> Lists {
         strongest_first(list);
     }
     lists
+}
+
+/// The visitor counts G² is computed from: what `--sql` computes in a warehouse.
+#[derive(Debug, Default, PartialEq)]
+pub struct Counts {
+    /// (item, other item), the first the smaller id → visitors who bought both in one basket.
+    pub pairs: BTreeMap<(String, String), u64>,
+    /// Item → visitors who bought it.
+    pub items: BTreeMap<String, u64>,
+    /// Visitors with a basket.
+    pub visitors: u64,
+}
+
+impl Counts {
+    pub fn of(baskets: &[(String, BTreeSet<String>)]) -> Counts {
+        let mut items: BTreeSet<(&str, &str)> = BTreeSet::new();
+        let mut pairs: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+        for (visitor, basket) in baskets {
+            for a in basket {
+                items.insert((a, visitor));
+                let later = (std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded);
+                for b in basket.range::<String, _>(later) {
+                    pairs.insert((a, b, visitor));
+                }
+            }
+        }
+        let mut out = Counts {
+            visitors: baskets
+                .iter()
+                .map(|(v, _)| v)
+                .collect::<BTreeSet<_>>()
+                .len() as u64,
+            ..Counts::default()
+        };
+        for (item, _) in items {
+            *out.items.entry(item.into()).or_default() += 1;
+        }
+        for (a, b, _) in pairs {
+            *out.pairs.entry((a.into(), b.into())).or_default() += 1;
+        }
+        out
+    }
 }
 
 /// `bought_together` less the pairs whose items share a product type (a second tent is no

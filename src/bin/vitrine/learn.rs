@@ -10,6 +10,7 @@ use vitrine::catalog::Catalog;
 use vitrine::events::Record;
 use vitrine::learn::observe::Observations;
 use vitrine::learn::recs::{self, Click, Tables};
+use vitrine::learn::sql::{self, Dialect, ViewColumns};
 use vitrine::learn::together;
 use vitrine::Config;
 
@@ -52,6 +53,11 @@ enum Command {
         /// The lists as CSV (item,list,rank,neighbour,score) on stdout, for review.
         #[arg(long)]
         dump: bool,
+        /// Print the SQL (duckdb, bigquery, clickhouse) that computes, where the events live,
+        /// the rule weights of a click log's views and the visitor counts of the records'
+        /// baskets (DuckDB reads the inputs; elsewhere the tables `views` and `events`).
+        #[arg(long, value_name = "DIALECT")]
+        sql: Option<String>,
     },
 }
 
@@ -64,7 +70,12 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         evaluate,
         json,
         dump,
+        sql,
     } = args.command;
+    if let Some(dialect) = sql {
+        print!("{}", warehouse_sql(&dialect, &inputs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let catalog = catalog
         .map(|path| {
             let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -141,6 +152,47 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--sql`: per input, the query that computes what the learners count from it.
+fn warehouse_sql(dialect: &str, inputs: &[PathBuf]) -> Result<String, String> {
+    let d = Dialect::parse(dialect)
+        .ok_or_else(|| format!("unknown SQL dialect '{dialect}' (duckdb, bigquery, clickhouse)"))?;
+    let mut out = String::new();
+    for path in inputs {
+        let name = path.to_string_lossy();
+        out += &if name.ends_with(".tsv") || name.ends_with(".csv") {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+            let (tsv, header, [s, i, t]) = click_columns(path, &text)?;
+            let cols = ViewColumns {
+                session: &header[s],
+                item: &header[i],
+                time: &header[t],
+            };
+            let source = if d == Dialect::DuckDb {
+                &*name
+            } else {
+                "views"
+            };
+            format!(
+                "-- also_viewed rule weights of {name}\n{};\n",
+                sql::rule_weights(d, source, tsv, cols)
+            )
+        } else {
+            let source = match d {
+                Dialect::DuckDb if path.is_dir() => {
+                    format!("{}/**/*.ndjson*", name.trim_end_matches('/'))
+                }
+                Dialect::DuckDb => name.to_string(),
+                _ => "events".into(),
+            };
+            format!(
+                "-- bought_together visitor counts of {name}\n{};\n",
+                sql::basket_counts(d, &source)
+            )
+        };
+    }
+    Ok(out)
+}
+
 /// What `inputs` say: click logs (`.tsv`, `.csv`) as product views; anything else as event
 /// files or directories of them.
 fn observe(inputs: &[PathBuf], config: Option<&Config>) -> Result<Observations, String> {
@@ -202,35 +254,10 @@ fn read_records(
 /// `timestamp`), by name, in any order; TSV or CSV by the extension (else a tab in the header).
 fn read_clicks(path: &PathBuf) -> Result<Vec<Click>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    // Told apart as a product feed is (the extension, else a tab in the header).
-    let tsv = Format::of(&path.to_string_lossy(), &text) == Format::Tsv;
+    let (tsv, header, [s, i, t]) = click_columns(path, &text)?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(if tsv { b'\t' } else { b',' })
         .from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| format!("{}: line 1: {e}", path.display()))?
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
-    let column = |names: [&str; 2]| {
-        header
-            .iter()
-            .position(|h| names.contains(&h.as_str()))
-            .ok_or_else(|| {
-                format!(
-                    "{}: line 1: no `{}` column (the header has: {})",
-                    path.display(),
-                    names[0],
-                    header.join(", ")
-                )
-            })
-    };
-    let (s, i, t) = (
-        column(["session", "session_id"])?,
-        column(["item", "item_id"])?,
-        column(["time", "timestamp"])?,
-    );
     let mut clicks = Vec::new();
     // One record reused for every row: no allocation a row but the click's own strings.
     let mut record = csv::StringRecord::new();
@@ -261,4 +288,39 @@ fn read_clicks(path: &PathBuf) -> Result<Vec<Click>, String> {
         });
     }
     Ok(clicks)
+}
+
+/// A click log's format (TSV: told apart as a product feed is, by the extension, else a tab in
+/// the header), its header (trimmed, lowercase) and the positions of its `session`, `item` and
+/// `time` columns (or `session_id`, `item_id`, `timestamp`), by name, in any order.
+fn click_columns(path: &Path, text: &str) -> Result<(bool, Vec<String>, [usize; 3]), String> {
+    let tsv = Format::of(&path.to_string_lossy(), text) == Format::Tsv;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(if tsv { b'\t' } else { b',' })
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("{}: line 1: {e}", path.display()))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let column = |names: [&str; 2]| {
+        header
+            .iter()
+            .position(|h| names.contains(&h.as_str()))
+            .ok_or_else(|| {
+                format!(
+                    "{}: line 1: no `{}` column (the header has: {})",
+                    path.display(),
+                    names[0],
+                    header.join(", ")
+                )
+            })
+    };
+    let columns = [
+        column(["session", "session_id"])?,
+        column(["item", "item_id"])?,
+        column(["time", "timestamp"])?,
+    ];
+    Ok((tsv, header, columns))
 }
