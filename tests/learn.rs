@@ -558,12 +558,12 @@ fn python_rows(script: &str, args: &[&str], sql: &str) -> Vec<serde_json::Value>
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[test]
-fn the_warehouse_sql_gives_the_built_in_rule_weights_and_basket_counts() {
-    use vitrine::learn::together::Counts;
-    let dir = std::env::temp_dir().join(format!("vitrine-learn-sql-{}", std::process::id()));
+/// A click log (CSV, its own column names, sessions interleaved, equal times in log order) and
+/// event files of purchases (orders, and order-less runs split by the 30-minute gap), in a fresh
+/// folder: the folder, the log, the purchase lines.
+fn sql_fixture(tag: &str) -> (std::path::PathBuf, std::path::PathBuf, Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("vitrine-learn-sql-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("events")).unwrap();
-    // A click log (CSV, its own column names, sessions interleaved, equal times in log order).
     let mut log = String::from("Session_ID,timestamp,item_id\n");
     let sessions = planted(11, 400);
     for (t, round) in (0..12).enumerate() {
@@ -575,7 +575,6 @@ fn the_warehouse_sql_gives_the_built_in_rule_weights_and_basket_counts() {
     }
     let clicks = dir.join("clicks.csv");
     std::fs::write(&clicks, &log).unwrap();
-    // Purchases: orders, and order-less runs split by the 30-minute gap.
     let mut lines = planted_purchases();
     let v = "b".repeat(32);
     for (k, (sku, at)) in [
@@ -597,6 +596,12 @@ fn the_warehouse_sql_gives_the_built_in_rule_weights_and_basket_counts() {
     }
     std::fs::write(dir.join("events/a.ndjson"), lines.join("\n") + "\n").unwrap();
 
+    (dir, clicks, lines)
+}
+
+#[test]
+fn the_warehouse_sql_gives_the_built_in_rule_weights() {
+    let (dir, clicks, _) = sql_fixture("views");
     let (code, sql, err) = vitrine(&["learn", "recs", clicks.to_str().unwrap(), "--sql", "duckdb"]);
     assert_eq!(code, 0, "{err}");
     let rows = duckdb(sql.trim_end().trim_end_matches(';'));
@@ -643,6 +648,13 @@ fn the_warehouse_sql_gives_the_built_in_rule_weights_and_basket_counts() {
         assert!((s.2 - b.2).abs() < 1e-9, "{s:?} vs {b:?}");
     }
 
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_warehouse_sql_gives_the_built_in_basket_counts() {
+    use vitrine::learn::together::Counts;
+    let (dir, clicks, lines) = sql_fixture("baskets");
     let events = dir.join("events");
     let (code, sql, err) = vitrine(&["learn", "recs", events.to_str().unwrap(), "--sql", "duckdb"]);
     assert_eq!(code, 0, "{err}");
