@@ -161,6 +161,22 @@ fn the_command_learns_evaluates_and_dumps() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A catalog item of a product type (the rest plain).
+fn typed_item(id: &str, kind: &str) -> vitrine::catalog::Item {
+    vitrine::catalog::Item {
+        id: id.into(),
+        title: id.into(),
+        link: format!("https://shop.example/p/{id}"),
+        price: vitrine::catalog::Price::parse("10.00 USD").unwrap(),
+        image: None,
+        availability: vitrine::catalog::Availability::InStock,
+        product_type: Some(kind.into()),
+        sale_price: None,
+        brand: None,
+        item_group_id: None,
+    }
+}
+
 /// Runs the CLI: exit code, stdout, stderr.
 fn vitrine(args: &[&str]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_vitrine"))
@@ -287,20 +303,9 @@ fn order_less_purchases_are_one_basket_within_half_an_hour() {
 
 #[test]
 fn complements_drop_pairs_of_one_product_type_and_bestsellers_count_visitors() {
-    use vitrine::catalog::{Availability, Catalog, Item, Price};
+    use vitrine::catalog::Catalog;
     use vitrine::learn::together;
-    let item = |id: &str, kind: &str| Item {
-        id: id.into(),
-        title: id.into(),
-        link: format!("https://shop.example/p/{id}"),
-        price: Price::parse("10.00 USD").unwrap(),
-        image: None,
-        availability: Availability::InStock,
-        product_type: Some(kind.into()),
-        sale_price: None,
-        brand: None,
-        item_group_id: None,
-    };
+    let item = typed_item;
     let catalog = Catalog::new(vec![
         item("tent", "Camping"),
         item("stove", "Cooking"),
@@ -445,7 +450,7 @@ fn the_command_learns_every_list_from_event_files() {
 /// (precision@4 ≥ 0.9 over the anchors).
 #[test]
 fn planted_complements_are_found_with_precision_at_4_of_0_9() {
-    use vitrine::catalog::{Availability, Catalog, Item, Price};
+    use vitrine::catalog::{Catalog, Item};
     use vitrine::learn::together;
     let mut rng = ChaCha8Rng::seed_from_u64(25);
     let anchor = |a: usize| format!("anchor-{a}");
@@ -471,18 +476,7 @@ fn planted_complements_are_found_with_precision_at_4_of_0_9() {
             ));
         }
     }
-    let kind = |id: &str, t: &str| Item {
-        id: id.into(),
-        title: id.into(),
-        link: format!("https://shop.example/p/{id}"),
-        price: Price::parse("10.00 USD").unwrap(),
-        image: None,
-        availability: Availability::InStock,
-        product_type: Some(t.into()),
-        sale_price: None,
-        brand: None,
-        item_group_id: None,
-    };
+    let kind = typed_item;
     let mut items: Vec<Item> = (0..60).map(|a| kind(&anchor(a), "Tents")).collect();
     items.extend(
         (0..60)

@@ -6,12 +6,10 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, DEBUG_TOKEN, startWorker, freePort, Jar, get, records, awaitRecords } from "./harness.mjs";
+import { ROOT, DEBUG_TOKEN, startWorker, startCollector, freePort, Jar, get, records, awaitRecords } from "./harness.mjs";
 
 /** Purposes 1, 3, 6, 7, 8 and 10 have consent. */
 const TC_1_3_6_7_8_10 = "COvzTO5OvzTO5B7ABCENAPCYAKdAADkAAIqIFhwBAAGAAXAFGAsMAhYAgAMAAegBYAEKAAA.IFoEUQQgAIQwgIwQABAEAAAAOIAACAIAAAAQAIAgEAACEAAAAAgAQBAAAAAAAGBAAgAAAAAAAFAAECAAAgAAQARAEQAAAAAJAAIAAgAAAYQEAAAQmAgBC3ZAYzUw.QE5QAwCvgHyATkA";
@@ -28,15 +26,6 @@ async function startOrigin() {
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
-}
-
-async function startCollector(out) {
-  const child = spawn(join(ROOT, "target/debug/vitrine"), ["collect", "--listen", "127.0.0.1:0", "--out", out], { stdio: ["ignore", "pipe", "ignore"] });
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once("line", resolve);
-    child.once("exit", () => reject(new Error("collector exited")));
-  });
-  return { url: line.match(/http:\/\/[^,]+/)[0], stop: () => child.kill("SIGTERM") };
 }
 
 const hero = (html) => html.match(/<section data-vt-test="hero"[^>]*>(.*?)<\/section>/s)[1];

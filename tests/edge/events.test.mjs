@@ -5,13 +5,12 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { gunzipSync } from "node:zlib";
-import { createInterface } from "node:readline";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, startWorker, freePort, Jar, get, applied, records, awaitRecords } from "./harness.mjs";
+import { ROOT, startWorker, startCollector, freePort, Jar, get, applied, records, awaitRecords } from "./harness.mjs";
 
 const page = `<!doctype html><html><body><section data-vt-test="hero"><h1>Origin hero</h1></section>
 <ul data-vt-test="grid"><li data-vt-test-item data-cat="b">B1</li><li data-vt-test-item data-cat="a">A1</li></ul></body></html>`;
@@ -35,15 +34,6 @@ async function startOrigin() {
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
-}
-
-async function startCollector(out) {
-  const child = spawn(join(ROOT, "target/debug/vitrine"), ["collect", "--listen", "127.0.0.1:0", "--out", out], { stdio: ["ignore", "pipe", "ignore"] });
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once("line", resolve);
-    child.once("exit", () => reject(new Error("collector exited")));
-  });
-  return { url: line.match(/http:\/\/[^,]+/)[0], stop: () => child.kill("SIGTERM") };
 }
 
 describe("events from the worker into the collector", () => {

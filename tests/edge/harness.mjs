@@ -2,6 +2,7 @@
 // (real workerd) started with bounded waits and always stopped, and a small cookie jar.
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:http";
+import { createInterface } from "node:readline";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -151,6 +152,16 @@ export async function startWorker({ config, port, inspectorPort, vars = {}, devK
   }
   stop();
   throw new Error(`wrangler dev did not answer on ${base} within ${timeoutMs} ms:\n${log}`);
+}
+
+/** The real collector (`vitrine collect` on 127.0.0.1, a free port) writing under `out`; `stop()` ends it. */
+export async function startCollector(out) {
+  const child = spawn(join(ROOT, "target/debug/vitrine"), ["collect", "--listen", "127.0.0.1:0", "--out", out], { stdio: ["ignore", "pipe", "ignore"] });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once("line", resolve);
+    child.once("exit", () => reject(new Error("collector exited")));
+  });
+  return { url: line.match(/http:\/\/[^,]+/)[0], stop: () => child.kill("SIGTERM") };
 }
 
 /** A free TCP port on 127.0.0.1. */
