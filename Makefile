@@ -28,14 +28,16 @@ COLLECT_PORT ?= 8788
 ORIGIN_PORT ?= 8789
 INSPECTOR_PORT ?= 9229
 EVENTS_DIR ?= events
+# The demo collector's token (the worker sends it; only its records keep their trust).
+DEMO_COLLECT_TOKEN := demo-collect-token-not-a-secret
 demo: bootstrap store
 	cargo build --quiet --features cli
 	@trap 'kill 0' EXIT; \
-	./target/debug/vitrine collect --listen 127.0.0.1:$(COLLECT_PORT) --out $(EVENTS_DIR) & \
+	./target/debug/vitrine collect --listen 127.0.0.1:$(COLLECT_PORT) --out $(EVENTS_DIR) --token $(DEMO_COLLECT_TOKEN) & \
 	node www/demo-origin.mjs $(ORIGIN_PORT) & \
 	wrangler dev --ip 127.0.0.1 --port $(DEMO_PORT) --inspector-port $(INSPECTOR_PORT) \
 	  --var VITRINE_ALLOW_DEV_KEYS:1 --var ORIGIN_URL:http://127.0.0.1:$(ORIGIN_PORT) \
-	  --var VITRINE_COLLECT_URL:http://127.0.0.1:$(COLLECT_PORT)/collect
+	  --var VITRINE_COLLECT_URL:http://127.0.0.1:$(COLLECT_PORT)/collect --var VITRINE_COLLECT_TOKEN:$(DEMO_COLLECT_TOKEN)
 
 ## The demo store's static pages (www/store), with the browser module at /vitrine/.
 store: browser

@@ -10,7 +10,9 @@ import { createInterface } from "node:readline";
 const ROOT = join(import.meta.dirname, "..");
 const seconds = Number(process.env.BENCH_SECONDS || 10);
 const out = mkdtempSync(join(tmpdir(), "vitrine-collect-bench-"));
-const child = spawn(join(ROOT, "target/release/vitrine"), ["collect", "--listen", "127.0.0.1:0", "--out", out], { stdio: ["ignore", "pipe", "inherit"] });
+// The worker's path: its token keeps the records as sent (no re-statement).
+const TOKEN = "bench-collect-token";
+const child = spawn(join(ROOT, "target/release/vitrine"), ["collect", "--listen", "127.0.0.1:0", "--out", out, "--token", TOKEN], { stdio: ["ignore", "pipe", "inherit"] });
 const first = await new Promise((r) => createInterface({ input: child.stdout }).once("line", r));
 const base = first.match(/http:\/\/[^,]+/)[0];
 const line = (c, i) => JSON.stringify({ type: "exposure", v: 1, ts: 1764633600000 + i, site: "demo", visitor: c.toString(16).padStart(32, "0"), session: "1764633600", request: i.toString(16).padStart(16, "0"), slot: "hero", variant: "hero-trail", experiment: "hero-holdout", arm: "treatment", segments: ["hiker", "returning"], page_type: "home", device: "desktop", country: "DE", trust: "signed", source: "edge" });
@@ -22,7 +24,7 @@ await Promise.all([0, 1, 2, 3].map(async (c) => {
   let i = 0;
   while (Date.now() < deadline) {
     const body = Array.from({ length: BATCH }, () => line(c, i++)).join("\n") + "\n";
-    const r = await fetch(base + "/collect", { method: "POST", body, headers: { "content-type": "application/x-ndjson" } });
+    const r = await fetch(base + "/collect", { method: "POST", body, headers: { "content-type": "application/x-ndjson", authorization: `Bearer ${TOKEN}` } });
     await r.arrayBuffer();
     if (r.status !== 204) throw new Error(`status ${r.status}`);
     accepted += BATCH;

@@ -25,6 +25,8 @@ impl Collector {
                 &listen,
                 "--max-body",
                 "65536",
+                "--token",
+                TOKEN,
                 "--out",
             ])
             .arg(out)
@@ -71,12 +73,22 @@ impl Drop for Collector {
     }
 }
 
-/// One POST with `Connection: close`; the status and body, or `None` if the connection failed.
+/// The collectors' token in these tests (what the worker sends as `VITRINE_COLLECT_TOKEN`).
+const TOKEN: &str = "test-collect-token";
+
+/// One POST with `Connection: close`, as the worker sends (with the token); the status and
+/// body, or `None` if the connection failed.
 fn post(addr: &str, body: &[u8]) -> Option<(u16, String)> {
+    post_as(addr, body, Some(TOKEN))
+}
+
+/// One POST, with `token` as the bearer or none (a page's beacon, anyone).
+fn post_as(addr: &str, body: &[u8], token: Option<&str>) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let head = format!(
-        "POST /collect HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /collect HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).ok()?;
@@ -325,4 +337,60 @@ fn one_visitor_cannot_flood_the_conversions() {
     assert_eq!(of(1), 31, "30 in the first hour, 1 in the next");
     assert_eq!(of(2), 1);
     std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn only_the_token_keeps_the_trust_a_record_states() {
+    let out = temp_dir("trust");
+    let c = Collector::start(&out, free_port());
+    let purchase = |visitor: u32| {
+        format!(
+            r#"{{"type":"conversion","v":1,"ts":1764633600000,"site":"t","visitor":"{visitor:032x}","kind":"purchase","value":129.9,"order":"T-{visitor}","source":"origin","trust":"signed"}}"#
+        )
+    };
+    // Anyone without the token: written, but as the browser's unsigned records.
+    for token in [None, Some("wrong-token")] {
+        let body = format!(
+            "{}\n{}\n",
+            purchase(u32::from(token.is_some())),
+            exposure(9, 1, 1764633600000)
+        );
+        assert_eq!(post_as(&c.addr, body.as_bytes(), token).unwrap().0, 204);
+    }
+    // The worker, with the token: as stated.
+    assert_eq!(
+        post(&c.addr, format!("{}\n", purchase(7)).as_bytes())
+            .unwrap()
+            .0,
+        204
+    );
+    // A page record is the worker's only.
+    let page = r#"{"type":"page","v":1,"ts":1764633600000,"site":"t","visitor":"00000000000000000000000000000001","session":"1","request":"r","path":"/","query":[],"device":"desktop"}"#;
+    let (status, text) = post_as(&c.addr, format!("{page}\n").as_bytes(), None).unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("line 1: page records come from the worker only"),
+        "{text}"
+    );
+    c.stop();
+    let records: Vec<serde_json::Value> = lines_in(&out)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let trust = |order: &str| {
+        let r = records.iter().find(|r| r["order"] == order).unwrap();
+        (
+            r["trust"].as_str().unwrap().to_string(),
+            r["source"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(trust("T-0"), ("unsigned".into(), "browser".into()));
+    assert_eq!(trust("T-1"), ("unsigned".into(), "browser".into()));
+    assert_eq!(trust("T-7"), ("signed".into(), "origin".into()));
+    let exposures: Vec<_> = records.iter().filter(|r| r["type"] == "exposure").collect();
+    assert_eq!(exposures.len(), 2);
+    assert!(exposures
+        .iter()
+        .all(|e| e["trust"] == "unsigned" && e["source"] == "browser"));
+    let _ = std::fs::remove_dir_all(&out);
 }

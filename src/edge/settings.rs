@@ -77,7 +77,7 @@ impl<'e> Settings<'e> {
         secret(self.env, "VITRINE_TEST_PANIC").as_deref() == Some("1")
     }
 
-    /// `VITRINE_COLLECT_URL` and the `VITRINE_EVENTS` Queue.
+    /// `VITRINE_COLLECT_URL` (with `VITRINE_COLLECT_TOKEN`) and the `VITRINE_EVENTS` Queue.
     pub fn sinks(&self) -> Sinks {
         Sinks::new(
             self.env
@@ -85,6 +85,7 @@ impl<'e> Settings<'e> {
                 .map(|v| v.to_string())
                 .ok()
                 .filter(|u| !u.is_empty()),
+            secret(self.env, "VITRINE_COLLECT_TOKEN"),
             // Called through JS: the worker crate's Queue wrapper needs its `queue` feature,
             // and only `send` is used.
             Reflect::get(self.env, &QUEUE_BINDING.into())

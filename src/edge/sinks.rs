@@ -25,14 +25,25 @@ const SINK_TIMEOUT_MS: u64 = 5_000;
 /// The configured sinks of a deployment ([`super::settings::Settings`] reads them).
 pub struct Sinks {
     collect_url: Option<String>,
+    /// `VITRINE_COLLECT_TOKEN`: sent as `Authorization: Bearer …`, so that the collector keeps
+    /// the trust the records state (docs/events.md).
+    collect_token: Option<String>,
     /// The producer binding (called through JS: the worker crate's Queue wrapper needs its
     /// `queue` feature, and only `send` is used).
     queue: Option<JsValue>,
 }
 
 impl Sinks {
-    pub fn new(collect_url: Option<String>, queue: Option<JsValue>) -> Sinks {
-        Sinks { collect_url, queue }
+    pub fn new(
+        collect_url: Option<String>,
+        collect_token: Option<String>,
+        queue: Option<JsValue>,
+    ) -> Sinks {
+        Sinks {
+            collect_url,
+            collect_token,
+            queue,
+        }
     }
 
     /// Whether any sink would take records (if not, none are built).
@@ -53,6 +64,7 @@ impl Sinks {
     /// timeouts), whatever future writes the records.
     fn send_boxed(&self, ctx: &Context, ndjson: Pin<Box<dyn Future<Output = String>>>) {
         let (queue, url) = (self.queue.clone(), self.collect_url.clone());
+        let token = self.collect_token.clone();
         ctx.wait_until(async move {
             let ndjson = ndjson.await;
             if ndjson.is_empty() {
@@ -69,7 +81,9 @@ impl Sinks {
                 },
                 async {
                     match &url {
-                        Some(u) => post(u, ndjson.clone()).await.map_err(|e| (u.clone(), e)),
+                        Some(u) => post(u, token.as_deref(), ndjson.clone())
+                            .await
+                            .map_err(|e| (u.clone(), e)),
                         None => Ok(()),
                     }
                 },
@@ -82,13 +96,16 @@ impl Sinks {
     }
 }
 
-async fn post(url: &str, ndjson: String) -> Result<(), String> {
+async fn post(url: &str, token: Option<&str>, ndjson: String) -> Result<(), String> {
     let controller = AbortController::default();
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&ndjson.into());
     let headers = worker::Headers::new();
     let _ = headers.set("content-type", "application/x-ndjson");
+    if let Some(token) = token {
+        let _ = headers.set("authorization", &format!("Bearer {token}"));
+    }
     init.set_headers(&headers.0);
     init.set_signal(Some(&controller.signal()));
     let req = web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;

@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, DEBUG_TOKEN, startWorker, startCollector, freePort, Jar, get, records, awaitRecords } from "./harness.mjs";
+import { ROOT, DEBUG_TOKEN, startWorker, startCollector, COLLECT_TOKEN, freePort, Jar, get, records, awaitRecords } from "./harness.mjs";
 
 /** Purposes 1, 3, 6, 7, 8 and 10 have consent. */
 const TC_1_3_6_7_8_10 = "COvzTO5OvzTO5B7ABCENAPCYAKdAADkAAIqIFhwBAAGAAXAFGAsMAhYAgAMAAegBYAEKAAA.IFoEUQQgAIQwgIwQABAEAAAAOIAACAIAAAAQAIAgEAACEAAAAAgAQBAAAAAAAGBAAgAAAAAAAFAAECAAAgAAQARAEQAAAAAJAAIAAgAAAYQEAAAQmAgBC3ZAYzUw.QE5QAwCvgHyATkA";
@@ -40,7 +40,7 @@ describe("consent before state, in workerd", () => {
     c = await startCollector(out);
     w = await startWorker({
       config: "tests/edge/origin.wrangler.toml", port: await freePort(), inspectorPort: await freePort(),
-      vars: { ORIGIN_URL: o.url, VITRINE_COLLECT_URL: `${c.url}/collect`, VITRINE_DEBUG_TOKEN: DEBUG_TOKEN },
+      vars: { ORIGIN_URL: o.url, VITRINE_COLLECT_URL: `${c.url}/collect`, VITRINE_COLLECT_TOKEN: COLLECT_TOKEN, VITRINE_DEBUG_TOKEN: DEBUG_TOKEN },
       kvConfig: join(ROOT, "tests/edge/consent.config.json"),
     });
   });

@@ -10,7 +10,7 @@ import { gunzipSync } from "node:zlib";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, startWorker, startCollector, freePort, Jar, get, applied, records, awaitRecords } from "./harness.mjs";
+import { ROOT, startWorker, startCollector, COLLECT_TOKEN, freePort, Jar, get, applied, records, awaitRecords } from "./harness.mjs";
 
 const page = `<!doctype html><html><body><section data-vt-test="hero"><h1>Origin hero</h1></section>
 <ul data-vt-test="grid"><li data-vt-test-item data-cat="b">B1</li><li data-vt-test-item data-cat="a">A1</li></ul></body></html>`;
@@ -44,7 +44,7 @@ describe("events from the worker into the collector", () => {
     c = await startCollector(out);
     w = await startWorker({
       config: "tests/edge/origin.wrangler.toml", port: await freePort(), inspectorPort: await freePort(),
-      vars: { ORIGIN_URL: o.url, VITRINE_COLLECT_URL: `${c.url}/collect` },
+      vars: { ORIGIN_URL: o.url, VITRINE_COLLECT_URL: `${c.url}/collect`, VITRINE_COLLECT_TOKEN: COLLECT_TOKEN },
       kvConfig: join(ROOT, "tests/edge/events.config.json"),
     });
   });
@@ -212,7 +212,7 @@ describe("the demo as `make demo` runs it: browse, buy, find it in events/", () 
     c = await startCollector(out);
     w = await startWorker({
       config: "tests/edge/demo.wrangler.toml", port: await freePort(), inspectorPort: await freePort(),
-      vars: { ORIGIN_URL: `http://127.0.0.1:${origin.address().port}`, VITRINE_COLLECT_URL: `${c.url}/collect` },
+      vars: { ORIGIN_URL: `http://127.0.0.1:${origin.address().port}`, VITRINE_COLLECT_URL: `${c.url}/collect`, VITRINE_COLLECT_TOKEN: COLLECT_TOKEN },
     });
   });
   after(async () => {

@@ -154,9 +154,12 @@ export async function startWorker({ config, port, inspectorPort, vars = {}, devK
   throw new Error(`wrangler dev did not answer on ${base} within ${timeoutMs} ms:\n${log}`);
 }
 
-/** The real collector (`vitrine collect` on 127.0.0.1, a free port) writing under `out`; `stop()` ends it. */
+/** The token the test collectors trust: the workers send it as VITRINE_COLLECT_TOKEN. */
+export const COLLECT_TOKEN = "test-collect-token";
+
+/** The real collector (`vitrine collect` on 127.0.0.1, a free port, trusting COLLECT_TOKEN) writing under `out`; `stop()` ends it. */
 export async function startCollector(out) {
-  const child = spawn(join(ROOT, "target/debug/vitrine"), ["collect", "--listen", "127.0.0.1:0", "--out", out], { stdio: ["ignore", "pipe", "ignore"] });
+  const child = spawn(join(ROOT, "target/debug/vitrine"), ["collect", "--listen", "127.0.0.1:0", "--out", out, "--token", COLLECT_TOKEN], { stdio: ["ignore", "pipe", "ignore"] });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once("line", resolve);
     child.once("exit", () => reject(new Error("collector exited")));

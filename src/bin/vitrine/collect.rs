@@ -13,9 +13,17 @@
 //! are dropped and counted), and a browser's (`unsigned`) conversion carries at most
 //! [`MAX_BROWSER_VALUE`]: one visitor cannot flood the records.
 //!
+//! Who sent a body decides what it may claim: only a request with the collector's token
+//! (`--token`, `Authorization: Bearer …`: the edge worker's `VITRINE_COLLECT_TOKEN`) keeps the
+//! `trust` and `source` its records state, and may send `page` records; any other sender — a
+//! page's beacon, anyone on the network — has every record marked `unsigned` from the
+//! `browser`, which `analyze` does not count by default. So no shopper can write a signed
+//! purchase.
+//!
 //! SIGTERM or SIGINT stops accepting, finishes the bodies in flight, and exits 0: no accepted
 //! line is lost or torn.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -25,7 +33,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tiny_http::{Header, Method, Request, Response, Server};
-use vitrine::events::{browser_value_ok, read_record, EventTrust, Record, MAX_BROWSER_VALUE};
+use vitrine::events::{
+    browser_value_ok, read_record, to_ndjson, EventTrust, Record, Source, MAX_BROWSER_VALUE,
+};
 
 /// Conversion order ids remembered for de-duplication; beyond it the oldest half is forgotten.
 const MAX_ORDERS: usize = 1_000_000;
@@ -44,6 +54,46 @@ pub struct Args {
     /// Largest accepted body, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body: usize,
+    /// The token of trusted senders (the edge worker's `VITRINE_COLLECT_TOKEN`): only a body
+    /// sent with `Authorization: Bearer TOKEN` keeps the trust and source its records state.
+    #[arg(long, env = "VITRINE_COLLECT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// Whether `req` carries the collector's token (compared in constant time).
+fn trusted(req: &Request, token: Option<&str>) -> bool {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return false;
+    };
+    let expected = format!("Bearer {token}");
+    req.headers()
+        .iter()
+        .filter(|h| h.field.equiv("authorization"))
+        .any(|h| {
+            let got = h.value.as_str().as_bytes();
+            got.len() == expected.len()
+                && got
+                    .iter()
+                    .zip(expected.as_bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        })
+}
+
+/// A record as an untrusted sender may state it: `unsigned`, from the `browser`; `None` for a
+/// `page` record, which only the worker writes.
+fn as_untrusted(record: Record) -> Option<Record> {
+    Some(match record {
+        Record::Exposure(mut e) => {
+            (e.trust, e.source) = (EventTrust::Unsigned, Source::Browser);
+            Record::Exposure(e)
+        }
+        Record::Conversion(mut c) => {
+            (c.trust, c.source) = (EventTrust::Unsigned, Source::Browser);
+            Record::Conversion(c)
+        }
+        Record::Page(_) => return None,
+    })
 }
 
 /// The files of this run and the conversions it has seen.
@@ -84,7 +134,7 @@ fn ts_of(e: &Record) -> u64 {
 
 impl Store {
     /// Writes a checked body: its lines grouped by partition, each group in one `write`.
-    fn write(&self, records: Vec<(Record, &str)>) -> std::io::Result<usize> {
+    fn write(&self, records: Vec<(Record, Cow<'_, str>)>) -> std::io::Result<usize> {
         let mut groups: Vec<(String, String)> = Vec::new();
         let mut written = 0;
         for (event, line) in records {
@@ -127,7 +177,7 @@ impl Store {
                     &mut groups.last_mut().expect("just pushed").1
                 }
             };
-            group.push_str(line);
+            group.push_str(&line);
             group.push('\n');
             written += 1;
         }
@@ -166,7 +216,8 @@ fn text_response(status: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> 
 }
 
 /// Answers one request: the status and a message (empty for 204).
-fn handle(req: &mut Request, store: &Store, max_body: usize) -> (u16, String) {
+fn handle(req: &mut Request, store: &Store, max_body: usize, token: Option<&str>) -> (u16, String) {
+    let trusted = trusted(req, token);
     match req.method() {
         Method::Get if req.url() == "/health" => return (200, "ok".into()),
         Method::Post => {}
@@ -207,7 +258,17 @@ fn handle(req: &mut Request, store: &Store, max_body: usize) -> (u16, String) {
         if line.is_empty() {
             continue;
         }
-        match read_record(line, i + 1) {
+        let record = match read_record(line, i + 1) {
+            Ok(r) if trusted => Ok(r),
+            Ok(r) => as_untrusted(r).ok_or_else(|| {
+                format!(
+                    "line {}: page records come from the worker only (a sender with the collector's token)",
+                    i + 1
+                )
+            }),
+            Err(e) => Err(e.to_string()),
+        };
+        match record {
             Ok(Record::Conversion(c))
                 if c.trust == EventTrust::Unsigned
                     && c.value.is_some_and(|v| !browser_value_ok(v)) =>
@@ -220,7 +281,12 @@ fn handle(req: &mut Request, store: &Store, max_body: usize) -> (u16, String) {
                     ),
                 )
             }
-            Ok(e) => records.push((e, line)),
+            // A trusted sender's line is written as it came; another's as re-stated.
+            Ok(e) if trusted => records.push((e, Cow::Borrowed(line))),
+            Ok(e) => {
+                let restated = to_ndjson([&e]).trim_end().to_string();
+                records.push((e, Cow::Owned(restated)));
+            }
             Err(e) => return (400, format!("{e}; nothing was written")),
         }
     }
@@ -276,12 +342,13 @@ pub fn run(opts: Args) -> Result<(), String> {
         .map(|_| {
             let (server, store, stop) = (server.clone(), store.clone(), stop.clone());
             let max_body = opts.max_body;
+            let token = opts.token.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(100)) else {
                         continue;
                     };
-                    let (status, message) = handle(&mut req, &store, max_body);
+                    let (status, message) = handle(&mut req, &store, max_body, token.as_deref());
                     let _ = if status == 204 {
                         req.respond(text_response(204, "").with_data(std::io::empty(), Some(0)))
                     } else {
