@@ -188,7 +188,8 @@ pub fn is_event_id(id: &str) -> bool {
 }
 
 /// A price as shoppers' pages write it: digits with at most one `.` and at most 15 digits in
-/// all (no sign, exponent, `inf` or `NaN`). The value is the same `f64` that
+/// all, leading zeros not counted (no sign, exponent, `inf` or `NaN`): so a price written back
+/// with `{}` (`0.220200000000007` for `.220200000000007`) reads as the same number. The value is the same `f64` that
 /// `str::parse::<f64>` gives, since an integer below 2^53 divided by an exact power of ten is
 /// rounded once; the wasm builds are spared core's general float parser and its tables.
 pub fn parse_price(text: &str) -> Option<f64> {
@@ -196,7 +197,7 @@ pub fn parse_price(text: &str) -> Option<f64> {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     ];
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    if int.is_empty() && frac.is_empty() || int.len() + frac.len() > 15 {
+    if int.is_empty() && frac.is_empty() || int.trim_start_matches('0').len() + frac.len() > 15 {
         return None;
     }
     let mut mantissa = 0u64;
@@ -293,7 +294,25 @@ mod tests {
         assert_eq!(split_terms(&terms.join(" ")), terms);
     }
 
+    #[test]
+    fn a_price_written_back_reads_as_the_same_number() {
+        // Found by the events_cookie fuzz target: 15 fraction digits written back with a
+        // leading `0.` were 16 digits, refused, and the price was lost on the way back.
+        let raw = "pu:%EF%BF%BD::.220200000000007";
+        let (events, _) = decode_events(raw, 16);
+        assert_eq!(events[0].price, Some(0.220200000000007));
+        assert_eq!(decode_events(&encode_events(&events), 16).0, events);
+        assert_eq!(parse_price("0000.5"), Some(0.5));
+    }
+
     proptest! {
+        #[test]
+        fn a_parsed_price_reads_back_from_its_display(int in 0u64..1_000_000, frac in "[0-9]{0,9}") {
+            let text = if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") };
+            let price = parse_price(&text).unwrap();
+            prop_assert_eq!(parse_price(&price.to_string()), Some(price));
+        }
+
         #[test]
         fn price_parses_as_core_does(int in 0u64..100_000_000, frac in "[0-9]{0,7}") {
             let text = if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") };
