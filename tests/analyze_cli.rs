@@ -4,9 +4,11 @@
 //! config edit changes.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
@@ -118,26 +120,7 @@ fn run_sql(dialect: &str, dir: &str, sql: &str) -> Vec<Value> {
         ],
         _ => vec!["tests/data/sql/chdb_run.py", dir],
     };
-    let mut child = Command::new("python3")
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (make bootstrap installs duckdb and chdb)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(sql.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{dialect} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::python_rows(&args, sql)
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! command end to end.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::process::Command;
 
 use rand::{Rng, SeedableRng};
@@ -527,29 +529,9 @@ fn chdb(dir: &str, sql: &str) -> Vec<serde_json::Value> {
 }
 
 fn python_rows(script: &str, args: &[&str], sql: &str) -> Vec<serde_json::Value> {
-    use std::io::Write as _;
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs (make bootstrap installs duckdb and chdb)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(sql.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{sql}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut all = vec!["-c", script];
+    all.extend_from_slice(args);
+    common::python_rows(&all, sql)
 }
 
 /// A click log (CSV, its own column names, sessions interleaved, equal times in log order) and

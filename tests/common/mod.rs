@@ -193,3 +193,31 @@ pub fn vector_outcomes<'s>(doc: &Value, site: &'s vitrine::Site, keys: &Keys) ->
     }
     out
 }
+
+/// The rows a Python program prints as a JSON array, `python3 ARGS…` with `sql` on its stdin:
+/// how the suites run DuckDB and ClickHouse's embedded engine, chDB (both from PyPI, installed
+/// by .ci/bootstrap).
+pub fn python_rows(args: &[&str], sql: &str) -> Vec<Value> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (make bootstrap installs duckdb and chdb)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{sql}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
